@@ -1,0 +1,94 @@
+//! Reading images (any mode, EXIF orientation applied, to RGB8) and writing them atomically.
+
+use std::io::Write;
+use std::path::Path;
+
+use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, RgbImage};
+
+use crate::error::{CueError, Result};
+
+/// Read an image file as 8-bit RGB, applying its EXIF orientation. Alpha is dropped (as
+/// Pillow's `convert('RGB')`), gray is replicated, 16-bit samples are scaled to 8 bits.
+pub fn load_rgb(path: &Path) -> Result<RgbImage> {
+    let err = |reason| CueError::ImageRead {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let reader = ImageReader::open(path)
+        .map_err(|e| err(image::ImageError::IoError(e)))?
+        .with_guessed_format()
+        .map_err(|e| err(image::ImageError::IoError(e)))?;
+    let mut decoder = reader.into_decoder().map_err(err)?;
+    let orientation = decoder.orientation().map_err(err)?;
+    let mut img = DynamicImage::from_decoder(decoder).map_err(err)?;
+    img.apply_orientation(orientation);
+    Ok(img.to_rgb8())
+}
+
+/// Decode an in-memory image the same way as [`load_rgb`]; `name` is used in errors.
+pub fn decode_rgb(bytes: &[u8], name: &Path) -> Result<RgbImage> {
+    let err = |reason| CueError::ImageRead {
+        path: name.to_path_buf(),
+        reason,
+    };
+    let reader = ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| err(image::ImageError::IoError(e)))?;
+    let mut decoder = reader.into_decoder().map_err(err)?;
+    let orientation = decoder.orientation().map_err(err)?;
+    let mut img = DynamicImage::from_decoder(decoder).map_err(err)?;
+    img.apply_orientation(orientation);
+    Ok(img.to_rgb8())
+}
+
+/// Write `image` to `path` (format from the extension: png, jpg/jpeg, bmp, tiff, webp)
+/// through a temporary file in the same directory, renamed into place: a crash never leaves a
+/// half-written file.
+pub fn save_atomic(image: &RgbImage, path: &Path) -> Result<()> {
+    let werr = |message: String| CueError::ImageWrite {
+        path: path.to_path_buf(),
+        message,
+    };
+    let format = ImageFormat::from_path(path).map_err(|_| {
+        werr("unknown image extension (use .png, .jpg, .bmp, .tiff or .webp)".into())
+    })?;
+    let mut bytes = Vec::new();
+    image
+        .write_to(&mut std::io::Cursor::new(&mut bytes), format)
+        .map_err(|e| werr(e.to_string()))?;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| werr(e.to_string()))?;
+    tmp.write_all(&bytes).map_err(|e| werr(e.to_string()))?;
+    tmp.persist(path).map_err(|e| werr(e.error.to_string()))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_and_corrupt_files_name_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope.jpg");
+        let e = load_rgb(&missing).unwrap_err().to_string();
+        assert!(e.contains("nope.jpg"), "{e}");
+        let corrupt = dir.path().join("bad.png");
+        std::fs::write(&corrupt, b"\x89PNG\r\n\x1a\nnot really").unwrap();
+        let e = load_rgb(&corrupt).unwrap_err().to_string();
+        assert!(e.contains("bad.png"), "{e}");
+    }
+
+    #[test]
+    fn save_then_load_round_trips_png() {
+        let dir = tempfile::tempdir().unwrap();
+        let img = RgbImage::from_fn(5, 4, |x, y| image::Rgb([x as u8 * 50, y as u8 * 60, 9]));
+        let p = dir.path().join("a.png");
+        save_atomic(&img, &p).unwrap();
+        assert_eq!(load_rgb(&p).unwrap(), img);
+        assert!(save_atomic(&img, &dir.path().join("a.unknown")).is_err());
+    }
+}

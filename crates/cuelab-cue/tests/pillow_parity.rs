@@ -1,0 +1,141 @@
+//! Parity with Pillow on fixtures made by `tools/reference/cue/make_fixtures.py`.
+//!
+//! Tolerances (issue 2): grayscale exact; blur mean abs error <= 0.5 grey levels and max <= 2
+//! (cuelab repeats Pillow's fixed-point arithmetic, so the blur is in fact required to be
+//! exact below); outlines by IoU of drawn pixels >= 0.9 (rasterisers differ at the edge).
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+
+use cuelab_cue::{blur, effects, load_rgb, BoxXyxy, Recipe, Renderer, Target};
+use image::RgbImage;
+use serde_json::Value;
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+fn cases() -> Vec<Value> {
+    let text = std::fs::read_to_string(fixtures().join("cases.json")).unwrap();
+    let v: Value = serde_json::from_str(&text).unwrap();
+    v["cases"].as_array().unwrap().clone()
+}
+
+fn load(name: &str) -> RgbImage {
+    load_rgb(&fixtures().join(name)).unwrap()
+}
+
+fn diff_stats(a: &RgbImage, b: &RgbImage, skip: impl Fn(u32, u32) -> bool) -> (f64, u8, usize) {
+    assert_eq!(a.dimensions(), b.dimensions());
+    let (mut sum, mut max, mut n) = (0f64, 0u8, 0usize);
+    for (x, y, pa) in a.enumerate_pixels() {
+        if skip(x, y) {
+            continue;
+        }
+        let pb = b.get_pixel(x, y);
+        for c in 0..3 {
+            let d = pa[c].abs_diff(pb[c]);
+            sum += f64::from(d);
+            max = max.max(d);
+        }
+        n += 3;
+    }
+    (sum / n.max(1) as f64, max, n)
+}
+
+fn red_mask(img: &RgbImage) -> Vec<bool> {
+    img.pixels().map(|p| p.0 == [255, 0, 0]).collect()
+}
+
+fn iou(a: &[bool], b: &[bool]) -> f64 {
+    let inter = a.iter().zip(b).filter(|(x, y)| **x && **y).count();
+    let union = a.iter().zip(b).filter(|(x, y)| **x || **y).count();
+    inter as f64 / union.max(1) as f64
+}
+
+fn target(case: &Value) -> Target {
+    let b: Vec<f32> = case["box"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap() as f32)
+        .collect();
+    Target::from_box(BoxXyxy::new(b[0], b[1], b[2], b[3]).unwrap())
+}
+
+#[test]
+fn blur_is_bit_identical_to_pillow() {
+    let mut checked = 0;
+    for case in cases().iter().filter(|c| c["op"] == "blur") {
+        let src = load(case["source"].as_str().unwrap());
+        let expected = load(case["expected"].as_str().unwrap());
+        let r = case["params"]["radius"].as_f64().unwrap() as f32;
+        let ours = blur::gaussian_blur(&src, r);
+        let (mae, max, _) = diff_stats(&ours, &expected, |_, _| false);
+        assert!(mae <= 0.5 && max <= 2, "{case}: mae {mae} max {max}");
+        assert_eq!(max, 0, "{case}: not bit-identical (mae {mae})");
+        checked += 1;
+    }
+    assert_eq!(checked, 25);
+}
+
+#[test]
+fn grayscale_is_exact() {
+    let mut checked = 0;
+    for case in cases().iter().filter(|c| c["op"] == "gray") {
+        let mut ours = load(case["source"].as_str().unwrap());
+        effects::grayscale_in_place(&mut ours);
+        assert_eq!(ours, load(case["expected"].as_str().unwrap()), "{case}");
+        checked += 1;
+    }
+    assert_eq!(checked, 5);
+}
+
+#[test]
+fn ellipse_outline_matches_pillow_by_iou() {
+    let mut checked = 0;
+    for case in cases().iter().filter(|c| c["op"] == "ellipse") {
+        let src = load(case["source"].as_str().unwrap());
+        let expected = load(case["expected"].as_str().unwrap());
+        let recipe = Recipe::parse("ellipse(color=red,width=3)").unwrap();
+        let ours = Renderer::new(&src).render(&recipe, &target(case)).unwrap();
+        let score = iou(&red_mask(&ours), &red_mask(&expected));
+        eprintln!("{}: IoU {score:.4}", case["expected"]);
+        assert!(score >= 0.9, "{case}: IoU {score}");
+        checked += 1;
+    }
+    assert_eq!(checked, 3);
+}
+
+#[test]
+fn seed_004_recipes_match_pillow() {
+    let mut checked = 0;
+    for case in cases()
+        .iter()
+        .filter(|c| c["op"] == "seed_blur" || c["op"] == "seed_blur_gray")
+    {
+        let src = load(case["source"].as_str().unwrap());
+        let expected = load(case["expected"].as_str().unwrap());
+        let spec = if case["op"] == "seed_blur" {
+            "ellipse(color=red,width=3)+blur(radius=20)"
+        } else {
+            "ellipse(color=red,width=3)+blur(radius=20)+gray"
+        };
+        let ours = Renderer::new(&src)
+            .render(&Recipe::parse(spec).unwrap(), &target(case))
+            .unwrap();
+        let (mo, me) = (red_mask(&ours), red_mask(&expected));
+        let score = iou(&mo, &me);
+        eprintln!("{}: IoU {score:.4}", case["expected"]);
+        assert!(score >= 0.9, "{case}: IoU {score}");
+        let w = src.width();
+        let (mae, max, _) = diff_stats(&ours, &expected, |x, y| {
+            let i = (y * w + x) as usize;
+            mo[i] || me[i]
+        });
+        assert!(mae <= 0.5 && max <= 2, "{case}: mae {mae} max {max}");
+        checked += 1;
+    }
+    assert_eq!(checked, 6);
+}

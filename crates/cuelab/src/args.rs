@@ -1,0 +1,30 @@
+//! Top-level command-line definition. Each subcommand's flags live beside its code in
+//! `commands/<name>.rs`; this file only lists the subcommands.
+
+use clap::{Parser, Subcommand};
+
+use crate::commands;
+
+/// cuelab: measure what vision-language models see, and how visual cues change it.
+#[derive(Debug, Parser)]
+#[command(name = "cuelab", version, about, propagate_version = true)]
+pub struct Cli {
+    /// More log output on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// The subcommand to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The main job on embedded defaults: no download, writes a run directory.
+    Demo(commands::demo::DemoArgs),
+    /// Draw a cue recipe on an image for one or many regions.
+    Render(commands::render::RenderArgs),
+    /// List the cue primitives, their parameters and defaults.
+    Cues(commands::cues::CuesArgs),
+}

@@ -1,0 +1,5 @@
+//! One module per subcommand; each exposes `run(args) -> anyhow::Result<ExitStatus>`.
+
+pub mod cues;
+pub mod demo;
+pub mod render;

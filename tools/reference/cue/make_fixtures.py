@@ -1,0 +1,102 @@
+"""Reference outputs for cuelab-cue's parity tests, rendered with Pillow.
+
+Run from the repository root:  /opt/refenv/bin/python tools/reference/cue/make_fixtures.py
+Writes crates/cuelab-cue/tests/fixtures/{*.png, cases.json}.
+
+Sources are saved as PNG after Pillow decodes them, so the Rust tests compare the operations
+on identical input pixels (JPEG decoders differ by a grey level here and there; that is a
+decoder difference, measured separately by the tests).
+
+Box convention in cases.json: continuous xyxy with an exclusive end (cuelab's). Pillow's
+ImageDraw includes the end pixel, so boxes are passed to Pillow as [x0, y0, x1 - 1, y1 - 1].
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter
+
+ROOT = Path(__file__).resolve().parents[3]
+OUT = ROOT / "crates" / "cuelab-cue" / "tests" / "fixtures"
+PHOTOS = ROOT / "assets" / "photos"
+
+
+def pillow_box(b):
+    x0, y0, x1, y1 = b
+    return [x0, y0, x1 - 1, y1 - 1]
+
+
+def blur(img, r):
+    return img.filter(ImageFilter.GaussianBlur(radius=r))
+
+
+def gray(img):
+    return img.convert("L").convert("RGB")
+
+
+def ellipse(img, b, width=3, color="red"):
+    out = img.copy()
+    ImageDraw.Draw(out).ellipse(pillow_box(b), outline=color, width=width)
+    return out
+
+
+def seed_recipe(img, b, with_gray, radius=20, width=3):
+    """Seed 004's get_image_with_marker_and_blur(_grayscale), stroke red width 3, radius 20."""
+    result = blur(img, radius)
+    if with_gray:
+        result = gray(result)
+    mask = Image.new("L", img.size, 0)
+    ImageDraw.Draw(mask).rectangle(pillow_box(b), fill=255)
+    result.paste(img, mask=mask)
+    ImageDraw.Draw(result).ellipse(pillow_box(b), outline="red", width=width)
+    return result
+
+
+def sources():
+    dog = Image.open(PHOTOS / "dog.jpg").convert("RGB").crop((100, 100, 340, 280))
+    eagle = Image.open(PHOTOS / "eagle.jpg").convert("RGB").crop((250, 60, 490, 240))
+    rng = np.random.default_rng(7)
+    noise = Image.fromarray(rng.integers(0, 256, size=(23, 37, 3), dtype=np.uint8), "RGB")
+    stripe = Image.fromarray(rng.integers(0, 256, size=(50, 3, 3), dtype=np.uint8), "RGB")
+    dot = Image.fromarray(np.array([[[200, 10, 60]]], dtype=np.uint8), "RGB")
+    return {
+        "dog": (dog, [60, 40, 170, 150]),
+        "eagle": (eagle, [30, 20, 200, 170]),
+        "noise": (noise, [5, 4, 20, 15]),
+        "stripe": (stripe, [0, 10, 3, 20]),
+        "dot": (dot, [0, 0, 1, 1]),
+    }
+
+
+def main():
+    OUT.mkdir(parents=True, exist_ok=True)
+    cases = []
+    for name, (img, box) in sources().items():
+        src = f"{name}_src.png"
+        img.save(OUT / src)
+        outputs = []
+        for r in [1, 2, 5, 20, 50]:
+            outputs.append(("blur", {"radius": r}, blur(img, r)))
+        outputs.append(("gray", {}, gray(img)))
+        if min(box[2] - box[0], box[3] - box[1]) >= 8:
+            outputs.append(("ellipse", {"width": 3}, ellipse(img, box)))
+            outputs.append(("seed_blur", {}, seed_recipe(img, box, False)))
+            outputs.append(("seed_blur_gray", {}, seed_recipe(img, box, True)))
+        for op, params, out in outputs:
+            suffix = "_".join(f"{k}{v}" for k, v in params.items())
+            fname = f"{name}_{op}{'_' + suffix if suffix else ''}.png"
+            out.save(OUT / fname, optimize=True)
+            cases.append({"source": src, "op": op, "params": params, "box": box, "expected": fname})
+    meta = {
+        "generator": "tools/reference/cue/make_fixtures.py",
+        "pillow": Image.__version__ if hasattr(Image, "__version__") else __import__("PIL").__version__,
+        "numpy": np.__version__,
+        "cases": cases,
+    }
+    (OUT / "cases.json").write_text(json.dumps(meta, indent=1))
+    print(f"wrote {len(cases)} cases to {OUT}")
+
+
+if __name__ == "__main__":
+    main()
