@@ -43,108 +43,114 @@ impl BoxWeights {
     }
 }
 
-#[inline(always)]
-fn save(bulk: u32) -> u8 {
-    ((bulk + (1 << 23)) >> 24) as u8
-}
-
-/// One extended-box pass over a line of `n` pixels with `C` interleaved channels, `input` →
-/// `output` (distinct buffers). Mirrors Pillow's line blur, including its edge cases when the
-/// radius exceeds the line.
-fn line_pass<const C: usize>(input: &[u8], output: &mut [u8], w: BoxWeights) {
-    let n = input.len() / C;
-    if n == 0 {
+/// One extended-box pass along the row index of a `rows × lanes` byte matrix: every lane
+/// (column) is an independent line, processed together so the inner loops vectorise. Mirrors
+/// Pillow's line blur exactly, including its edge cases when the radius exceeds the line.
+fn pass_rows(
+    src: &[u8],
+    dst: &mut [u8],
+    rows: usize,
+    lanes: usize,
+    w: BoxWeights,
+    acc: &mut [u32],
+) {
+    if rows == 0 || lanes == 0 {
         return;
     }
     let r = w.radius;
-    let last = n - 1;
-    let edge_a = (r + 1).min(n);
-    let edge_b = n.saturating_sub(r + 1);
-    let px = |i: usize, c: usize| u32::from(input[i * C + c]);
-    for c in 0..C {
-        let mut acc: u32 = px(0, c) * (r as u32 + 1);
-        for x in 0..edge_a.saturating_sub(1) {
-            acc += px(x, c);
+    let last = rows - 1;
+    let edge_a = (r + 1).min(rows);
+    let edge_b = rows.saturating_sub(r + 1);
+    let row = |i: usize| &src[i * lanes..(i + 1) * lanes];
+    let acc = &mut acc[..lanes];
+    let first_weight = r as u32 + 1;
+    for (a, &v) in acc.iter_mut().zip(row(0)) {
+        *a = u32::from(v) * first_weight;
+    }
+    for y in 0..edge_a.saturating_sub(1) {
+        for (a, &v) in acc.iter_mut().zip(row(y)) {
+            *a = a.wrapping_add(u32::from(v));
         }
-        acc += px(last, c) * (r + 1 - edge_a) as u32;
-        let mut emit = |x: usize, sub: usize, add: usize, far_l: usize, far_r: usize| {
-            acc = acc + px(add, c) - px(sub, c);
-            let bulk = acc * w.ww + (px(far_l, c) + px(far_r, c)) * w.fw;
-            output[x * C + c] = save(bulk);
-        };
-        if edge_a <= edge_b {
-            for x in 0..edge_a {
-                emit(x, 0, x + r, 0, x + r + 1);
-            }
-            for x in edge_a..edge_b {
-                emit(x, x - r - 1, x + r, x - r - 1, x + r + 1);
-            }
-            for x in edge_b..=last {
-                emit(x, x - r - 1, last, x - r - 1, last);
-            }
-        } else {
-            for x in 0..edge_b {
-                emit(x, 0, x + r, 0, x + r + 1);
-            }
-            for x in edge_b..edge_a {
-                emit(x, 0, last, 0, last);
-            }
-            for x in edge_a..=last {
-                emit(x, x - r - 1, last, x - r - 1, last);
-            }
+    }
+    let last_weight = (r + 1 - edge_a) as u32;
+    if last_weight > 0 {
+        for (a, &v) in acc.iter_mut().zip(row(last)) {
+            *a = a.wrapping_add(u32::from(v) * last_weight);
+        }
+    }
+    let (ww, fw) = (w.ww, w.fw);
+    let mut emit = |x: usize, sub: usize, add: usize, far_l: usize, far_r: usize| {
+        let (s, a, l, rr) = (row(sub), row(add), row(far_l), row(far_r));
+        let out = &mut dst[x * lanes..(x + 1) * lanes];
+        let lanes_iter = acc
+            .iter_mut()
+            .zip(out.iter_mut())
+            .zip(s.iter().zip(a))
+            .zip(l.iter().zip(rr));
+        for (((acc_j, out_j), (&s_j, &a_j)), (&l_j, &r_j)) in lanes_iter {
+            let v = acc_j
+                .wrapping_add(u32::from(a_j))
+                .wrapping_sub(u32::from(s_j));
+            *acc_j = v;
+            let bulk = v
+                .wrapping_mul(ww)
+                .wrapping_add((u32::from(l_j) + u32::from(r_j)).wrapping_mul(fw));
+            *out_j = (bulk.wrapping_add(1 << 23) >> 24) as u8;
+        }
+    };
+    if edge_a <= edge_b {
+        for x in 0..edge_a {
+            emit(x, 0, x + r, 0, x + r + 1);
+        }
+        for x in edge_a..edge_b {
+            emit(x, x - r - 1, x + r, x - r - 1, x + r + 1);
+        }
+        for x in edge_b..=last {
+            emit(x, x - r - 1, last, x - r - 1, last);
+        }
+    } else {
+        for x in 0..edge_b {
+            emit(x, 0, x + r, 0, x + r + 1);
+        }
+        for x in edge_b..edge_a {
+            emit(x, 0, last, 0, last);
+        }
+        for x in edge_a..=last {
+            emit(x, x - r - 1, last, x - r - 1, last);
         }
     }
 }
 
-/// Three horizontal passes over every row (in place).
-fn horizontal(data: &mut [u8], width: usize, w: BoxWeights) {
-    let stride = width * 3;
-    data.par_chunks_mut(stride).for_each(|row| {
-        let mut tmp = vec![0u8; stride];
-        for _ in 0..PASSES {
-            line_pass::<3>(row, &mut tmp, w);
-            row.copy_from_slice(&tmp);
-        }
-    });
-}
+/// Width in bytes of the lane strips the passes work on (fits L1/L2 with a few hundred rows).
+const STRIP: usize = 192;
 
-/// Three vertical passes. Each column is an independent line; columns are processed in strips
-/// so the inner loops run along rows.
-fn vertical(data: &mut [u8], width: usize, height: usize, w: BoxWeights) {
-    let stride = width * 3;
-    // Transpose into column-major strips, blur each column as a line, transpose back. Strips
-    // of 64 bytes keep the working set small and make the result independent of threading.
-    const STRIP: usize = 48;
-    let strips: Vec<(usize, usize)> = (0..stride)
-        .step_by(STRIP)
-        .map(|s| (s, (s + STRIP).min(stride)))
-        .collect();
-    let results: Vec<Vec<u8>> = strips
+/// Three passes along the row index of a `rows × lanes` matrix, in place, strip by strip
+/// (strips in parallel; the result does not depend on the thread count).
+fn passes_along_rows(data: &mut [u8], rows: usize, lanes: usize, w: BoxWeights) {
+    let strips: Vec<usize> = (0..lanes).step_by(STRIP).collect();
+    let blurred: Vec<Vec<u8>> = strips
         .par_iter()
-        .map(|&(s, e)| {
-            let cols = e - s;
-            let mut col = vec![0u8; height];
-            let mut tmp = vec![0u8; height];
-            let mut out = vec![0u8; cols * height];
-            for k in 0..cols {
-                for (y, v) in col.iter_mut().enumerate() {
-                    *v = data[y * stride + s + k];
-                }
-                for _ in 0..PASSES {
-                    line_pass::<1>(&col, &mut tmp, w);
-                    std::mem::swap(&mut col, &mut tmp);
-                }
-                out[k * height..(k + 1) * height].copy_from_slice(&col);
+        .map(|&s0| {
+            let width = STRIP.min(lanes - s0);
+            let mut a = vec![0u8; rows * width];
+            let mut b = vec![0u8; rows * width];
+            let mut acc = vec![0u32; width];
+            for y in 0..rows {
+                a[y * width..(y + 1) * width]
+                    .copy_from_slice(&data[y * lanes + s0..y * lanes + s0 + width]);
             }
-            out
+            for _ in 0..PASSES {
+                pass_rows(&a, &mut b, rows, width, w, &mut acc);
+                std::mem::swap(&mut a, &mut b);
+            }
+            a
         })
         .collect();
-    for ((s, e), out) in strips.iter().zip(results) {
-        let cols = e - s;
-        for k in 0..cols {
-            for y in 0..height {
-                data[y * stride + s + k] = out[k * height + y];
-            }
+    for (&s0, strip) in strips.iter().zip(&blurred) {
+        let width = STRIP.min(lanes - s0);
+        for y in 0..rows {
+            data[y * lanes + s0..y * lanes + s0 + width]
+                .copy_from_slice(&strip[y * width..(y + 1) * width]);
         }
     }
 }
@@ -166,9 +172,20 @@ pub fn gaussian_blur_in_place(image: &mut RgbImage, sigma: f32) {
         return;
     }
     let w = BoxWeights::new(box_radius_for_sigma(sigma));
+    // Horizontal passes first, as Pillow: each row is a `width × 3` matrix whose lanes are the
+    // colour channels.
     let data: &mut [u8] = image;
-    horizontal(data, width, w);
-    vertical(data, width, height, w);
+    data.par_chunks_mut(width * 3 * 16).for_each(|rows| {
+        let mut tmp = vec![0u8; width * 3];
+        let mut acc = [0u32; 3];
+        for row in rows.chunks_mut(width * 3) {
+            for _ in 0..PASSES {
+                pass_rows(row, &mut tmp, width, 3, w, &mut acc);
+                row.copy_from_slice(&tmp);
+            }
+        }
+    });
+    passes_along_rows(data, height, width * 3, w);
 }
 
 #[cfg(test)]

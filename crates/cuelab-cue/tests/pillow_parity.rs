@@ -139,3 +139,28 @@ fn seed_004_recipes_match_pillow() {
     }
     assert_eq!(checked, 6);
 }
+
+#[test]
+fn input_modes_load_like_pillow_convert_rgb() {
+    let mut checked = 0;
+    for case in cases().iter().filter(|c| c["op"] == "load") {
+        let ours = load(case["source"].as_str().unwrap());
+        assert_eq!(ours, load(case["expected"].as_str().unwrap()), "{case}");
+        checked += 1;
+    }
+    assert_eq!(checked, 4, "RGBA, L, P and 16-bit gray inputs");
+}
+
+#[test]
+fn exif_orientation_is_applied() {
+    let case = cases()
+        .into_iter()
+        .find(|c| c["op"] == "load_exif")
+        .unwrap();
+    let ours = load(case["source"].as_str().unwrap());
+    let expected = load(case["expected"].as_str().unwrap());
+    assert_eq!(ours.dimensions(), (24, 40), "rotated to portrait");
+    // JPEG decoders differ slightly (libjpeg-turbo vs the image crate): compare loosely.
+    let (mae, _, _) = diff_stats(&ours, &expected, |_, _| false);
+    assert!(mae < 3.0, "mae {mae}");
+}

@@ -88,6 +88,32 @@ def main():
             fname = f"{name}_{op}{'_' + suffix if suffix else ''}.png"
             out.save(OUT / fname, optimize=True)
             cases.append({"source": src, "op": op, "params": params, "box": box, "expected": fname})
+    # Input modes: RGBA, L, 16-bit gray, palette, and an EXIF-rotated JPEG. The expected image
+    # is what Pillow gives after exif_transpose + convert("RGB").
+    from PIL import ImageOps
+
+    base = sources()["dog"][0].crop((0, 0, 64, 48))
+    modes = []
+    rgba = base.convert("RGBA")
+    rgba.putalpha(Image.linear_gradient("L").resize(base.size))
+    modes.append(("mode_rgba.png", rgba))
+    modes.append(("mode_l.png", base.convert("L")))
+    modes.append(("mode_p.png", base.convert("P", palette=Image.ADAPTIVE, colors=16)))
+    arr16 = (np.asarray(base.convert("L"), dtype=np.uint16) * 257).astype(np.uint16)
+    modes.append(("mode_i16.png", Image.fromarray(arr16, "I;16")))
+    for fname, im in modes:
+        im.save(OUT / fname)
+        ref = im.convert("RGB") if im.mode != "I;16" else Image.fromarray((np.asarray(im) >> 8).astype(np.uint8), "L").convert("RGB")
+        ref.save(OUT / ("expected_" + fname))
+        cases.append({"source": fname, "op": "load", "params": {}, "box": [0, 0, 1, 1], "expected": "expected_" + fname})
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90 CW to display
+    big = Image.new("RGB", (40, 24), (255, 255, 255))
+    ImageDraw.Draw(big).rectangle([0, 0, 9, 23], fill=(255, 0, 0))
+    big.save(OUT / "exif_rot6.jpg", exif=exif, quality=95)
+    ImageOps.exif_transpose(Image.open(OUT / "exif_rot6.jpg")).convert("RGB").save(OUT / "expected_exif_rot6.png")
+    cases.append({"source": "exif_rot6.jpg", "op": "load_exif", "params": {}, "box": [0, 0, 1, 1], "expected": "expected_exif_rot6.png"})
+
     meta = {
         "generator": "tools/reference/cue/make_fixtures.py",
         "pillow": Image.__version__ if hasattr(Image, "__version__") else __import__("PIL").__version__,
