@@ -1,0 +1,300 @@
+//! SQLite embedding cache, so sweeps and reruns never recompute an embedding.
+//!
+//! Key: (model id — which embeds a prefix of the weights' SHA-256 —, preprocessing key, kind
+//! `image`/`text`, SHA-256 of the content (RGB8 pixels with their size, or UTF-8 text), cue spec).
+//! The database runs in WAL mode and every batch of inserts is one transaction, so a killed
+//! process leaves either the whole batch or none of it.
+
+use std::path::{Path, PathBuf};
+
+use image::RgbImage;
+use rusqlite::{params, Connection, OptionalExtension};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use crate::weights::hex;
+use crate::{ImageEmbedder, ImageTextScorer};
+
+/// What an embedding is of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// An image.
+    Image,
+    /// A text.
+    Text,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Image => "image",
+            Kind::Text => "text",
+        }
+    }
+}
+
+/// One cache key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheKey {
+    /// Model id (includes the weights hash).
+    pub model: String,
+    /// Preprocessing key (empty for texts).
+    pub preprocess: String,
+    /// Image or text.
+    pub kind: Kind,
+    /// SHA-256 of the content.
+    pub content: String,
+    /// Cue specification (empty when none).
+    pub cue: String,
+}
+
+/// SHA-256 of an RGB8 image's size and pixels.
+pub fn image_hash(img: &RgbImage) -> String {
+    let mut h = Sha256::new();
+    h.update(img.width().to_le_bytes());
+    h.update(img.height().to_le_bytes());
+    h.update(img.as_raw());
+    hex(&h.finalize())
+}
+
+/// SHA-256 of a text.
+pub fn text_hash(text: &str) -> String {
+    hex(&Sha256::digest(text.as_bytes()))
+}
+
+/// The embedding cache.
+#[derive(Debug)]
+pub struct EmbeddingCache {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl EmbeddingCache {
+    /// Open (creating if needed) a cache database.
+    pub fn open(path: &Path) -> Result<Self> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|source| Error::Io {
+                path: parent.to_path_buf(),
+                source,
+            })?;
+        }
+        let err = |source| Error::Cache {
+            path: path.to_path_buf(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(err)?;
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS embeddings (
+                model TEXT NOT NULL,
+                preprocess TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                content TEXT NOT NULL,
+                cue TEXT NOT NULL,
+                dim INTEGER NOT NULL,
+                vec BLOB NOT NULL,
+                PRIMARY KEY (model, preprocess, kind, content, cue)
+            ) WITHOUT ROWID;",
+        )
+        .map_err(err)?;
+        Ok(EmbeddingCache {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    fn err(&self) -> impl Fn(rusqlite::Error) -> Error + '_ {
+        |source| Error::Cache {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// Look one key up.
+    pub fn get(&self, key: &CacheKey) -> Result<Option<Vec<f32>>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT vec FROM embeddings WHERE model=?1 AND preprocess=?2 AND kind=?3 AND content=?4 AND cue=?5",
+            )
+            .map_err(self.err())?;
+        let blob: Option<Vec<u8>> = stmt
+            .query_row(
+                params![
+                    key.model,
+                    key.preprocess,
+                    key.kind.as_str(),
+                    key.content,
+                    key.cue
+                ],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.err())?;
+        Ok(blob.map(|b| {
+            b.chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect()
+        }))
+    }
+
+    /// Store many embeddings in one transaction.
+    pub fn put_many(&mut self, items: &[(CacheKey, Vec<f32>)]) -> Result<()> {
+        let path = self.path.clone();
+        let err = |source| Error::Cache {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(err)?;
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO embeddings (model, preprocess, kind, content, cue, dim, vec)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )
+                .map_err(err)?;
+            for (k, v) in items {
+                let blob: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+                stmt.execute(params![
+                    k.model,
+                    k.preprocess,
+                    k.kind.as_str(),
+                    k.content,
+                    k.cue,
+                    v.len() as i64,
+                    blob
+                ])
+                .map_err(err)?;
+            }
+        }
+        tx.commit().map_err(err)
+    }
+
+    /// Delete every entry of one model id; returns how many were removed.
+    pub fn clear_model(&self, model: &str) -> Result<usize> {
+        self.conn
+            .execute("DELETE FROM embeddings WHERE model=?1", params![model])
+            .map_err(self.err())
+    }
+
+    /// Number of cached embeddings.
+    pub fn len(&self) -> Result<usize> {
+        self.conn
+            .query_row("SELECT COUNT(*) FROM embeddings", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|n| n as usize)
+            .map_err(self.err())
+    }
+
+    /// Whether the cache is empty.
+    pub fn is_empty(&self) -> Result<bool> {
+        Ok(self.len()? == 0)
+    }
+
+    /// Image embeddings through the cache: cached ones are read, the rest computed in one batch
+    /// and stored. `cue` is the cue spec applied to the images (empty when none).
+    pub fn encode_images(
+        &mut self,
+        model: &dyn ImageEmbedder,
+        images: &[RgbImage],
+        cue: &str,
+    ) -> Result<Vec<Vec<f32>>> {
+        let keys: Vec<CacheKey> = images
+            .iter()
+            .map(|im| CacheKey {
+                model: model.id().to_string(),
+                preprocess: model.preprocess().key(),
+                kind: Kind::Image,
+                content: image_hash(im),
+                cue: cue.to_string(),
+            })
+            .collect();
+        let mut out: Vec<Option<Vec<f32>>> =
+            keys.iter().map(|k| self.get(k)).collect::<Result<_>>()?;
+        let missing: Vec<usize> = (0..out.len()).filter(|&i| out[i].is_none()).collect();
+        if !missing.is_empty() {
+            let todo: Vec<RgbImage> = missing.iter().map(|&i| images[i].clone()).collect();
+            let fresh = model.encode_images(&todo)?;
+            let items: Vec<(CacheKey, Vec<f32>)> = missing
+                .iter()
+                .zip(fresh)
+                .map(|(&i, v)| (keys[i].clone(), v))
+                .collect();
+            self.put_many(&items)?;
+            for (&i, (_, v)) in missing.iter().zip(items) {
+                out[i] = Some(v);
+            }
+        }
+        Ok(out.into_iter().map(Option::unwrap_or_default).collect())
+    }
+
+    /// Text embeddings through the cache.
+    pub fn encode_texts(
+        &mut self,
+        model: &dyn ImageTextScorer,
+        texts: &[String],
+    ) -> Result<Vec<Vec<f32>>> {
+        let keys: Vec<CacheKey> = texts
+            .iter()
+            .map(|t| CacheKey {
+                model: model.id().to_string(),
+                preprocess: String::new(),
+                kind: Kind::Text,
+                content: text_hash(t),
+                cue: String::new(),
+            })
+            .collect();
+        let mut out: Vec<Option<Vec<f32>>> =
+            keys.iter().map(|k| self.get(k)).collect::<Result<_>>()?;
+        let missing: Vec<usize> = (0..out.len()).filter(|&i| out[i].is_none()).collect();
+        if !missing.is_empty() {
+            let todo: Vec<String> = missing.iter().map(|&i| texts[i].clone()).collect();
+            let fresh = model.encode_texts(&todo)?;
+            let items: Vec<(CacheKey, Vec<f32>)> = missing
+                .iter()
+                .zip(fresh)
+                .map(|(&i, v)| (keys[i].clone(), v))
+                .collect();
+            self.put_many(&items)?;
+            for (&i, (_, v)) in missing.iter().zip(items) {
+                out[i] = Some(v);
+            }
+        }
+        Ok(out.into_iter().map(Option::unwrap_or_default).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn put_get_clear_and_reopen() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("sub/cache.sqlite");
+        let key = |m: &str, c: &str| CacheKey {
+            model: m.into(),
+            preprocess: "openai:224".into(),
+            kind: Kind::Image,
+            content: c.into(),
+            cue: String::new(),
+        };
+        {
+            let mut c = EmbeddingCache::open(&p).expect("open");
+            assert!(c.is_empty().expect("len"));
+            c.put_many(&[(key("a", "x"), vec![1.0, 2.0]), (key("b", "x"), vec![3.0])])
+                .expect("put");
+        }
+        let c = EmbeddingCache::open(&p).expect("reopen");
+        assert_eq!(c.get(&key("a", "x")).expect("get"), Some(vec![1.0, 2.0]));
+        assert_eq!(c.get(&key("a", "y")).expect("get"), None);
+        assert_eq!(c.clear_model("a").expect("clear"), 1);
+        assert_eq!(c.len().expect("len"), 1);
+    }
+}

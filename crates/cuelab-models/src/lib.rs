@@ -1,0 +1,194 @@
+//! `cuelab-models`: the in-process model engine of cuelab, on candle (pure Rust, CPU by default,
+//! `cuda` feature for NVIDIA GPUs).
+//!
+//! * [`clip_vit::ClipVit`] — CLIP with a ViT image tower, Hugging Face layout.
+//! * [`preprocess`] — the OpenAI and transformers CLIP preprocessings, bit-exact.
+//! * [`tokenize`] — `tokenizer.json` tokenization with CLIP's truncation.
+//! * [`resolve`] — model references (HF id, local directory) to files, offline first.
+//! * [`cache`] — the SQLite embedding cache.
+//!
+//! The experiment code talks to models through two traits: [`ImageEmbedder`] (images → vectors)
+//! and [`ImageTextScorer`] (images and texts → vectors in one space, plus the logit scale).
+
+pub mod cache;
+pub mod clip_vit;
+pub mod dinov2;
+pub mod error;
+pub mod npy;
+pub mod preprocess;
+pub mod resolve;
+pub mod tokenize;
+mod transformer;
+pub mod weights;
+
+pub use transformer::Act;
+
+pub use candle_core::Device;
+pub use error::{Error, Result};
+pub use preprocess::{load_image, Pipeline, Preprocess};
+
+use image::RgbImage;
+
+/// A model that embeds images.
+pub trait ImageEmbedder {
+    /// Stable identifier: architecture, name and a prefix of the weights' SHA-256.
+    fn id(&self) -> &str;
+    /// The preprocessing applied to every image.
+    fn preprocess(&self) -> &Preprocess;
+    /// Length of each embedding.
+    fn embed_dim(&self) -> usize;
+    /// Raw (not normalised) embeddings, one per image, in order. Batches internally.
+    fn encode_images(&self, images: &[RgbImage]) -> Result<Vec<Vec<f32>>>;
+}
+
+/// A model that embeds images and texts into one space (CLIP-like).
+pub trait ImageTextScorer: ImageEmbedder {
+    /// Raw (not normalised) text embeddings, one per text, in order. An empty list is fine.
+    fn encode_texts(&self, texts: &[String]) -> Result<Vec<Vec<f32>>>;
+    /// The multiplier applied to cosine similarities to get logits (`exp(logit_scale)`).
+    fn logit_scale(&self) -> f32;
+    /// Cosine similarities, `images x texts`.
+    fn similarity(&self, images: &[RgbImage], texts: &[String]) -> Result<Vec<Vec<f32>>> {
+        let im = self.encode_images(images)?;
+        let tx = self.encode_texts(texts)?;
+        Ok(cosine_matrix(&im, &tx))
+    }
+}
+
+/// L2-normalise a vector (unchanged when its norm is zero).
+pub fn l2_normalize(v: &[f32]) -> Vec<f32> {
+    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if n > 0.0 {
+        v.iter().map(|x| x / n).collect()
+    } else {
+        v.to_vec()
+    }
+}
+
+/// Cosine similarity matrix `a x b`.
+pub fn cosine_matrix(a: &[Vec<f32>], b: &[Vec<f32>]) -> Vec<Vec<f32>> {
+    let an: Vec<Vec<f32>> = a.iter().map(|v| l2_normalize(v)).collect();
+    let bn: Vec<Vec<f32>> = b.iter().map(|v| l2_normalize(v)).collect();
+    an.iter()
+        .map(|x| {
+            bn.iter()
+                .map(|y| x.iter().zip(y).map(|(p, q)| p * q).sum())
+                .collect()
+        })
+        .collect()
+}
+
+/// Softmax of `scale * row` for each row (CLIP's zero-shot probabilities).
+pub fn softmax_rows(sims: &[Vec<f32>], scale: f32) -> Vec<Vec<f32>> {
+    sims.iter()
+        .map(|row| {
+            let m = row
+                .iter()
+                .map(|s| s * scale)
+                .fold(f32::NEG_INFINITY, f32::max);
+            let e: Vec<f32> = row.iter().map(|s| (s * scale - m).exp()).collect();
+            let z: f32 = e.iter().sum();
+            e.iter().map(|x| x / z).collect()
+        })
+        .collect()
+}
+
+/// Options for [`load_scorer`].
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// Preprocessing override (`None`: the documented default of the checkpoint's layout).
+    pub pipeline: Option<Pipeline>,
+    /// Where to run.
+    pub device: Device,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            pipeline: None,
+            device: Device::Cpu,
+        }
+    }
+}
+
+/// Resolve a model reference (see [`resolve`]) and load it as an image-text scorer, dispatching on
+/// `model_type` in its `config.json`.
+pub fn load_scorer(
+    reference: &str,
+    opts: &LoadOptions,
+) -> Result<Box<dyn ImageTextScorer + Send + Sync>> {
+    let resolved = resolve::resolve(reference)?;
+    let config_path = resolved.dir.join("config.json");
+    match model_type(&config_path)?.as_str() {
+        "clip" => Ok(Box::new(clip_vit::ClipVit::load(
+            &resolved.dir,
+            opts.pipeline,
+            &opts.device,
+        )?)),
+        other => Err(Error::UnsupportedArchitecture {
+            path: config_path,
+            architecture: other.to_string(),
+            supported: "clip (image-text scoring)".into(),
+        }),
+    }
+}
+
+/// Resolve a model reference and load it as an image embedder: CLIP (image tower) or DINOv2.
+pub fn load_embedder(
+    reference: &str,
+    opts: &LoadOptions,
+) -> Result<Box<dyn ImageEmbedder + Send + Sync>> {
+    let resolved = resolve::resolve(reference)?;
+    let config_path = resolved.dir.join("config.json");
+    match model_type(&config_path)?.as_str() {
+        "clip" => Ok(Box::new(clip_vit::ClipVit::load(
+            &resolved.dir,
+            opts.pipeline,
+            &opts.device,
+        )?)),
+        "dinov2" | "dinov2_with_registers" => {
+            Ok(Box::new(dinov2::Dinov2::load(&resolved.dir, &opts.device)?))
+        }
+        other => Err(Error::UnsupportedArchitecture {
+            path: config_path,
+            architecture: other.to_string(),
+            supported: "clip, dinov2, dinov2_with_registers".into(),
+        }),
+    }
+}
+
+fn model_type(config_path: &std::path::Path) -> Result<String> {
+    let text = std::fs::read_to_string(config_path).map_err(|source| Error::Io {
+        path: config_path.to_path_buf(),
+        source,
+    })?;
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| Error::Config {
+        path: config_path.to_path_buf(),
+        key: String::new(),
+        message: e.to_string(),
+    })?;
+    Ok(value
+        .get("model_type")
+        .and_then(|v| v.as_str())
+        .unwrap_or("<no model_type>")
+        .to_string())
+}
+
+/// The device named on the command line: `cpu`, or `cuda`/`cuda:N` with the `cuda` feature.
+pub fn device(name: &str) -> Result<Device> {
+    match name {
+        "cpu" => Ok(Device::Cpu),
+        n if n == "cuda" || n.starts_with("cuda:") => {
+            let ordinal = n
+                .strip_prefix("cuda:")
+                .map(|s| s.parse::<usize>())
+                .transpose()
+                .map_err(|_| Error::Invalid(format!("bad device `{n}`")))?
+                .unwrap_or(0);
+            Device::new_cuda(ordinal).map_err(|e| Error::Invalid(format!("device `{n}`: {e}")))
+        }
+        other => Err(Error::Invalid(format!(
+            "unknown device `{other}` (expected cpu or cuda[:N])"
+        ))),
+    }
+}

@@ -1,0 +1,140 @@
+//! Model references → files, offline first.
+//!
+//! A `--model` value is, in order:
+//! 1. a local directory holding `config.json` (used as is);
+//! 2. a Hugging Face id (`org/name`, optionally `org/name@revision`) looked up in the hub cache
+//!    with the `huggingface_hub` layout: `$HF_HUB_CACHE`, else `$HF_HOME/hub`, else
+//!    `~/.cache/huggingface/hub`; inside it `models--org--name/refs/<revision>` names a snapshot
+//!    under `snapshots/`, and any snapshot with a `config.json` is accepted when no ref exists.
+//!
+//! Nothing is downloaded: when no copy is found the error names the model and every place that
+//! was searched (fill the cache with `huggingface-cli download org/name`).
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// A resolved model: the directory holding its files, and how it was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedModel {
+    /// The reference as given.
+    pub reference: String,
+    /// Directory with `config.json`, weights and tokenizer files.
+    pub dir: PathBuf,
+    /// `local` or `hf-cache`.
+    pub origin: &'static str,
+}
+
+/// The hub cache directory from the environment (same rules as huggingface_hub).
+pub fn hub_cache_dir() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("HF_HUB_CACHE").filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(p));
+    }
+    if let Some(p) = std::env::var_os("HF_HOME").filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(p).join("hub"));
+    }
+    if let Some(p) = std::env::var_os("XDG_CACHE_HOME").filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(p).join("huggingface").join("hub"));
+    }
+    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/huggingface/hub"))
+}
+
+/// Resolve with the environment's hub cache.
+pub fn resolve(reference: &str) -> Result<ResolvedModel> {
+    resolve_in(reference, hub_cache_dir().as_deref())
+}
+
+/// Resolve against an explicit hub cache directory (`None`: local paths only).
+pub fn resolve_in(reference: &str, hub_cache: Option<&Path>) -> Result<ResolvedModel> {
+    let mut looked = Vec::new();
+    let local = PathBuf::from(reference);
+    if local.join("config.json").is_file() {
+        return Ok(ResolvedModel {
+            reference: reference.to_string(),
+            dir: local,
+            origin: "local",
+        });
+    }
+    looked.push(local.join("config.json"));
+    let (id, revision) = match reference.split_once('@') {
+        Some((id, rev)) => (id, rev),
+        None => (reference, "main"),
+    };
+    let parts: Vec<&str> = id.split('/').collect();
+    if parts.len() == 2 && parts.iter().all(|p| !p.is_empty() && !p.contains("..")) {
+        if let Some(cache) = hub_cache {
+            let repo = cache.join(format!("models--{}--{}", parts[0], parts[1]));
+            let snapshots = repo.join("snapshots");
+            let from_ref = std::fs::read_to_string(repo.join("refs").join(revision))
+                .ok()
+                .map(|s| snapshots.join(s.trim()));
+            // A revision may also be a commit hash naming a snapshot directly.
+            let candidates = from_ref
+                .into_iter()
+                .chain(std::iter::once(snapshots.join(revision)));
+            for dir in candidates {
+                if dir.join("config.json").is_file() {
+                    return Ok(ResolvedModel {
+                        reference: reference.to_string(),
+                        dir,
+                        origin: "hf-cache",
+                    });
+                }
+            }
+            if revision == "main" {
+                if let Ok(entries) = std::fs::read_dir(&snapshots) {
+                    let mut dirs: Vec<PathBuf> = entries
+                        .filter_map(|e| e.ok().map(|e| e.path()))
+                        .filter(|d| d.join("config.json").is_file())
+                        .collect();
+                    dirs.sort();
+                    if let Some(dir) = dirs.pop() {
+                        return Ok(ResolvedModel {
+                            reference: reference.to_string(),
+                            dir,
+                            origin: "hf-cache",
+                        });
+                    }
+                }
+            }
+            looked.push(repo);
+        }
+    }
+    Err(Error::ModelNotFound {
+        model: reference.to_string(),
+        looked,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_local_dir_and_hub_cache_snapshot() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let local = tmp.path().join("m");
+        std::fs::create_dir_all(&local).expect("mkdir");
+        std::fs::write(local.join("config.json"), "{}").expect("write");
+        let r = resolve_in(local.to_str().expect("utf8"), None).expect("local");
+        assert_eq!(r.origin, "local");
+
+        let cache = tmp.path().join("hub");
+        let repo = cache.join("models--openai--clip-vit-base-patch32");
+        let snap = repo.join("snapshots").join("abc123");
+        std::fs::create_dir_all(&snap).expect("mkdir");
+        std::fs::create_dir_all(repo.join("refs")).expect("mkdir");
+        std::fs::write(repo.join("refs").join("main"), "abc123\n").expect("write");
+        std::fs::write(snap.join("config.json"), "{}").expect("write");
+        let r = resolve_in("openai/clip-vit-base-patch32", Some(&cache)).expect("cache");
+        assert_eq!(r.dir, snap);
+        assert_eq!(r.origin, "hf-cache");
+        let r = resolve_in("openai/clip-vit-base-patch32@abc123", Some(&cache)).expect("rev");
+        assert_eq!(r.dir, snap);
+
+        let err = resolve_in("nobody/nothing", Some(&cache)).expect_err("missing");
+        let msg = err.to_string();
+        assert!(msg.contains("nobody/nothing"), "{msg}");
+        assert!(msg.contains("models--nobody--nothing"), "{msg}");
+    }
+}

@@ -1,0 +1,194 @@
+//! The pre-norm transformer encoder shared by the ViT-style models, and a weight loader that
+//! checks every tensor's shape and names it in errors.
+
+use candle_core::{DType, Device, Module, Tensor};
+use candle_nn::{LayerNorm, Linear};
+
+use crate::error::{Result, TensorContext};
+use crate::weights::Weights;
+
+/// Feed-forward activation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Act {
+    /// `x * sigmoid(1.702 x)` (OpenAI CLIP).
+    QuickGelu,
+    /// Exact (erf) GELU.
+    Gelu,
+    /// tanh-approximated GELU (`gelu_pytorch_tanh`).
+    GeluTanh,
+}
+
+impl Act {
+    /// Parse a transformers `hidden_act` name.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "quick_gelu" => Some(Act::QuickGelu),
+            "gelu" => Some(Act::Gelu),
+            "gelu_pytorch_tanh" | "gelu_new" => Some(Act::GeluTanh),
+            _ => None,
+        }
+    }
+
+    fn apply(self, x: &Tensor) -> candle_core::Result<Tensor> {
+        match self {
+            Act::QuickGelu => x * candle_nn::ops::sigmoid(&(x * 1.702)?)?,
+            Act::Gelu => x.gelu_erf(),
+            Act::GeluTanh => x.gelu(),
+        }
+    }
+}
+
+/// Reads tensors with checked shapes.
+pub(crate) struct Loader<'a> {
+    pub w: &'a Weights,
+    pub device: &'a Device,
+}
+
+impl Loader<'_> {
+    pub fn t(&self, name: &str, shape: &[usize]) -> Result<Tensor> {
+        self.w
+            .get_shape(name, shape, DType::F32)?
+            .to_device(self.device)
+            .op(name)
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.w.names().any(|n| n == name)
+    }
+
+    pub fn linear(&self, prefix: &str, i: usize, o: usize) -> Result<Linear> {
+        Ok(Linear::new(
+            self.t(&format!("{prefix}.weight"), &[o, i])?,
+            Some(self.t(&format!("{prefix}.bias"), &[o])?),
+        ))
+    }
+
+    pub fn linear_no_bias(&self, prefix: &str, i: usize, o: usize) -> Result<Linear> {
+        Ok(Linear::new(
+            self.t(&format!("{prefix}.weight"), &[o, i])?,
+            None,
+        ))
+    }
+
+    pub fn norm(&self, prefix: &str, d: usize, eps: f64) -> Result<LayerNorm> {
+        Ok(LayerNorm::new(
+            self.t(&format!("{prefix}.weight"), &[d])?,
+            self.t(&format!("{prefix}.bias"), &[d])?,
+            eps,
+        ))
+    }
+
+    /// Three `d -> d` projections fused into one `d -> 3d` linear.
+    pub fn fused_qkv(&self, q: &str, k: &str, v: &str, d: usize) -> Result<Linear> {
+        let q = self.linear(q, d, d)?;
+        let k = self.linear(k, d, d)?;
+        let v = self.linear(v, d, d)?;
+        let w = Tensor::cat(&[q.weight(), k.weight(), v.weight()], 0).op("fuse qkv")?;
+        let b = match (q.bias(), k.bias(), v.bias()) {
+            (Some(a), Some(b), Some(c)) => Some(Tensor::cat(&[a, b, c], 0).op("fuse qkv bias")?),
+            _ => None,
+        };
+        Ok(Linear::new(w, b))
+    }
+}
+
+/// One pre-norm block: `x + attn(ln1 x)`, then `x + mlp(ln2 x)`.
+#[derive(Debug)]
+pub(crate) struct Block {
+    pub ln1: LayerNorm,
+    pub qkv: Linear,
+    pub out: Linear,
+    pub ln2: LayerNorm,
+    pub fc1: Linear,
+    pub fc2: Linear,
+}
+
+/// A stack of blocks.
+#[derive(Debug)]
+pub(crate) struct Encoder {
+    pub blocks: Vec<Block>,
+    pub heads: usize,
+    pub act: Act,
+}
+
+impl Encoder {
+    /// CLIP-named blocks under `prefix` (`{prefix}.{i}.self_attn.q_proj`, `layer_norm1`, `mlp.fc1`...).
+    pub fn load_clip(
+        l: &Loader,
+        prefix: &str,
+        layers: usize,
+        d: usize,
+        ff: usize,
+        heads: usize,
+        eps: f64,
+        act: Act,
+    ) -> Result<Self> {
+        let mut blocks = Vec::with_capacity(layers);
+        for i in 0..layers {
+            let p = format!("{prefix}.{i}");
+            blocks.push(Block {
+                ln1: l.norm(&format!("{p}.layer_norm1"), d, eps)?,
+                qkv: l.fused_qkv(
+                    &format!("{p}.self_attn.q_proj"),
+                    &format!("{p}.self_attn.k_proj"),
+                    &format!("{p}.self_attn.v_proj"),
+                    d,
+                )?,
+                out: l.linear(&format!("{p}.self_attn.out_proj"), d, d)?,
+                ln2: l.norm(&format!("{p}.layer_norm2"), d, eps)?,
+                fc1: l.linear(&format!("{p}.mlp.fc1"), d, ff)?,
+                fc2: l.linear(&format!("{p}.mlp.fc2"), ff, d)?,
+            });
+        }
+        Ok(Encoder { blocks, heads, act })
+    }
+
+    /// Run all blocks; `mask` is an additive `(t, t)` attention mask.
+    pub fn forward(&self, x: &Tensor, mask: Option<&Tensor>) -> candle_core::Result<Tensor> {
+        let mut x = x.clone();
+        for b in &self.blocks {
+            let y = attention(&b.ln1.forward(&x)?, &b.qkv, &b.out, self.heads, mask)?;
+            x = (x + y)?;
+            let y = b.ln2.forward(&x)?;
+            let y = self.act.apply(&b.fc1.forward(&y)?)?.apply(&b.fc2)?;
+            x = (x + y)?;
+        }
+        Ok(x)
+    }
+}
+
+/// Multi-head self-attention with a fused qkv projection; `x` is `(n, t, d)`.
+pub(crate) fn attention(
+    x: &Tensor,
+    qkv: &Linear,
+    out: &Linear,
+    heads: usize,
+    mask: Option<&Tensor>,
+) -> candle_core::Result<Tensor> {
+    let (n, t, d) = x.dims3()?;
+    let hd = d / heads;
+    let qkv = qkv
+        .forward(x)?
+        .reshape((n, t, 3, heads, hd))?
+        .permute((2, 0, 3, 1, 4))?;
+    let q = (qkv.get(0)? * (hd as f64).powf(-0.5))?.contiguous()?;
+    let k = qkv.get(1)?.contiguous()?;
+    let v = qkv.get(2)?.contiguous()?;
+    let mut att = q.matmul(&k.t()?)?;
+    if let Some(m) = mask {
+        att = att.broadcast_add(m)?;
+    }
+    let att = candle_nn::ops::softmax_last_dim(&att)?;
+    att.matmul(&v)?
+        .transpose(1, 2)?
+        .reshape((n, t, d))?
+        .apply(out)
+}
+
+/// Additive causal mask `(t, t)`: 0 on and below the diagonal, `-inf`-like above.
+pub(crate) fn causal_mask(t: usize, device: &Device) -> candle_core::Result<Tensor> {
+    let m: Vec<f32> = (0..t)
+        .flat_map(|i| (0..t).map(move |j| if j > i { f32::MIN } else { 0.0 }))
+        .collect();
+    Tensor::from_vec(m, (t, t), device)
+}

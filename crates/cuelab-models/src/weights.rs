@@ -1,0 +1,92 @@
+//! Safetensors loading with content hashing and errors that name the file and tensor.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+
+/// All tensors of one safetensors file, with the file's SHA-256.
+#[derive(Debug, Clone)]
+pub struct Weights {
+    path: PathBuf,
+    sha256: String,
+    tensors: HashMap<String, Tensor>,
+}
+
+impl Weights {
+    /// Read and parse a safetensors file onto `device`.
+    pub fn load(path: &Path, device: &Device) -> Result<Self> {
+        let bytes = std::fs::read(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let sha256 = hex(&Sha256::digest(&bytes));
+        let tensors =
+            candle_core::safetensors::load_buffer(&bytes, device).map_err(|e| Error::Weights {
+                path: path.to_path_buf(),
+                tensor: String::new(),
+                message: format!("not a valid safetensors file: {e}"),
+            })?;
+        Ok(Weights {
+            path: path.to_path_buf(),
+            sha256,
+            tensors,
+        })
+    }
+
+    /// The file these weights came from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Hex SHA-256 of the file.
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+
+    /// Tensor names.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.tensors.keys().map(String::as_str)
+    }
+
+    /// One tensor converted to `dtype`, or an error naming it.
+    pub fn get(&self, name: &str, dtype: DType) -> Result<Tensor> {
+        let t = self.tensors.get(name).ok_or_else(|| Error::Weights {
+            path: self.path.clone(),
+            tensor: name.to_string(),
+            message: "missing".into(),
+        })?;
+        t.to_dtype(dtype).map_err(|e| Error::Weights {
+            path: self.path.clone(),
+            tensor: name.to_string(),
+            message: e.to_string(),
+        })
+    }
+
+    /// One tensor with a checked shape.
+    pub fn get_shape(&self, name: &str, shape: &[usize], dtype: DType) -> Result<Tensor> {
+        let t = self.get(name, dtype)?;
+        if t.dims() != shape {
+            return Err(Error::Weights {
+                path: self.path.clone(),
+                tensor: name.to_string(),
+                message: format!("shape {:?}, expected {:?}", t.dims(), shape),
+            });
+        }
+        Ok(t)
+    }
+
+    /// A candle `VarBuilder` over these tensors (candle's errors name missing or misshapen tensors).
+    pub fn var_builder(&self, dtype: DType, device: &Device) -> VarBuilder<'static> {
+        VarBuilder::from_tensors(self.tensors.clone(), dtype, device)
+    }
+}
+
+/// Lower-case hex of bytes.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
