@@ -27,4 +27,8 @@ pub enum Command {
     Render(commands::render::RenderArgs),
     /// List the cue primitives, their parameters and defaults.
     Cues(commands::cues::CuesArgs),
+    /// Embed images or texts with a model (CLIP, DINOv2) into a float32 .npy.
+    Embed(commands::embed::EmbedArgs),
+    /// Score images against texts with a CLIP model (cosine, logit, probability).
+    Score(commands::score::ScoreArgs),
 }

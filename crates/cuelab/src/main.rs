@@ -17,6 +17,8 @@ fn main() -> std::process::ExitCode {
         Command::Demo(a) => commands::demo::run(a),
         Command::Render(a) => commands::render::run(a),
         Command::Cues(a) => commands::cues::run(a),
+        Command::Embed(a) => commands::embed::run(a),
+        Command::Score(a) => commands::score::run(a),
     };
     match outcome {
         Ok(status) => status.into(),

@@ -2,4 +2,6 @@
 
 pub mod cues;
 pub mod demo;
+pub mod embed;
 pub mod render;
+pub mod score;

@@ -1,0 +1,95 @@
+//! `cuelab embed`: embed images or texts with a model and write a float32 `.npy` (one row per input).
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use cuelab_models::cache::EmbeddingCache;
+use cuelab_models::{
+    l2_normalize, load_embedder, load_image, load_scorer, npy, LoadOptions, Pipeline,
+};
+
+use crate::exit::ExitStatus;
+
+/// Flags of `cuelab embed`.
+#[derive(Debug, Args)]
+pub struct EmbedArgs {
+    /// Model: a Hugging Face id (looked up in the local hub cache) or a local directory
+    /// (CLIP for images and texts, DINOv2 for images).
+    #[arg(long, short = 'm')]
+    pub model: String,
+    /// Images to embed (one output row each, in order).
+    #[arg(value_name = "IMAGES")]
+    pub images: Vec<PathBuf>,
+    /// A text to embed (repeatable; one output row each, in order). Not with IMAGES.
+    #[arg(long = "text", value_name = "TEXT")]
+    pub texts: Vec<String>,
+    /// Output file (float32 `.npy`, rows x dim).
+    #[arg(short, long, value_name = "OUT.npy")]
+    pub output: PathBuf,
+    /// Image preprocessing: `openai` (OpenAI clip.load) or `hf` (transformers). Default: per model layout.
+    #[arg(long, value_name = "openai|hf")]
+    pub preprocess: Option<String>,
+    /// L2-normalise every row.
+    #[arg(long)]
+    pub normalize: bool,
+    /// SQLite embedding cache to read from and add to.
+    #[arg(long, value_name = "FILE.sqlite")]
+    pub cache: Option<PathBuf>,
+    /// Device: cpu, or cuda[:N] (build with the `cuda` feature).
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+}
+
+/// Run `cuelab embed`.
+pub fn run(args: EmbedArgs) -> Result<ExitStatus> {
+    if !args.images.is_empty() && !args.texts.is_empty() {
+        bail!("give either IMAGES or --text, not both");
+    }
+    match args.output.extension().and_then(|e| e.to_str()) {
+        Some("npy") => {}
+        _ => bail!("{}: only .npy output is supported", args.output.display()),
+    }
+    let opts = LoadOptions {
+        pipeline: args
+            .preprocess
+            .as_deref()
+            .map(Pipeline::parse)
+            .transpose()?,
+        device: cuelab_models::device(&args.device)?,
+    };
+    let mut cache = args
+        .cache
+        .as_deref()
+        .map(EmbeddingCache::open)
+        .transpose()?;
+    let (mut rows, dim, id) = if args.texts.is_empty() {
+        let model = load_embedder(&args.model, &opts)
+            .with_context(|| format!("loading model `{}`", args.model))?;
+        let images = args
+            .images
+            .iter()
+            .map(|p| load_image(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        tracing::info!(preprocess = %model.preprocess().key(), "embedding {} images", images.len());
+        let rows = match cache.as_mut() {
+            Some(c) => c.encode_images(model.as_ref(), &images, "")?,
+            None => model.encode_images(&images)?,
+        };
+        (rows, model.embed_dim(), model.id().to_string())
+    } else {
+        let model = load_scorer(&args.model, &opts)
+            .with_context(|| format!("loading model `{}`", args.model))?;
+        let rows = match cache.as_mut() {
+            Some(c) => c.encode_texts(model.as_ref(), &args.texts)?,
+            None => model.encode_texts(&args.texts)?,
+        };
+        (rows, model.embed_dim(), model.id().to_string())
+    };
+    if args.normalize {
+        rows = rows.iter().map(|r| l2_normalize(r)).collect();
+    }
+    npy::write_f32_2d(&args.output, &rows, dim)?;
+    tracing::info!(rows = rows.len(), model = %id, "wrote {}", args.output.display());
+    Ok(ExitStatus::Success)
+}

@@ -1,0 +1,103 @@
+//! `cuelab score`: score images against texts with a CLIP-like model (cosine, logit, probability).
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use cuelab_models::{cosine_matrix, load_image, load_scorer, softmax_rows, LoadOptions, Pipeline};
+
+use crate::exit::ExitStatus;
+
+/// Flags of `cuelab score`.
+#[derive(Debug, Args)]
+pub struct ScoreArgs {
+    /// Model: a Hugging Face id (looked up in the local hub cache) or a local directory.
+    #[arg(long, short = 'm')]
+    pub model: String,
+    /// Images to score.
+    #[arg(value_name = "IMAGE", required = true)]
+    pub images: Vec<PathBuf>,
+    /// A candidate text (repeatable).
+    #[arg(long = "text", value_name = "TEXT", required = true)]
+    pub texts: Vec<String>,
+    /// Image preprocessing: `openai` or `hf`. Default: per model layout.
+    #[arg(long, value_name = "openai|hf")]
+    pub preprocess: Option<String>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Device: cpu, or cuda[:N] (build with the `cuda` feature).
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+}
+
+/// Run `cuelab score`.
+pub fn run(args: ScoreArgs) -> Result<ExitStatus> {
+    if args.texts.is_empty() {
+        bail!("give at least one --text");
+    }
+    let opts = LoadOptions {
+        pipeline: args
+            .preprocess
+            .as_deref()
+            .map(Pipeline::parse)
+            .transpose()?,
+        device: cuelab_models::device(&args.device)?,
+    };
+    let model = load_scorer(&args.model, &opts)
+        .with_context(|| format!("loading model `{}`", args.model))?;
+    let images = args
+        .images
+        .iter()
+        .map(|p| load_image(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let sims = cosine_matrix(
+        &model.encode_images(&images)?,
+        &model.encode_texts(&args.texts)?,
+    );
+    let scale = model.logit_scale();
+    let probs = softmax_rows(&sims, scale);
+    if args.json {
+        let out: Vec<serde_json::Value> = args
+            .images
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                serde_json::json!({
+                    "image": p.display().to_string(),
+                    "scores": args.texts.iter().enumerate().map(|(j, t)| serde_json::json!({
+                        "text": t, "cosine": sims[i][j], "logit": sims[i][j] * scale, "probability": probs[i][j],
+                    })).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "model": model.id(),
+                "preprocess": model.preprocess().key(),
+                "logit_scale": scale,
+                "results": out,
+            }))?
+        );
+        return Ok(ExitStatus::Success);
+    }
+    println!(
+        "model {}  preprocess {}  logit scale {scale:.4}",
+        model.id(),
+        model.preprocess().pipeline.name()
+    );
+    for (i, p) in args.images.iter().enumerate() {
+        println!("\n{}", p.display());
+        println!("{:>9} {:>9} {:>11}  text", "cosine", "logit", "probability");
+        for (j, t) in args.texts.iter().enumerate() {
+            println!(
+                "{:>9.5} {:>9.4} {:>11.5}  {t}",
+                sims[i][j],
+                sims[i][j] * scale,
+                probs[i][j]
+            );
+        }
+    }
+    Ok(ExitStatus::Success)
+}
