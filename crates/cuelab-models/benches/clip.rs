@@ -7,7 +7,7 @@
 use std::hint::black_box;
 use std::path::PathBuf;
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_main, Criterion, Throughput};
 use cuelab_models::clip_vit::ClipVit;
 use cuelab_models::Device;
 
@@ -42,5 +42,8 @@ fn clip(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, clip);
-criterion_main!(benches);
+#[allow(missing_docs)]
+mod group {
+    criterion::criterion_group!(benches, super::clip);
+}
+criterion_main!(group::benches);

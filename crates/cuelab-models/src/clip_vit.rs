@@ -17,7 +17,7 @@ use serde_json::Value;
 use crate::error::{Error, Result, TensorContext};
 use crate::preprocess::{Pipeline, Preprocess};
 use crate::tokenize::TextTokenizer;
-use crate::transformer::{causal_mask, Act, Encoder, Loader};
+use crate::transformer::{causal_mask, Act, Encoder, EncoderShape, Loader};
 use crate::weights::Weights;
 use crate::{ImageEmbedder, ImageTextScorer};
 
@@ -263,12 +263,14 @@ impl ClipVit {
         let text_encoder = Encoder::load_clip(
             &l,
             "text_model.encoder.layers",
-            c.text_layers,
-            dt,
-            c.text_intermediate,
-            c.text_heads,
-            c.text_eps,
-            c.text_act,
+            &EncoderShape {
+                layers: c.text_layers,
+                d: dt,
+                ff: c.text_intermediate,
+                heads: c.text_heads,
+                eps: c.text_eps,
+                act: c.text_act,
+            },
         )?;
         let final_norm = l.norm("text_model.final_layer_norm", dt, c.text_eps)?;
         let patch = Conv2d::new(
@@ -296,12 +298,14 @@ impl ClipVit {
         let vision_encoder = Encoder::load_clip(
             &l,
             "vision_model.encoder.layers",
-            c.vision_layers,
-            dv,
-            c.vision_intermediate,
-            c.vision_heads,
-            c.vision_eps,
-            c.vision_act,
+            &EncoderShape {
+                layers: c.vision_layers,
+                d: dv,
+                ff: c.vision_intermediate,
+                heads: c.vision_heads,
+                eps: c.vision_eps,
+                act: c.vision_act,
+            },
         )?;
         let post_norm = l.norm("vision_model.post_layernorm", dv, c.vision_eps)?;
         let text_projection = l.linear_no_bias("text_projection", dt, c.projection_dim)?;

@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use crate::error::{Error, Result, TensorContext};
 use crate::preprocess::{Pipeline, Preprocess};
-use crate::transformer::{attention, Loader};
+use crate::transformer::{attention, linear3, Loader};
 use crate::weights::Weights;
 use crate::ImageEmbedder;
 
@@ -369,10 +369,11 @@ impl Dinov2 {
             hs = (hs + o.broadcast_mul(&layer.ls1)?)?;
             let y = layer.norm2.forward(&hs)?;
             let y = match &layer.ffn {
-                Ffn::Mlp(fc1, fc2) => fc1.forward(&y)?.gelu_erf()?.apply(fc2)?,
-                Ffn::SwiGlu { gate, up, down } => {
-                    (candle_nn::ops::silu(&gate.forward(&y)?)? * up.forward(&y)?)?.apply(down)?
-                }
+                Ffn::Mlp(fc1, fc2) => linear3(&linear3(&y, fc1)?.gelu_erf()?, fc2)?,
+                Ffn::SwiGlu { gate, up, down } => linear3(
+                    &(candle_nn::ops::silu(&linear3(&y, gate)?)? * linear3(&y, up)?)?,
+                    down,
+                )?,
             };
             hs = (hs + y.broadcast_mul(&layer.ls2)?)?;
         }

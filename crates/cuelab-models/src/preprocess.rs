@@ -21,7 +21,8 @@ use crate::error::{Error, Result};
 
 /// OpenAI CLIP normalisation mean (RGB).
 pub const OPENAI_CLIP_MEAN: [f32; 3] = [0.481_454_66, 0.457_827_5, 0.408_210_73];
-/// OpenAI CLIP normalisation standard deviation (RGB).
+/// OpenAI CLIP normalisation standard deviation (RGB), digits as published.
+#[allow(clippy::excessive_precision)]
 pub const OPENAI_CLIP_STD: [f32; 3] = [0.268_629_54, 0.261_302_58, 0.275_777_11];
 
 /// Which reference preprocessing to reproduce.
