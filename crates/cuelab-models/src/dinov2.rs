@@ -441,6 +441,7 @@ fn read_bit_preprocess(path: &Path) -> Result<Preprocess> {
         crop_width: 224,
         mean: IMAGENET_MEAN,
         std: IMAGENET_STD,
+        squash: false,
     };
     let Ok(text) = std::fs::read_to_string(path) else {
         return Ok(p);

@@ -17,6 +17,7 @@ pub mod error;
 pub mod npy;
 pub mod preprocess;
 pub mod resolve;
+pub mod siglip;
 pub mod tokenize;
 mod transformer;
 pub mod weights;
@@ -149,10 +150,14 @@ pub fn load_embedder(
         "dinov2" | "dinov2_with_registers" => {
             Ok(Box::new(dinov2::Dinov2::load(&resolved.dir, &opts.device)?))
         }
+        "siglip" | "siglip_vision_model" => Ok(Box::new(siglip::SiglipVision::load(
+            &resolved.dir,
+            &opts.device,
+        )?)),
         other => Err(Error::UnsupportedArchitecture {
             path: config_path,
             architecture: other.to_string(),
-            supported: "clip, dinov2, dinov2_with_registers".into(),
+            supported: "clip, dinov2, dinov2_with_registers, siglip".into(),
         }),
     }
 }

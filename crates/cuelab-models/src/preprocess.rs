@@ -71,6 +71,10 @@ pub struct Preprocess {
     pub mean: [f32; 3],
     /// Per-channel standard deviation (RGB, on the 0..1 scale).
     pub std: [f32; 3],
+    /// Resize straight to `crop_width x crop_height` ignoring the aspect ratio, no crop
+    /// (SigLIP's processor); `shortest_edge` is then unused.
+    #[serde(default)]
+    pub squash: bool,
 }
 
 impl Preprocess {
@@ -83,14 +87,16 @@ impl Preprocess {
             crop_width: size,
             mean: OPENAI_CLIP_MEAN,
             std: OPENAI_CLIP_STD,
+            squash: false,
         }
     }
 
     /// A short stable description for cache keys and manifests, e.g. `openai:224:224x224:...`.
     pub fn key(&self) -> String {
         format!(
-            "{}:{}:{}x{}:{:?}:{:?}",
+            "{}{}:{}:{}x{}:{:?}:{:?}",
             self.pipeline.name(),
+            if self.squash { "-squash" } else { "" },
             self.shortest_edge,
             self.crop_height,
             self.crop_width,
@@ -105,11 +111,19 @@ impl Preprocess {
             return Err(Error::Invalid("empty image (0 pixels)".into()));
         }
         let (w, h) = (img.width() as usize, img.height() as usize);
-        let (nw, nh) = resized_size(w, h, self.shortest_edge as usize);
         let mode = match self.pipeline {
             Pipeline::Openai => Coeffs::Pillow,
             Pipeline::Hf => Coeffs::Torch,
         };
+        if self.squash {
+            return Ok(resample(
+                img,
+                self.crop_width as usize,
+                self.crop_height as usize,
+                mode,
+            ));
+        }
+        let (nw, nh) = resized_size(w, h, self.shortest_edge as usize);
         let resized = resample(img, nw, nh, mode);
         Ok(center_crop(
             &resized,

