@@ -274,6 +274,51 @@ impl EmbeddingCache {
 mod tests {
     use super::*;
 
+    /// Counts how many images it was asked to embed.
+    struct Counting {
+        calls: std::cell::Cell<usize>,
+        pre: crate::Preprocess,
+    }
+
+    impl ImageEmbedder for Counting {
+        fn id(&self) -> &str {
+            "counting@0"
+        }
+        fn preprocess(&self) -> &crate::Preprocess {
+            &self.pre
+        }
+        fn embed_dim(&self) -> usize {
+            1
+        }
+        fn encode_images(&self, images: &[RgbImage]) -> Result<Vec<Vec<f32>>> {
+            self.calls.set(self.calls.get() + images.len());
+            Ok(images.iter().map(|im| vec![im.width() as f32]).collect())
+        }
+    }
+
+    #[test]
+    fn second_pass_is_served_from_the_cache() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut cache = EmbeddingCache::open(&dir.path().join("c.sqlite")).expect("open");
+        let m = Counting {
+            calls: std::cell::Cell::new(0),
+            pre: crate::Preprocess::clip(crate::Pipeline::Openai, 224),
+        };
+        let a = RgbImage::new(3, 2);
+        let b = RgbImage::new(5, 2);
+        let out = cache
+            .encode_images(&m, &[a.clone(), b.clone()], "")
+            .expect("enc");
+        assert_eq!(out, vec![vec![3.0], vec![5.0]]);
+        assert_eq!(m.calls.get(), 2);
+        let out = cache.encode_images(&m, &[b, a.clone()], "").expect("enc");
+        assert_eq!(out, vec![vec![5.0], vec![3.0]]);
+        assert_eq!(m.calls.get(), 2, "no recomputation");
+        // another cue spec is another key
+        cache.encode_images(&m, &[a], "circle").expect("enc");
+        assert_eq!(m.calls.get(), 3);
+    }
+
     #[test]
     fn put_get_clear_and_reopen() {
         let dir = tempfile::tempdir().expect("tempdir");
