@@ -1,7 +1,9 @@
 //! One module per subcommand; each exposes `run(args) -> anyhow::Result<ExitStatus>`.
 
 pub mod cues;
+pub mod data;
 pub mod demo;
 pub mod embed;
 pub mod render;
+pub mod scenes;
 pub mod score;
