@@ -76,10 +76,40 @@ fn normalize(line: &str) -> String {
             c => s.push(c),
         }
     }
-    if s.contains("&amp;") {
-        s = s.replace("&amp;", "&");
+    if s.contains('&') {
+        s = replace_entities(&s);
     }
     s
+}
+
+/// `&amp;` (any case), `&lt;` and `&gt;` become the character they name.
+fn replace_entities(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(pos) = rest.find('&') {
+        out.push_str(&rest[..pos]);
+        let tail = &rest[pos..];
+        let head: String = tail
+            .chars()
+            .take(5)
+            .collect::<String>()
+            .to_ascii_lowercase();
+        if head.starts_with("&amp;") {
+            out.push('&');
+            rest = &tail[5..];
+        } else if head.starts_with("&lt;") {
+            out.push('<');
+            rest = &tail[4..];
+        } else if head.starts_with("&gt;") {
+            out.push('>');
+            rest = &tail[4..];
+        } else {
+            out.push('&');
+            rest = &tail[1..];
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Characters the Java lexer reports as untokenizable and drops (emoji and pictographs).
@@ -131,7 +161,7 @@ fn tokenize_chunk(s: &str, next: &str, out: &mut Vec<String>) {
         if rest.is_empty() {
             break;
         }
-        let c1 = rest[1..].chars().next();
+        let c1 = rest.chars().nth(1);
         if rest.starts_with("``") {
             out.push("``".into());
             start += 2;
@@ -174,7 +204,10 @@ fn tokenize_chunk(s: &str, next: &str, out: &mut Vec<String>) {
         {
             out.push("-".into());
             start += 1;
-        } else if rest.starts_with('$') || rest.starts_with('#') {
+        } else if rest.starts_with('$')
+            || rest.starts_with('#')
+            || (rest.starts_with('&') && c1.is_some_and(char::is_alphabetic))
+        {
             out.push(rest[..1].into());
             start += 1;
         } else {
@@ -267,7 +300,7 @@ fn split_internal(core: &str, out: &mut Vec<String>) {
             bytes[i..].iter().take_while(|&&x| x == b'-').count()
         } else if b == b'.' && bytes[i..].starts_with(b"...") {
             bytes[i..].iter().take_while(|&&x| x == b'.').count()
-        } else if matches!(b, b'*' | b'=' | b'|') || (b == b'+' && i > 0) {
+        } else if matches!(b, b'*' | b'=' | b'|') || (b == b'+' && i > 0 && !upper_plus(bytes, i)) {
             1
         } else if matches!(b, b'(' | b')' | b'[' | b']' | b'{' | b'}' | b'"') {
             1
@@ -294,6 +327,22 @@ fn split_internal(core: &str, out: &mut Vec<String>) {
     if piece_start < core.len() {
         contractions(&core[piece_start..], out);
     }
+}
+
+/// `AB+C`: a run of capitals joined by `+` to a capital stays one token (`a+b` does not).
+fn upper_plus(bytes: &[u8], i: usize) -> bool {
+    let before = bytes[..i]
+        .iter()
+        .rev()
+        .take_while(|b| b.is_ascii_alphabetic());
+    let mut any = false;
+    for b in before {
+        if !b.is_ascii_uppercase() {
+            return false;
+        }
+        any = true;
+    }
+    any && bytes.get(i + 1).is_some_and(u8::is_ascii_uppercase)
 }
 
 /// Split contractions and the few fused forms the PTB lexer separates.
@@ -372,5 +421,6 @@ mod tests {
         );
         assert_eq!(tokenize_caption(""), "");
         assert_eq!(tokenize_caption("..."), "");
+        assert_eq!(t("A+B a+b &AMP; &amp &lt;"), "a+b a + b & & amp <");
     }
 }
