@@ -107,7 +107,7 @@ pub fn evaluate_tokenized(
     }
     // Intern: whitespace tokens (CIDEr, BLEU) and single-space tokens (ROUGE-L).
     let mut interner = Interner::default();
-    let mut ws =
+    let ws =
         |s: &str, it: &mut Interner| s.split_whitespace().map(|t| it.id(t)).collect::<Vec<u32>>();
     let sp = |s: &str, it: &mut Interner| s.split(' ').map(|t| it.id(t)).collect::<Vec<u32>>();
     let mut cand_ws = Vec::with_capacity(cands.len());

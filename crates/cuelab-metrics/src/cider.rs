@@ -7,7 +7,7 @@
 
 use rayon::prelude::*;
 
-use crate::ngrams::{count_ngrams, order, FastMap, NgramKey, MAX_N};
+use crate::ngrams::{order, FastMap, NgramKey, MAX_N};
 
 /// Gaussian length-penalty width used by pycocoevalcap.
 pub const SIGMA: f64 = 6.0;
@@ -111,6 +111,7 @@ pub fn cider_d(cands: &[Vec<(NgramKey, u32)>], refs: &[Vec<Vec<(NgramKey, u32)>>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ngrams::count_ngrams;
 
     #[test]
     fn identical_caption_scores_high_and_disjoint_zero() {

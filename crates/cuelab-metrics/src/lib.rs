@@ -11,6 +11,7 @@
 //! ```
 
 pub mod bleu;
+pub mod caption_io;
 pub mod caption_set;
 pub mod cider;
 pub mod clipscore;

@@ -31,6 +31,8 @@ pub enum Command {
     Embed(commands::embed::EmbedArgs),
     /// Score images against texts with a CLIP model (cosine, logit, probability).
     Score(commands::score::ScoreArgs),
+    /// Captioning metrics identical to pycocoevalcap (CIDEr-D, BLEU-1..4, ROUGE-L), no Java.
+    CaptionEval(commands::caption_eval::CaptionEvalArgs),
     /// Generate the deterministic synthetic dataset (scenes, pairs, clips) in every format.
     Scenes(commands::scenes::ScenesArgs),
     /// Dataset tools: `data check PATH --format F` validates a dataset.

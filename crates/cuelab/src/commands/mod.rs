@@ -1,5 +1,6 @@
 //! One module per subcommand; each exposes `run(args) -> anyhow::Result<ExitStatus>`.
 
+pub mod caption_eval;
 pub mod cues;
 pub mod data;
 pub mod demo;
