@@ -71,8 +71,13 @@ pub fn write_refs(path: &Path, refs: &[Ref]) -> Result<()> {
     util::write_bytes(path, &bytes)
 }
 
-/// Find `refs(*).p` in `dir` (the first in name order) and `instances.json`.
+/// Find `refs(*).p` in `dir` (the first in name order) and `instances.json`; `dir` may also be
+/// the refs file itself, with `instances.json` beside it.
 pub fn find_files(dir: &Path) -> Result<(PathBuf, PathBuf)> {
+    if dir.is_file() {
+        let parent = dir.parent().unwrap_or(Path::new("."));
+        return Ok((dir.to_path_buf(), parent.join("instances.json")));
+    }
     let rd = std::fs::read_dir(dir).map_err(|source| DataError::Io {
         path: dir.to_path_buf(),
         source,

@@ -18,7 +18,7 @@ fn diff_box(a: &[u8], b: &[u8], w: u32) -> Option<BoxXyxy> {
             y1 = y1.max(y + 1);
         }
     }
-    (x0 <= x1 && x1 > 0).then(|| BoxXyxy {
+    (x0 <= x1 && x1 > 0).then_some(BoxXyxy {
         x0: x0 as f32,
         y0: y0 as f32,
         x1: x1 as f32,
@@ -140,13 +140,17 @@ fn tree_bytes(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
+        for e in std::fs::read_dir(&d).expect("read dir") {
+            let p = e.expect("dir entry").path();
             if p.is_dir() {
                 stack.push(p);
             } else {
-                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().to_string();
-                out.push((rel, std::fs::read(&p).unwrap()));
+                let rel = p
+                    .strip_prefix(dir)
+                    .expect("prefix")
+                    .to_string_lossy()
+                    .to_string();
+                out.push((rel, std::fs::read(&p).expect("read file")));
             }
         }
     }

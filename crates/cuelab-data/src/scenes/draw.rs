@@ -259,8 +259,10 @@ pub fn background(bg: &Background, w: u32, h: u32) -> Option<Pixmap> {
     pm.fill(tiny_skia::Color::from_rgba8(base[0], base[1], base[2], 255));
     if let Background::Cluttered { seed, .. } = bg {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(*seed);
-        let mut paint = Paint::default();
-        paint.anti_alias = true;
+        let mut paint = Paint {
+            anti_alias: true,
+            ..Paint::default()
+        };
         for _ in 0..40 {
             let g: u8 = rng.gen_range(90..190);
             paint.set_color_rgba8(g, g, g, rng.gen_range(60..160));

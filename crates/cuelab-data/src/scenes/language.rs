@@ -38,6 +38,11 @@ const ORDINALS: [&str; 5] = ["first", "second", "third", "fourth", "fifth"];
 /// Minimum centre gap (pixels) for an ordering or relation to count as visible.
 const GAP: f32 = 8.0;
 
+/// A coordinate of an object.
+type Key = fn(&Object) -> f32;
+/// A spatial relation between an object and an anchor.
+type Relation = fn(&Object, &Object) -> bool;
+
 /// A referring expression and the kind of cue it uses.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Referring {
@@ -89,7 +94,7 @@ pub fn referring(objs: &[Object], t: usize) -> Vec<Referring> {
                 "superlative",
             );
         }
-        let orders: [(&str, fn(&Object) -> f32, &str); 2] =
+        let orders: [(&str, Key, &str); 2] =
             [("left", |o| o.cx, "leftmost"), ("top", |o| o.cy, "topmost")];
         for (side, key, most) in orders {
             if let Some(k) = ordinal_in(&same_shape, target, key) {
@@ -119,7 +124,7 @@ pub fn referring(objs: &[Object], t: usize) -> Vec<Referring> {
         {
             continue;
         }
-        let rels: [(&str, fn(&Object, &Object) -> bool); 4] = [
+        let rels: [(&str, Relation); 4] = [
             ("left of", |o, a| o.cx < a.cx - GAP),
             ("right of", |o, a| o.cx > a.cx + GAP),
             ("above", |o, a| o.cy < a.cy - GAP),
