@@ -227,6 +227,9 @@ fn overlay(
     let (iw, ih) = out.dimensions();
     let b = bbox;
     match step.name() {
+        "ellipse" if !step.flag("aa") => {
+            draw::ellipse_ring_aliased(out, b, step.num("width"), stroke_color(step));
+        }
         "rect" | "ellipse" | "rounded" => {
             let width = step.num("width");
             let half = width * 0.5;

@@ -23,6 +23,10 @@ pub struct Cli {
 pub enum Command {
     /// The main job on embedded defaults: no download, writes a run directory.
     Demo(commands::demo::DemoArgs),
+    /// Grounding experiment (seed 004): baseline crops vs red-circle cues, resumable.
+    Ground(commands::ground::GroundArgs),
+    /// Merge shard run directories into one and summarise.
+    Merge(commands::merge::MergeArgs),
     /// Draw a cue recipe on an image for one or many regions.
     Render(commands::render::RenderArgs),
     /// List the cue primitives, their parameters and defaults.
@@ -33,8 +37,4 @@ pub enum Command {
     Score(commands::score::ScoreArgs),
     /// Captioning metrics identical to pycocoevalcap (CIDEr-D, BLEU-1..4, ROUGE-L), no Java.
     CaptionEval(commands::caption_eval::CaptionEvalArgs),
-    /// Generate the deterministic synthetic dataset (scenes, pairs, clips) in every format.
-    Scenes(commands::scenes::ScenesArgs),
-    /// Dataset tools: `data check PATH --format F` validates a dataset.
-    Data(commands::data::DataArgs),
 }

@@ -15,13 +15,13 @@ fn main() -> std::process::ExitCode {
     init_logging(cli.verbose);
     let outcome = match cli.command {
         Command::Demo(a) => commands::demo::run(a),
+        Command::Ground(a) => commands::ground::run(a),
+        Command::Merge(a) => commands::merge::run(a),
         Command::Render(a) => commands::render::run(a),
         Command::Cues(a) => commands::cues::run(a),
         Command::Embed(a) => commands::embed::run(a),
         Command::Score(a) => commands::score::run(a),
         Command::CaptionEval(a) => commands::caption_eval::run(a),
-        Command::Scenes(a) => commands::scenes::run(a),
-        Command::Data(a) => commands::data::run(a),
     };
     match outcome {
         Ok(status) => status.into(),

@@ -1,0 +1,480 @@
+//! The grounding experiment of seed 004: pick the region a referring expression describes among
+//! region proposals, with CLIP.
+//!
+//! * `baseline`: crop each proposal, cosine similarity with the expression,
+//!   `softmax(100 · sim)`, argmax (seed 004 §Baseline).
+//! * `redcircle`: for every proposal render each cue recipe on the full image (default: red
+//!   ellipse width 3 + blur 20 outside the box, and the same + grayscale), score against
+//!   `"This is {expr}"`, average over backbones, subtract the mean similarity of the same cued
+//!   image to N random expressions (debiasing), aggregate over cue variants (mean or max),
+//!   argmax (seed 004 §6.2, "What does CLIP know about a red circle?").
+//!
+//! Text and debias embeddings are computed once per run. The debias term of an image is
+//! `mean_t cos(img, t) = img_n · mean_t(t_n)`, so only the mean normalised debias text
+//! embedding is kept per backbone.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use cuelab_cue::{BoxXyxy, Recipe, Renderer, Target};
+use cuelab_models::cache::EmbeddingCache;
+use cuelab_models::{l2_normalize, ImageTextScorer};
+use image::RgbImage;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::boxes::iou;
+use crate::error::{Result, TaskError};
+use crate::spatial::is_spatial;
+
+/// One referring expression to ground.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroundingSample {
+    /// Stable id (e.g. `ref123/0` for the first sentence of ref 123).
+    pub id: String,
+    /// The image file.
+    pub image: PathBuf,
+    /// The referring expression.
+    pub expression: String,
+    /// The ground-truth box.
+    pub target: BoxXyxy,
+    /// Region proposals (ground-truth instance boxes, detector output, ...).
+    pub proposals: Vec<BoxXyxy>,
+    /// Dataset split.
+    #[serde(default)]
+    pub split: String,
+}
+
+/// The two grounding methods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// Crop each proposal and score it.
+    Baseline,
+    /// Draw cues on the full image for each proposal and score it (Red-Circle).
+    Redcircle,
+}
+
+/// How scores of several cue recipes for one proposal are combined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Aggregate {
+    /// Mean over recipes.
+    Mean,
+    /// Max over recipes.
+    Max,
+}
+
+/// One point of the experiment grid.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Variant {
+    /// The method.
+    pub method: Method,
+    /// Cue recipes (canonical specs) for `redcircle`.
+    pub cues: Vec<String>,
+    /// Text template; `{expr}` is replaced by the expression.
+    pub template: String,
+    /// Number of random expressions to debias with (0 = off).
+    pub debias: usize,
+    /// How recipe scores are combined.
+    pub aggregate: Aggregate,
+    /// Drop proposals covering more than this fraction of the image (`None` = keep all).
+    pub max_area: Option<f32>,
+}
+
+impl Variant {
+    /// A short human label.
+    pub fn label(&self) -> String {
+        match self.method {
+            Method::Baseline => format!("baseline[{}]", self.template),
+            Method::Redcircle => format!(
+                "redcircle[{} cue(s), {}, debias={}, {:?}{}]",
+                self.cues.len(),
+                self.template,
+                self.debias,
+                self.aggregate,
+                self.max_area
+                    .map(|a| format!(", max_area={a}"))
+                    .unwrap_or_default()
+            )
+            .to_lowercase(),
+        }
+    }
+
+    /// A stable id: a hash of the variant's canonical JSON.
+    pub fn id(&self) -> String {
+        let text = serde_json::to_string(self).unwrap_or_default();
+        short_hash(&text)
+    }
+}
+
+/// First 12 hex digits of the SHA-256 of `text`.
+pub fn short_hash(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let d = Sha256::digest(text.as_bytes());
+    d.iter().take(6).map(|b| format!("{b:02x}")).collect()
+}
+
+/// The per-sample result row written to `results.jsonl`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroundingRow {
+    /// `variant_id/sample_id`.
+    pub key: String,
+    /// Variant id.
+    pub variant: String,
+    /// Sample id.
+    pub sample: String,
+    /// The expression.
+    pub expression: String,
+    /// Whether it has a spatial word.
+    pub spatial: bool,
+    /// Error message when the sample could not be scored (excluded from metrics, counted).
+    pub error: Option<String>,
+    /// Number of proposals scored.
+    pub proposals: usize,
+    /// True when there were no proposals and the whole image was used.
+    pub fallback: bool,
+    /// Final score per proposal (after ensembling, debiasing and aggregation).
+    pub scores: Vec<f32>,
+    /// Index of the chosen proposal.
+    pub chosen: usize,
+    /// The chosen box.
+    pub predicted: Option<BoxXyxy>,
+    /// The ground-truth box.
+    pub target: BoxXyxy,
+    /// IoU of the prediction with the target (torchvision arithmetic).
+    pub iou: f32,
+    /// Cosine between the embeddings of the predicted and the ground-truth crops (first backbone).
+    pub crop_cosine: Option<f32>,
+}
+
+/// Per-backbone text state computed once per run and variant template.
+struct TextState {
+    /// Normalised embedding per distinct prompt.
+    prompts: std::collections::HashMap<String, Vec<f32>>,
+    /// Mean normalised debias embedding (when debiasing).
+    bias: Option<Vec<f32>>,
+}
+
+/// Shared state of a grounding run: backbones, cache, precomputed texts.
+pub struct Grounder<'m> {
+    models: &'m [Box<dyn ImageTextScorer + Send + Sync>],
+    cache: Option<Mutex<EmbeddingCache>>,
+    /// `texts[variant][model]`.
+    texts: Vec<Vec<TextState>>,
+    variants: Vec<Variant>,
+    recipes: Vec<Vec<Recipe>>,
+    crop: Recipe,
+}
+
+impl<'m> Grounder<'m> {
+    /// Prepare a run: parse recipes, embed every prompt and the debias sets once.
+    /// `debias_pool` is the set of expressions random debias prompts are drawn from.
+    pub fn new(
+        models: &'m [Box<dyn ImageTextScorer + Send + Sync>],
+        cache: Option<EmbeddingCache>,
+        variants: Vec<Variant>,
+        samples: &[GroundingSample],
+        debias_pool: &[String],
+        seed: u64,
+    ) -> Result<Self> {
+        if models.is_empty() {
+            return Err(TaskError::Config("at least one model is needed".into()));
+        }
+        let cache = cache.map(Mutex::new);
+        let recipes = variants
+            .iter()
+            .map(|v| {
+                v.cues
+                    .iter()
+                    .map(|c| Recipe::parse(c).map_err(TaskError::from))
+                    .collect::<Result<Vec<_>>>()
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut texts = Vec::new();
+        for v in &variants {
+            if !v.template.contains("{expr}") {
+                return Err(TaskError::Config(format!(
+                    "template {:?} has no {{expr}} placeholder",
+                    v.template
+                )));
+            }
+            let mut prompts: Vec<String> = samples
+                .iter()
+                .map(|s| v.template.replace("{expr}", &s.expression))
+                .collect();
+            prompts.sort();
+            prompts.dedup();
+            let debias_prompts: Vec<String> = if v.debias > 0 {
+                let mut pool = debias_pool.to_vec();
+                pool.sort();
+                pool.dedup();
+                let mut rng = ChaCha8Rng::seed_from_u64(seed);
+                pool.shuffle(&mut rng);
+                pool.truncate(v.debias);
+                pool.iter()
+                    .map(|e| v.template.replace("{expr}", e))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let mut per_model = Vec::new();
+            for m in models {
+                let emb = encode_texts(&cache, m.as_ref(), &prompts)?;
+                let map = prompts
+                    .iter()
+                    .cloned()
+                    .zip(emb.iter().map(|e| l2_normalize(e)))
+                    .collect();
+                let bias = if debias_prompts.is_empty() {
+                    None
+                } else {
+                    let emb = encode_texts(&cache, m.as_ref(), &debias_prompts)?;
+                    let dim = emb.first().map_or(0, Vec::len);
+                    let mut mean = vec![0f32; dim];
+                    for e in &emb {
+                        for (a, b) in mean.iter_mut().zip(l2_normalize(e)) {
+                            *a += b;
+                        }
+                    }
+                    let n = emb.len().max(1) as f32;
+                    mean.iter_mut().for_each(|a| *a /= n);
+                    Some(mean)
+                };
+                per_model.push(TextState { prompts: map, bias });
+            }
+            texts.push(per_model);
+        }
+        Ok(Grounder {
+            models,
+            cache,
+            texts,
+            variants,
+            recipes,
+            crop: Recipe::parse("crop")?,
+        })
+    }
+
+    /// The variants of this run.
+    pub fn variants(&self) -> &[Variant] {
+        &self.variants
+    }
+
+    /// Score one sample under variant `vi` with its image already loaded.
+    pub fn ground(
+        &self,
+        vi: usize,
+        sample: &GroundingSample,
+        image: &RgbImage,
+    ) -> Result<GroundingRow> {
+        let variant = &self.variants[vi];
+        let (w, h) = image.dimensions();
+        let image_area = w as f32 * h as f32;
+        let mut proposals: Vec<BoxXyxy> = sample
+            .proposals
+            .iter()
+            .filter_map(|b| b.clip_to(w, h))
+            .filter(|b| variant.max_area.is_none_or(|a| b.area() <= a * image_area))
+            .collect();
+        let fallback = proposals.is_empty();
+        if fallback {
+            proposals.push(BoxXyxy {
+                x0: 0.0,
+                y0: 0.0,
+                x1: w as f32,
+                y1: h as f32,
+            });
+        }
+        let renderer = Renderer::new(image);
+        let recipes: Vec<(String, &Recipe)> = match variant.method {
+            Method::Baseline => vec![(self.crop.to_string(), &self.crop)],
+            Method::Redcircle => self.recipes[vi]
+                .iter()
+                .map(|r| (r.to_string(), r))
+                .collect(),
+        };
+        let prompt = variant.template.replace("{expr}", &sample.expression);
+        // scores[recipe][proposal], summed over models then divided
+        let mut scores = vec![vec![0f32; proposals.len()]; recipes.len()];
+        let mut first_model_crops: Option<Vec<Vec<f32>>> = None;
+        for (ri, (spec, recipe)) in recipes.iter().enumerate() {
+            let cued: Vec<RgbImage> = proposals
+                .par_iter()
+                .map(|b| renderer.render(recipe, &Target::from_box(*b)))
+                .collect::<std::result::Result<_, _>>()?;
+            for (mi, m) in self.models.iter().enumerate() {
+                let emb = encode_images(&self.cache, m.as_ref(), &cued, spec)?;
+                let state = &self.texts[vi][mi];
+                let t = state.prompts.get(&prompt).ok_or_else(|| {
+                    TaskError::Config(format!("prompt {prompt:?} was not prepared"))
+                })?;
+                for (pi, e) in emb.iter().enumerate() {
+                    let e = l2_normalize(e);
+                    let mut s = dot(&e, t);
+                    if let Some(bias) = &state.bias {
+                        s -= dot(&e, bias);
+                    }
+                    scores[ri][pi] += s / self.models.len() as f32;
+                }
+                if mi == 0 && variant.method == Method::Baseline {
+                    first_model_crops = Some(emb);
+                }
+            }
+        }
+        let final_scores: Vec<f32> = (0..proposals.len())
+            .map(|pi| {
+                let col = scores.iter().map(|r| r[pi]);
+                match variant.aggregate {
+                    Aggregate::Mean => col.sum::<f32>() / recipes.len() as f32,
+                    Aggregate::Max => col.fold(f32::NEG_INFINITY, f32::max),
+                }
+            })
+            .collect();
+        let chosen = argmax(&final_scores);
+        let predicted = proposals[chosen];
+        let crop_cosine = self.crop_cosine(
+            &renderer,
+            &predicted,
+            &sample.target,
+            first_model_crops.as_ref().map(|c| &c[chosen]),
+        )?;
+        Ok(GroundingRow {
+            key: format!("{}/{}", variant.id(), sample.id),
+            variant: variant.id(),
+            sample: sample.id.clone(),
+            expression: sample.expression.clone(),
+            spatial: is_spatial(&sample.expression),
+            error: None,
+            proposals: proposals.len(),
+            fallback,
+            scores: final_scores,
+            chosen,
+            predicted: Some(predicted),
+            target: sample.target,
+            iou: iou(&predicted, &sample.target),
+            crop_cosine,
+        })
+    }
+
+    /// Cosine between the first backbone's embeddings of the predicted and target crops.
+    fn crop_cosine(
+        &self,
+        renderer: &Renderer<'_>,
+        predicted: &BoxXyxy,
+        target: &BoxXyxy,
+        predicted_emb: Option<&Vec<f32>>,
+    ) -> Result<Option<f32>> {
+        let m = self.models[0].as_ref();
+        let (w, h) = renderer.source().dimensions();
+        let Some(t) = target.clip_to(w, h) else {
+            return Ok(None);
+        };
+        let mut crops = vec![renderer.render(&self.crop, &Target::from_box(t))?];
+        if predicted_emb.is_none() {
+            crops.push(renderer.render(&self.crop, &Target::from_box(*predicted))?);
+        }
+        let spec = self.crop.to_string();
+        let emb = encode_images(&self.cache, m, &crops, &spec)?;
+        let p = match predicted_emb {
+            Some(e) => e.clone(),
+            None => emb[1].clone(),
+        };
+        Ok(Some(dot(&l2_normalize(&emb[0]), &l2_normalize(&p))))
+    }
+
+    /// An error row for a sample that could not be scored.
+    pub fn error_row(&self, vi: usize, sample: &GroundingSample, message: String) -> GroundingRow {
+        let variant = &self.variants[vi];
+        GroundingRow {
+            key: format!("{}/{}", variant.id(), sample.id),
+            variant: variant.id(),
+            sample: sample.id.clone(),
+            expression: sample.expression.clone(),
+            spatial: is_spatial(&sample.expression),
+            error: Some(message),
+            proposals: sample.proposals.len(),
+            fallback: false,
+            scores: Vec::new(),
+            chosen: 0,
+            predicted: None,
+            target: sample.target,
+            iou: 0.0,
+            crop_cosine: None,
+        }
+    }
+}
+
+fn encode_texts(
+    cache: &Option<Mutex<EmbeddingCache>>,
+    m: &dyn ImageTextScorer,
+    texts: &[String],
+) -> Result<Vec<Vec<f32>>> {
+    Ok(match cache {
+        Some(c) => c
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .encode_texts(m, texts)?,
+        None => m.encode_texts(texts)?,
+    })
+}
+
+fn encode_images(
+    cache: &Option<Mutex<EmbeddingCache>>,
+    m: &dyn ImageTextScorer,
+    images: &[RgbImage],
+    cue: &str,
+) -> Result<Vec<Vec<f32>>> {
+    Ok(match cache {
+        Some(c) => c
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .encode_images(m, images, cue)?,
+        None => m.encode_images(images)?,
+    })
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// Index of the largest value (first on ties; NaN never wins).
+pub fn argmax(v: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, &x) in v.iter().enumerate() {
+        if x > v[best] || v[best].is_nan() {
+            best = i;
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn argmax_first_on_ties() {
+        assert_eq!(argmax(&[1.0, 3.0, 3.0, 2.0]), 1);
+        assert_eq!(argmax(&[f32::NAN, 0.5]), 1);
+    }
+
+    #[test]
+    fn variant_ids_are_stable_and_distinct() {
+        let a = Variant {
+            method: Method::Baseline,
+            cues: vec![],
+            template: "{expr}".into(),
+            debias: 0,
+            aggregate: Aggregate::Mean,
+            max_area: None,
+        };
+        let mut b = a.clone();
+        b.method = Method::Redcircle;
+        assert_eq!(a.id(), a.clone().id());
+        assert_ne!(a.id(), b.id());
+        assert_eq!(a.id().len(), 12);
+    }
+}

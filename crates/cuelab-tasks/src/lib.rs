@@ -1,0 +1,20 @@
+//! # cuelab-tasks — experiments
+//!
+//! The experiment runner every cuelab experiment reuses — configurations with grids
+//! ([`experiment::GroundingConfig`]), resumable run directories ([`run_dir::RunDir`]),
+//! statistics ([`stats`]) — and the grounding experiment of seed 004 ([`grounding`]).
+//!
+//! Depends on `cuelab-cue` (rendering) and `cuelab-models` (scorers); never on the CLI.
+
+#![warn(missing_docs)]
+
+pub mod boxes;
+pub mod error;
+pub mod experiment;
+pub mod grounding;
+pub mod run_dir;
+pub mod spatial;
+pub mod stats;
+pub mod summary;
+
+pub use error::{Result, TaskError};

@@ -1,0 +1,225 @@
+//! `cuelab ground`: the grounding experiment of seed 004 (baseline crops vs red-circle cues),
+//! resumable, sharded, from a TOML config or flags.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use cuelab_models::cache::EmbeddingCache;
+use cuelab_models::{load_scorer, ImageTextScorer, LoadOptions, Pipeline};
+use cuelab_tasks::experiment::{run_grounding, GroundingConfig, OneOrMany, RunOptions};
+use cuelab_tasks::grounding::{Aggregate, Grounder, GroundingSample, Method};
+use cuelab_tasks::summary::table;
+
+use crate::exit::ExitStatus;
+
+/// Flags of `cuelab ground`.
+#[derive(Debug, Args)]
+pub struct GroundArgs {
+    /// Experiment file (TOML); flags below override its fields.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Samples: a JSONL file of grounding samples (`{"id","image","expression","target":[x0,y0,x1,y1],"proposals":[[...]]}`;
+    /// image paths relative to the file).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Backbone (repeatable: scores are averaged). HF id, or a local directory.
+    #[arg(long = "model", short = 'm')]
+    pub models: Vec<String>,
+    /// Methods (repeatable): baseline, redcircle.
+    #[arg(long = "method", value_parser = ["baseline", "redcircle"])]
+    pub methods: Vec<String>,
+    /// One cue recipe of the red-circle set (repeatable; the set is aggregated per proposal).
+    #[arg(long = "cue")]
+    pub cues: Vec<String>,
+    /// Random expressions to debias with (0 = off).
+    #[arg(long)]
+    pub debias: Option<usize>,
+    /// Aggregation over cue recipes: mean or max.
+    #[arg(long, value_parser = ["mean", "max"])]
+    pub aggregate: Option<String>,
+    /// Only the first N samples.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Seed for debias sampling and bootstrap.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Run only shard I of N (`I/N`, 0-based) — merge shards with `cuelab merge`.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// Image preprocessing for every backbone: openai (seed 004, default) or hf.
+    #[arg(long, default_value = "openai")]
+    pub preprocess: String,
+    /// Run directory (resumed when it exists).
+    #[arg(short, long, default_value = "runs/ground")]
+    pub out: PathBuf,
+    /// Device: cpu or cuda[:N].
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// Do not use the SQLite embedding cache.
+    #[arg(long)]
+    pub no_cache: bool,
+}
+
+/// Read grounding samples from JSONL; image paths are relative to the file's directory.
+pub fn read_samples(path: &Path) -> Result<Vec<GroundingSample>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let mut s: GroundingSample = serde_json::from_str(line).with_context(|| {
+            format!("{}: line {}: not a grounding sample", path.display(), i + 1)
+        })?;
+        if s.image.is_relative() {
+            s.image = base.join(&s.image);
+        }
+        out.push(s);
+    }
+    if out.is_empty() {
+        bail!("{}: no samples", path.display());
+    }
+    Ok(out)
+}
+
+/// Parse `I/N`.
+fn parse_shard(text: &str) -> Result<(usize, usize)> {
+    let (i, n) = text
+        .split_once('/')
+        .context("--shard expects I/N, e.g. 0/4")?;
+    let (i, n): (usize, usize) = (i.trim().parse()?, n.trim().parse()?);
+    if n == 0 || i >= n {
+        bail!("--shard {text}: need 0 <= I < N");
+    }
+    Ok((i, n))
+}
+
+/// Build the configuration from the file and flags.
+fn config(args: &GroundArgs) -> Result<GroundingConfig> {
+    let mut cfg = match &args.config {
+        Some(p) => GroundingConfig::from_toml_file(p)?,
+        None => toml::from_str::<GroundingConfig>("models = []")?,
+    };
+    if !args.models.is_empty() {
+        cfg.models = args.models.clone();
+    }
+    if cfg.models.is_empty() {
+        cfg.models = vec!["openai/clip-vit-base-patch32".into()];
+    }
+    if !args.methods.is_empty() {
+        let m: Vec<Method> = args
+            .methods
+            .iter()
+            .map(|m| {
+                if m == "baseline" {
+                    Method::Baseline
+                } else {
+                    Method::Redcircle
+                }
+            })
+            .collect();
+        cfg.method = OneOrMany::Many(m);
+    }
+    if !args.cues.is_empty() {
+        cfg.cues = vec![args.cues.clone()];
+    }
+    if let Some(d) = args.debias {
+        cfg.debias = OneOrMany::One(d);
+    }
+    if let Some(a) = &args.aggregate {
+        cfg.aggregate = OneOrMany::One(if a == "max" {
+            Aggregate::Max
+        } else {
+            Aggregate::Mean
+        });
+    }
+    if args.limit.is_some() {
+        cfg.limit = args.limit;
+    }
+    if let Some(s) = args.seed {
+        cfg.seed = s;
+    }
+    Ok(cfg)
+}
+
+/// Load every backbone of the configuration.
+pub fn load_models(
+    names: &[String],
+    preprocess: &str,
+    device: &str,
+) -> Result<Vec<Box<dyn ImageTextScorer + Send + Sync>>> {
+    let opts = LoadOptions {
+        pipeline: Some(Pipeline::parse(preprocess)?),
+        device: cuelab_models::device(device)?,
+    };
+    names
+        .iter()
+        .map(|m| load_scorer(m, &opts).with_context(|| format!("loading model `{m}`")))
+        .collect()
+}
+
+/// Run a grounding experiment and print its table; shared by `ground` and `demo`.
+pub fn execute(
+    cfg: &GroundingConfig,
+    samples: &[GroundingSample],
+    models: &[Box<dyn ImageTextScorer + Send + Sync>],
+    out: &Path,
+    shard: Option<(usize, usize)>,
+    use_cache: bool,
+    data_description: serde_json::Value,
+) -> Result<cuelab_tasks::summary::Summary> {
+    let cache = if use_cache {
+        std::fs::create_dir_all(out)?;
+        Some(EmbeddingCache::open(&out.join("embeddings.sqlite"))?)
+    } else {
+        None
+    };
+    let pool: Vec<String> = samples.iter().map(|s| s.expression.clone()).collect();
+    let grounder = Grounder::new(models, cache, cfg.variants()?, samples, &pool, cfg.seed)?;
+    let ids: Vec<String> = models
+        .iter()
+        .map(|m| format!("{} ({})", m.id(), m.preprocess().key()))
+        .collect();
+    let summary = run_grounding(
+        cfg,
+        samples,
+        &pool,
+        &grounder,
+        &ids,
+        &data_description,
+        &RunOptions {
+            out: out.to_path_buf(),
+            shard,
+            progress: true,
+        },
+    )?;
+    Ok(summary)
+}
+
+/// Run `cuelab ground`.
+pub fn run(args: GroundArgs) -> Result<ExitStatus> {
+    let cfg = config(&args)?;
+    let samples = read_samples(&args.data)?;
+    let shard = args.shard.as_deref().map(parse_shard).transpose()?;
+    let models = load_models(&cfg.models, &args.preprocess, &args.device)?;
+    let summary = execute(
+        &cfg,
+        &samples,
+        &models,
+        &args.out,
+        shard,
+        !args.no_cache,
+        serde_json::json!({"samples_file": args.data.display().to_string()}),
+    )?;
+    print!("{}", table(&summary));
+    println!("run directory: {}", args.out.display());
+    let errors: usize = summary.variants.iter().map(|v| v.errors).sum();
+    Ok(if errors > 0 {
+        ExitStatus::Partial
+    } else {
+        ExitStatus::Success
+    })
+}
