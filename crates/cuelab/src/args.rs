@@ -37,4 +37,8 @@ pub enum Command {
     Score(commands::score::ScoreArgs),
     /// Captioning metrics identical to pycocoevalcap (CIDEr-D, BLEU-1..4, ROUGE-L), no Java.
     CaptionEval(commands::caption_eval::CaptionEvalArgs),
+    /// Generate the deterministic synthetic dataset (scenes, pairs, clips) in every format.
+    Scenes(commands::scenes::ScenesArgs),
+    /// Dataset tools: `data check PATH --format F` validates a dataset.
+    Data(commands::data::DataArgs),
 }

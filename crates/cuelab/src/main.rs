@@ -22,6 +22,8 @@ fn main() -> std::process::ExitCode {
         Command::Embed(a) => commands::embed::run(a),
         Command::Score(a) => commands::score::run(a),
         Command::CaptionEval(a) => commands::caption_eval::run(a),
+        Command::Scenes(a) => commands::scenes::run(a),
+        Command::Data(a) => commands::data::run(a),
     };
     match outcome {
         Ok(status) => status.into(),
