@@ -454,6 +454,8 @@ pub const VERBS: [(&str, &str); 7] = [
 /// A short clip of one moving object among static ones.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Clip {
+    /// Master seed (orders the answer choices).
+    pub seed: u64,
     /// 0-based clip index.
     pub index: usize,
     /// Index into [`VERBS`].
@@ -554,6 +556,7 @@ pub fn clip(cfg: &Config, c: usize) -> Clip {
         .map(|f| format!("clips/{:05}/{:04}.png", c + 1, f + 1))
         .collect();
     Clip {
+        seed: cfg.seed,
         index: c,
         verb,
         background,
@@ -599,7 +602,7 @@ impl Clip {
 
     /// The video question: what is the subject doing, four verbs to choose from.
     pub fn sample(&self, w: u32, h: u32) -> Sample {
-        let mut rng = stream(0, 4, self.index as u64);
+        let mut rng = stream(self.seed, 4, self.index as u64);
         let mut choices: Vec<String> = VERBS
             .iter()
             .enumerate()
