@@ -1,5 +1,7 @@
 //! Criterion benchmark: tokenise + CIDEr-D + BLEU + ROUGE-L on a synthetic 1,000-image set.
 
+#![allow(missing_docs)]
+
 use criterion::{criterion_group, criterion_main, Criterion};
 use cuelab_metrics::{evaluate, CaptionSet};
 
@@ -16,7 +18,7 @@ fn synthetic(n: usize) -> CaptionSet {
             .wrapping_add(1442695040888963407);
         (x >> 33) as usize
     };
-    let mut caption = |next: &mut dyn FnMut() -> usize| {
+    let caption = |next: &mut dyn FnMut() -> usize| {
         let len = 6 + next() % 10;
         let mut s: Vec<&str> = (0..len).map(|_| WORDS[next() % WORDS.len()]).collect();
         s[0] = "A";

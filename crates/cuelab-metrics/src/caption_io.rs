@@ -37,8 +37,11 @@ fn parse_json(bytes: &[u8], what: &str) -> Result<Value> {
     serde_json::from_slice(bytes).map_err(|e| Error::Format(format!("{what}: invalid JSON: {e}")))
 }
 
+/// Reference captions keyed by image id.
+pub type RefMap = BTreeMap<String, Vec<String>>;
+
 /// Parse reference captions; empty captions are dropped and reported.
-pub fn parse_refs(bytes: &[u8]) -> Result<(BTreeMap<String, Vec<String>>, Vec<Skipped>)> {
+pub fn parse_refs(bytes: &[u8]) -> Result<(RefMap, Vec<Skipped>)> {
     let v = parse_json(bytes, "references")?;
     let mut refs: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut skipped = Vec::new();

@@ -61,11 +61,11 @@ fn sim(hyp: &TfIdf, rf: &TfIdf, sigma: f64) -> [f64; MAX_N] {
     }
     let delta = (hyp.length - rf.length) as f64;
     let penalty = std::f64::consts::E.powf(-(delta * delta) / (2.0 * sigma * sigma));
-    for n in 0..MAX_N {
+    for (n, v) in val.iter_mut().enumerate() {
         if hyp.norm[n] != 0.0 && rf.norm[n] != 0.0 {
-            val[n] /= hyp.norm[n] * rf.norm[n];
+            *v /= hyp.norm[n] * rf.norm[n];
         }
-        val[n] *= penalty;
+        *v *= penalty;
     }
     val
 }

@@ -300,9 +300,11 @@ fn split_internal(core: &str, out: &mut Vec<String>) {
             bytes[i..].iter().take_while(|&&x| x == b'-').count()
         } else if b == b'.' && bytes[i..].starts_with(b"...") {
             bytes[i..].iter().take_while(|&&x| x == b'.').count()
-        } else if matches!(b, b'*' | b'=' | b'|') || (b == b'+' && i > 0 && !upper_plus(bytes, i)) {
-            1
-        } else if matches!(b, b'(' | b')' | b'[' | b']' | b'{' | b'}' | b'"') {
+        } else if matches!(
+            b,
+            b'*' | b'=' | b'|' | b'(' | b')' | b'[' | b']' | b'{' | b'}' | b'"'
+        ) || (b == b'+' && i > 0 && !upper_plus(bytes, i))
+        {
             1
         } else {
             0

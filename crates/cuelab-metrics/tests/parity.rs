@@ -2,6 +2,8 @@
 //! (`tools/reference/captions/make_fixtures.py`): tokenizer output token for token on every
 //! caption, and CIDEr-D, BLEU-1..4, ROUGE-L per image and corpus within 1e-6.
 
+#![allow(clippy::unwrap_used)]
+
 use cuelab_metrics::{evaluate, evaluate_tokenized, tokenize_caption, CaptionScores, CaptionSet};
 use serde_json::Value;
 

@@ -1,5 +1,7 @@
 //! `cuelab caption-eval` on the committed sample and on bad input.
 
+#![allow(clippy::unwrap_used)]
+
 use std::path::PathBuf;
 use std::process::Command;
 
