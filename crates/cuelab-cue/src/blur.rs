@@ -155,6 +155,48 @@ fn passes_along_rows(data: &mut [u8], rows: usize, lanes: usize, w: BoxWeights) 
     }
 }
 
+/// `height × width` RGB pixels → `width × height` (pixel `(x, y)` moves to row `x`, column `y`).
+fn transpose_rgb(src: &[u8], width: usize, height: usize) -> Vec<u8> {
+    let mut dst = vec![0u8; src.len()];
+    const B: usize = 16;
+    for by in (0..height).step_by(B) {
+        let ye = (by + B).min(height);
+        for bx in (0..width).step_by(B) {
+            let xe = (bx + B).min(width);
+            for y in by..ye {
+                let row = &src[y * width * 3..(y + 1) * width * 3];
+                for x in bx..xe {
+                    let d = (x * height + y) * 3;
+                    dst[d] = row[x * 3];
+                    dst[d + 1] = row[x * 3 + 1];
+                    dst[d + 2] = row[x * 3 + 2];
+                }
+            }
+        }
+    }
+    dst
+}
+
+/// Inverse of [`transpose_rgb`], writing into `dst`.
+fn untranspose_rgb(src: &[u8], dst: &mut [u8], width: usize, height: usize) {
+    const B: usize = 16;
+    for bx in (0..width).step_by(B) {
+        let xe = (bx + B).min(width);
+        for by in (0..height).step_by(B) {
+            let ye = (by + B).min(height);
+            for x in bx..xe {
+                let col = &src[x * height * 3..(x + 1) * height * 3];
+                for y in by..ye {
+                    let d = (y * width + x) * 3;
+                    dst[d] = col[y * 3];
+                    dst[d + 1] = col[y * 3 + 1];
+                    dst[d + 2] = col[y * 3 + 2];
+                }
+            }
+        }
+    }
+}
+
 /// Blur an RGB image exactly as Pillow's `image.filter(ImageFilter.GaussianBlur(sigma))`.
 pub fn gaussian_blur(image: &RgbImage, sigma: f32) -> RgbImage {
     let mut out = image.clone();
@@ -172,19 +214,12 @@ pub fn gaussian_blur_in_place(image: &mut RgbImage, sigma: f32) {
         return;
     }
     let w = BoxWeights::new(box_radius_for_sigma(sigma));
-    // Horizontal passes first, as Pillow: each row is a `width × 3` matrix whose lanes are the
-    // colour channels.
+    // Horizontal passes first, as Pillow: blur along x = along the rows of the transpose, where
+    // every (row, channel) of the image becomes a lane.
     let data: &mut [u8] = image;
-    data.par_chunks_mut(width * 3 * 16).for_each(|rows| {
-        let mut tmp = vec![0u8; width * 3];
-        let mut acc = [0u32; 3];
-        for row in rows.chunks_mut(width * 3) {
-            for _ in 0..PASSES {
-                pass_rows(row, &mut tmp, width, 3, w, &mut acc);
-                row.copy_from_slice(&tmp);
-            }
-        }
-    });
+    let mut t = transpose_rgb(data, width, height);
+    passes_along_rows(&mut t, width, height * 3, w);
+    untranspose_rgb(&t, data, width, height);
     passes_along_rows(data, height, width * 3, w);
 }
 
