@@ -48,6 +48,35 @@ pub struct GroundingSample {
     pub split: String,
 }
 
+/// Grounding samples from generic dataset samples (cuelab-data's JSONL, RefCOCO, synthetic
+/// scenes): one per referring expression of each grounding sample with a target box; other
+/// samples are ignored. Relative image paths are resolved against `base`.
+pub fn from_data_samples(
+    samples: &[cuelab_data::Sample],
+    base: &std::path::Path,
+) -> Vec<GroundingSample> {
+    let mut out = Vec::new();
+    for s in samples {
+        if s.task != cuelab_data::Task::Grounding {
+            continue;
+        }
+        let (Some(target), Some(image)) = (s.target, s.image.as_ref()) else {
+            continue;
+        };
+        for (k, e) in s.expressions.iter().enumerate() {
+            out.push(GroundingSample {
+                id: format!("{}/{k}", s.id),
+                image: cuelab_data::jsonl::resolve(base, image),
+                expression: e.raw.clone(),
+                target,
+                proposals: s.proposals.clone(),
+                split: s.split.clone().unwrap_or_default(),
+            });
+        }
+    }
+    out
+}
+
 /// The two grounding methods.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

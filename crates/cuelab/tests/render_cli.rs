@@ -208,13 +208,37 @@ fn cues_lists_every_primitive_as_json() {
 }
 
 #[test]
-fn demo_writes_a_run_directory() {
+fn demo_writes_gallery_scenes_and_a_grounding_run() {
     let dir = tempfile::tempdir().unwrap();
-    let o = cuelab(&["demo", "-o", dir.path().to_str().unwrap()]);
+    let o = cuelab(&["demo", "-o", dir.path().to_str().unwrap(), "--scenes", "4"]);
     assert!(o.status.success(), "{}", text(&o));
-    let manifest: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("manifest.json")).unwrap())
-            .unwrap();
-    assert_eq!(manifest["cues"].as_array().unwrap().len(), 13);
-    assert!(dir.path().join("seed004_ellipse_blur_gray.png").exists());
+    assert!(dir
+        .path()
+        .join("gallery/seed004_ellipse_blur_gray.png")
+        .exists());
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("gallery"))
+            .unwrap()
+            .filter(|e| e
+                .as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "png"))
+            .count(),
+        13
+    );
+    assert!(dir.path().join("scenes/samples.jsonl").exists());
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("grounding/manifest.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(manifest["experiment"], "grounding");
+    assert!(manifest["end"].is_string(), "manifest stamped at the end");
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("grounding/summary.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(summary["variants"].as_array().unwrap().len(), 2);
+    assert!(text(&o).contains("McNemar"), "{}", text(&o));
 }

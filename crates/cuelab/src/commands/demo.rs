@@ -101,14 +101,12 @@ pub fn run(args: DemoArgs) -> Result<ExitStatus> {
     gallery(&args.output.join("gallery"))?;
 
     let (model, random_weights) = choose_model(&args.model)?;
-    let samples =
-        super::demo_scenes::generate(&args.output.join("scenes"), args.scenes, args.seed)?;
-    let mut jsonl = String::new();
-    for s in &samples {
-        jsonl.push_str(&serde_json::to_string(s)?);
-        jsonl.push('\n');
-    }
-    std::fs::write(args.output.join("scenes").join("samples.jsonl"), jsonl)?;
+    let scenes_dir = args.output.join("scenes");
+    cuelab_data::scenes::export::write(
+        &cuelab_data::scenes::Config::new(args.seed, args.scenes),
+        &scenes_dir,
+    )?;
+    let samples = super::ground::read_samples(&scenes_dir.join("samples.jsonl"))?;
     let debias = samples.len().min(5000);
     let cfg: cuelab_tasks::experiment::GroundingConfig = toml::from_str(&format!(
         "models = [{model:?}]\nmethod = [\"baseline\", \"redcircle\"]\ndebias = {debias}\nseed = {}\n",
@@ -126,7 +124,7 @@ pub fn run(args: DemoArgs) -> Result<ExitStatus> {
         serde_json::json!({"synthetic_scenes": args.scenes, "seed": args.seed, "random_weights": random_weights}),
     )?;
     println!(
-        "\nGrounding on {} synthetic scenes ({} expressions, ground-truth proposals), model {model}{}:\n",
+        "\nGrounding on {} synthetic scenes ({} referring expressions, ground-truth proposals), model {model}{}:\n",
         args.scenes,
         samples.len(),
         if random_weights { " [random weights]" } else { "" }

@@ -8,7 +8,7 @@ use clap::Args;
 use cuelab_models::cache::EmbeddingCache;
 use cuelab_models::{load_scorer, ImageTextScorer, LoadOptions, Pipeline};
 use cuelab_tasks::experiment::{run_grounding, GroundingConfig, OneOrMany, RunOptions};
-use cuelab_tasks::grounding::{Aggregate, Grounder, GroundingSample, Method};
+use cuelab_tasks::grounding::{from_data_samples, Aggregate, Grounder, GroundingSample, Method};
 use cuelab_tasks::summary::table;
 
 use crate::exit::ExitStatus;
@@ -61,7 +61,10 @@ pub struct GroundArgs {
     pub no_cache: bool,
 }
 
-/// Read grounding samples from JSONL; image paths are relative to the file's directory.
+/// Read grounding samples from JSONL: either cuelab's generic dataset format (`cuelab scenes`'
+/// `samples.jsonl`, any converted dataset: grounding samples expand to one row per expression) or
+/// flat grounding rows (`{"id","image","expression","target","proposals"}`). Image paths are
+/// relative to the file.
 pub fn read_samples(path: &Path) -> Result<Vec<GroundingSample>> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -71,16 +74,22 @@ pub fn read_samples(path: &Path) -> Result<Vec<GroundingSample>> {
         if line.trim().is_empty() {
             continue;
         }
-        let mut s: GroundingSample = serde_json::from_str(line).with_context(|| {
-            format!("{}: line {}: not a grounding sample", path.display(), i + 1)
-        })?;
-        if s.image.is_relative() {
-            s.image = base.join(&s.image);
+        let ctx = || format!("{}: line {}", path.display(), i + 1);
+        let value: serde_json::Value = serde_json::from_str(line).with_context(ctx)?;
+        if value.get("task").is_some() {
+            let sample: cuelab_data::Sample = serde_json::from_value(value).with_context(ctx)?;
+            out.extend(from_data_samples(&[sample], base));
+        } else {
+            let mut s: GroundingSample = serde_json::from_value(value)
+                .with_context(|| format!("{}: not a grounding sample", ctx()))?;
+            if s.image.is_relative() {
+                s.image = base.join(&s.image);
+            }
+            out.push(s);
         }
-        out.push(s);
     }
     if out.is_empty() {
-        bail!("{}: no samples", path.display());
+        bail!("{}: no grounding samples", path.display());
     }
     Ok(out)
 }

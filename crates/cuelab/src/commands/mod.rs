@@ -4,7 +4,6 @@ pub mod caption_eval;
 pub mod cues;
 pub mod data;
 pub mod demo;
-pub mod demo_scenes;
 pub mod embed;
 pub mod ground;
 pub mod merge;
