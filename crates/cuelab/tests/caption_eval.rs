@@ -92,3 +92,71 @@ fn bad_input_is_reported_and_exit_code_says_so() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("UTF-8"));
 }
+
+#[test]
+fn clipscore_with_images_and_a_local_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let photos = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/photos");
+    let images = dir.path().join("images");
+    std::fs::create_dir_all(&images).unwrap();
+    std::fs::copy(photos.join("dog.jpg"), images.join("1.jpg")).unwrap();
+    std::fs::copy(
+        photos.join("eagle.jpg"),
+        images.join("COCO_val2014_000000000002.jpg"),
+    )
+    .unwrap();
+    let refs = dir.path().join("refs.json");
+    let cands = dir.path().join("cands.json");
+    std::fs::write(
+        &refs,
+        r#"{"1": ["a dog sits by a bicycle", "a dog on a porch"], "2": ["an eagle"], "3": ["a cat"]}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        &cands,
+        r#"{"1": "a dog", "2": "a bird of prey", "3": "a cat"}"#,
+    )
+    .unwrap();
+    let model = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../cuelab-models/tests/data/clip-vit-tiny");
+    let out = dir.path().join("out");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_cuelab"))
+        .args([
+            "caption-eval",
+            "--refs",
+            refs.to_str().unwrap(),
+            "--cands",
+            cands.to_str().unwrap(),
+        ])
+        .args([
+            "--images",
+            images.to_str().unwrap(),
+            "--model",
+            model.to_str().unwrap(),
+        ])
+        .args(["--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // image 3 has no file: reported and counted as skipped (exit 1), the others scored
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("CLIPScore") && text.contains("image 3"),
+        "{text}"
+    );
+    let rows = std::fs::read_to_string(out.join("clipscore.jsonl")).unwrap();
+    assert_eq!(rows.lines().count(), 2, "{rows}");
+    for line in rows.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let cs = v["clip_score"].as_f64().unwrap();
+        let rcs = v["ref_clip_score"].as_f64().unwrap();
+        assert!(
+            (0.0..=2.5).contains(&cs) && (0.0..=2.5).contains(&rcs),
+            "{v}"
+        );
+    }
+}

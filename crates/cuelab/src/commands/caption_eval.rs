@@ -22,6 +22,22 @@ pub struct CaptionEvalArgs {
     /// Directory for per_image.jsonl, per_image.csv and summary.json.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Image folder: also compute CLIPScore / RefCLIPScore (files found by id: `ID.jpg`,
+    /// `ID.png`, COCO `..._000000ID.jpg`).
+    #[arg(long, value_name = "DIR")]
+    pub images: Option<PathBuf>,
+    /// CLIP model for CLIPScore (HF id in the local hub cache, or a local directory).
+    #[arg(long, default_value = "openai/clip-vit-base-patch32")]
+    pub model: String,
+    /// Text prepended to candidates for CLIPScore ("" reproduces seed 002's variant).
+    #[arg(long, default_value = cuelab_metrics::clipscore::DEFAULT_PREFIX)]
+    pub clip_prefix: String,
+    /// CLIPScore weight w.
+    #[arg(long, default_value_t = cuelab_metrics::clipscore::DEFAULT_W)]
+    pub clip_w: f64,
+    /// Image preprocessing for CLIPScore: openai (as the clipscore reference) or hf.
+    #[arg(long, default_value = "openai")]
+    pub preprocess: String,
 }
 
 /// Run `cuelab caption-eval`.
@@ -36,8 +52,43 @@ pub fn run(args: CaptionEvalArgs) -> Result<ExitStatus> {
     skipped.extend(s3);
     let scores = evaluate(&set).context("no image has both a candidate and references")?;
     print_table(&scores, &skipped);
+    let clip = match &args.images {
+        Some(dir) => {
+            let opts = cuelab_metrics::clipscore::ClipScoreOptions {
+                w: args.clip_w,
+                prefix: args.clip_prefix.clone(),
+            };
+            let (rows, missing) =
+                super::clipscore::compute(&set, dir, &args.model, &args.preprocess, &opts)?;
+            let n = rows.len().max(1) as f64;
+            let cs = rows.iter().map(|r| r.clip_score).sum::<f64>() / n;
+            let rcs = rows.iter().map(|r| r.ref_clip_score).sum::<f64>() / n;
+            println!("{:<10} {:>10.6}", "CLIPScore", cs);
+            println!("{:<10} {:>10.6}", "RefCLIPS", rcs);
+            println!(
+                "(CLIPScore over {} images, model {}, prefix {:?}, w {})",
+                rows.len(),
+                args.model,
+                args.clip_prefix,
+                args.clip_w
+            );
+            for (id, why) in &missing {
+                eprintln!("  CLIPScore skipped image {id}: {why}");
+            }
+            skipped.extend(
+                missing
+                    .into_iter()
+                    .map(|(image_id, reason)| Skipped { image_id, reason }),
+            );
+            Some(rows)
+        }
+        None => None,
+    };
     if let Some(dir) = &args.out {
         write_outputs(dir, &scores, &skipped)?;
+        if let Some(rows) = &clip {
+            super::clipscore::write_rows(dir, rows)?;
+        }
         println!("wrote {}", dir.display());
     }
     Ok(if skipped.is_empty() {

@@ -1,6 +1,7 @@
 //! One module per subcommand; each exposes `run(args) -> anyhow::Result<ExitStatus>`.
 
 pub mod caption_eval;
+pub mod clipscore;
 pub mod cues;
 pub mod data;
 pub mod demo;

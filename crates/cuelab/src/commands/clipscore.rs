@@ -1,0 +1,104 @@
+//! CLIPScore / RefCLIPScore for `cuelab caption-eval --images DIR`: encodes each image, its
+//! candidate (with the prefix) and its references with a CLIP model from the model engine, and
+//! applies `cuelab_metrics::clipscore` (Hessel et al. 2021).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use cuelab_metrics::clipscore::{clip_score, ref_clip_score, ClipScoreOptions};
+use cuelab_metrics::CaptionSet;
+use cuelab_models::{load_image, load_scorer, LoadOptions, Pipeline};
+use serde::Serialize;
+
+/// CLIPScore of one image.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClipScoreRow {
+    /// Image id.
+    pub image_id: String,
+    /// The image file used.
+    pub image: String,
+    /// CLIPScore (w · max(cos, 0)).
+    pub clip_score: f64,
+    /// RefCLIPScore (harmonic mean with the best reference cosine).
+    pub ref_clip_score: f64,
+}
+
+/// Index the files of `dir` by stem, so ids find `123.jpg`, `abc.png` or COCO's
+/// `COCO_val2014_000000000123.jpg`.
+fn index_images(dir: &Path) -> Result<BTreeMap<String, PathBuf>> {
+    let mut map = BTreeMap::new();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
+        let path = entry?.path();
+        if let Some(stem) = path.file_stem().and_then(|s| s.to_str()) {
+            map.insert(stem.to_string(), path.clone());
+            if let Some((_, tail)) = stem.rsplit_once('_') {
+                if let Ok(n) = tail.parse::<u64>() {
+                    map.entry(n.to_string()).or_insert(path);
+                }
+            }
+        }
+    }
+    Ok(map)
+}
+
+/// Compute CLIPScore for every image of `set` found in `dir`; ids with no image file are
+/// returned as skipped (id, reason).
+pub fn compute(
+    set: &CaptionSet,
+    dir: &Path,
+    model: &str,
+    preprocess: &str,
+    opts: &ClipScoreOptions,
+) -> Result<(Vec<ClipScoreRow>, Vec<(String, String)>)> {
+    let files = index_images(dir)?;
+    let scorer = load_scorer(
+        model,
+        &LoadOptions {
+            pipeline: Some(Pipeline::parse(preprocess)?),
+            ..LoadOptions::default()
+        },
+    )
+    .with_context(|| format!("loading model `{model}`"))?;
+    let mut rows = Vec::new();
+    let mut skipped = Vec::new();
+    for (id, cand) in &set.cands {
+        let Some(path) = files.get(id) else {
+            skipped.push((
+                id.clone(),
+                format!("no image file for this id in {}", dir.display()),
+            ));
+            continue;
+        };
+        let image = match load_image(path) {
+            Ok(i) => i,
+            Err(e) => {
+                skipped.push((id.clone(), e.to_string()));
+                continue;
+            }
+        };
+        let refs = set.refs.get(id).cloned().unwrap_or_default();
+        let img = scorer.encode_images(std::slice::from_ref(&image))?;
+        let mut texts = vec![opts.candidate_text(cand)];
+        texts.extend(refs.iter().cloned());
+        let emb = scorer.encode_texts(&texts)?;
+        rows.push(ClipScoreRow {
+            image_id: id.clone(),
+            image: path.display().to_string(),
+            clip_score: clip_score(&img[0], &emb[0], opts.w)?,
+            ref_clip_score: ref_clip_score(&img[0], &emb[0], &emb[1..], opts.w)?,
+        });
+    }
+    Ok((rows, skipped))
+}
+
+/// Write `clipscore.jsonl` into `dir`.
+pub fn write_rows(dir: &Path, rows: &[ClipScoreRow]) -> Result<()> {
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    for r in rows {
+        writeln!(tmp, "{}", serde_json::to_string(r)?)?;
+    }
+    tmp.persist(dir.join("clipscore.jsonl"))?;
+    Ok(())
+}
