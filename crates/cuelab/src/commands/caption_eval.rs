@@ -72,14 +72,10 @@ pub fn run(args: CaptionEvalArgs) -> Result<ExitStatus> {
                 args.clip_prefix,
                 args.clip_w
             );
-            for (id, why) in &missing {
-                eprintln!("  CLIPScore skipped image {id}: {why}");
+            for m in &missing {
+                eprintln!("  CLIPScore skipped image {}: {}", m.image_id, m.reason);
             }
-            skipped.extend(
-                missing
-                    .into_iter()
-                    .map(|(image_id, reason)| Skipped { image_id, reason }),
-            );
+            skipped.extend(missing);
             Some(rows)
         }
         None => None,

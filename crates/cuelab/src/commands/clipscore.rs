@@ -7,6 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use cuelab_metrics::caption_io::Skipped;
 use cuelab_metrics::clipscore::{clip_score, ref_clip_score, ClipScoreOptions};
 use cuelab_metrics::CaptionSet;
 use cuelab_models::{load_image, load_scorer, LoadOptions, Pipeline};
@@ -43,15 +44,15 @@ fn index_images(dir: &Path) -> Result<BTreeMap<String, PathBuf>> {
     Ok(map)
 }
 
-/// Compute CLIPScore for every image of `set` found in `dir`; ids with no image file are
-/// returned as skipped (id, reason).
+/// Compute CLIPScore for every image of `set` found in `dir`; ids with no readable image file
+/// are returned as skipped.
 pub fn compute(
     set: &CaptionSet,
     dir: &Path,
     model: &str,
     preprocess: &str,
     opts: &ClipScoreOptions,
-) -> Result<(Vec<ClipScoreRow>, Vec<(String, String)>)> {
+) -> Result<(Vec<ClipScoreRow>, Vec<Skipped>)> {
     let files = index_images(dir)?;
     let scorer = load_scorer(
         model,
@@ -65,16 +66,19 @@ pub fn compute(
     let mut skipped = Vec::new();
     for (id, cand) in &set.cands {
         let Some(path) = files.get(id) else {
-            skipped.push((
-                id.clone(),
-                format!("no image file for this id in {}", dir.display()),
-            ));
+            skipped.push(Skipped {
+                image_id: id.clone(),
+                reason: format!("no image file for this id in {}", dir.display()),
+            });
             continue;
         };
         let image = match load_image(path) {
             Ok(i) => i,
             Err(e) => {
-                skipped.push((id.clone(), e.to_string()));
+                skipped.push(Skipped {
+                    image_id: id.clone(),
+                    reason: e.to_string(),
+                });
                 continue;
             }
         };
