@@ -182,3 +182,50 @@ fn missing_images_are_counted_error_rows_not_misses() {
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("line 1"), "{}", text(&o));
 }
+
+#[test]
+fn proposals_file_replaces_ground_truth_boxes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("samples.jsonl");
+    let photo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/photos/dog.jpg");
+    std::fs::write(
+        &data,
+        format!(
+            "{{\"id\":\"a\",\"image\":{:?},\"expression\":\"the dog\",\"target\":[124,218,316,540],\"proposals\":[]}}\n",
+            photo.display().to_string()
+        ),
+    )
+    .unwrap();
+    let props = tmp.path().join("dets.json");
+    std::fs::write(
+        &props,
+        r#"{"dog.jpg": [{"box": [124, 218, 192, 322], "score": 0.9}, {"box": [460, 70, 230, 100], "score": 0.1}]}"#,
+    )
+    .unwrap();
+    let out = tmp.path().join("run");
+    let o = ground(
+        &data,
+        &out,
+        &[
+            "--method",
+            "baseline",
+            "--proposals",
+            props.to_str().unwrap(),
+            "--proposals-format",
+            "xywh",
+            "--min-score",
+            "0.5",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let row: serde_json::Value = serde_json::from_str(
+        std::fs::read_to_string(out.join("results.jsonl"))
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(row["proposals"], 1, "low-score proposal dropped");
+    assert!((row["iou"].as_f64().unwrap() - 1.0).abs() < 1e-6, "{row}");
+}

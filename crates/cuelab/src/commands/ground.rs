@@ -59,6 +59,92 @@ pub struct GroundArgs {
     /// Do not use the SQLite embedding cache.
     #[arg(long)]
     pub no_cache: bool,
+    /// Region proposals from a JSON file instead of the samples' own (ground-truth) boxes:
+    /// `{"IMAGE": [[x0,y0,x1,y1], ...] or [{"box": [...], "score": s}, ...]}` keyed by image file
+    /// name, stem or path (e.g. a detector's output).
+    #[arg(long, value_name = "FILE.json")]
+    pub proposals: Option<PathBuf>,
+    /// Box layout in the proposals file: xyxy (exclusive end) or xywh (COCO).
+    #[arg(long, default_value = "xyxy", value_parser = ["xyxy", "xywh"])]
+    pub proposals_format: String,
+    /// Drop proposals scored below this.
+    #[arg(long, default_value_t = 0.0)]
+    pub min_score: f32,
+}
+
+/// One proposal entry: a bare box or a box with a score.
+#[derive(Debug, serde::Deserialize)]
+#[serde(untagged)]
+enum ProposalEntry {
+    Bare([f32; 4]),
+    Scored {
+        #[serde(rename = "box", alias = "bbox")]
+        bbox: [f32; 4],
+        #[serde(default)]
+        score: Option<f32>,
+    },
+}
+
+/// Replace each sample's proposals by those of `path` for its image (by path, file name or stem).
+/// Images missing from the file get no proposals (the run falls back to the whole image and
+/// records it).
+fn apply_proposals(
+    samples: &mut [GroundingSample],
+    path: &Path,
+    xywh: bool,
+    min_score: f32,
+) -> Result<()> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let map: std::collections::BTreeMap<String, Vec<ProposalEntry>> = serde_json::from_str(&text)
+        .with_context(|| {
+        format!(
+            "{}: expected {{\"image\": [[x0,y0,x1,y1], ...]}}",
+            path.display()
+        )
+    })?;
+    let mut boxes: std::collections::BTreeMap<String, Vec<cuelab_cue::BoxXyxy>> =
+        Default::default();
+    for (key, entries) in map {
+        let mut list = Vec::new();
+        for (i, e) in entries.into_iter().enumerate() {
+            let (b, score) = match e {
+                ProposalEntry::Bare(b) => (b, None),
+                ProposalEntry::Scored { bbox, score } => (bbox, score),
+            };
+            if score.is_some_and(|s| s < min_score) {
+                continue;
+            }
+            let parsed = if xywh {
+                cuelab_cue::BoxXyxy::from_xywh(b[0], b[1], b[2], b[3])
+            } else {
+                cuelab_cue::BoxXyxy::new(b[0], b[1], b[2], b[3])
+            };
+            list.push(parsed.with_context(|| format!("{}: {key} proposal #{i}", path.display()))?);
+        }
+        boxes.insert(key, list);
+    }
+    for s in samples.iter_mut() {
+        let full = s.image.display().to_string();
+        let name = s
+            .image
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_string();
+        let stem = s
+            .image
+            .file_stem()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_string();
+        s.proposals = [full, name, stem]
+            .iter()
+            .find_map(|k| boxes.get(k))
+            .cloned()
+            .unwrap_or_default();
+    }
+    Ok(())
 }
 
 /// Read grounding samples from JSONL: either cuelab's generic dataset format (`cuelab scenes`'
@@ -211,7 +297,15 @@ pub fn execute(
 /// Run `cuelab ground`.
 pub fn run(args: GroundArgs) -> Result<ExitStatus> {
     let cfg = config(&args)?;
-    let samples = read_samples(&args.data)?;
+    let mut samples = read_samples(&args.data)?;
+    if let Some(p) = &args.proposals {
+        apply_proposals(
+            &mut samples,
+            p,
+            args.proposals_format == "xywh",
+            args.min_score,
+        )?;
+    }
     let shard = args.shard.as_deref().map(parse_shard).transpose()?;
     let models = load_models(&cfg.models, &args.preprocess, &args.device)?;
     let summary = execute(
@@ -221,7 +315,10 @@ pub fn run(args: GroundArgs) -> Result<ExitStatus> {
         &args.out,
         shard,
         !args.no_cache,
-        serde_json::json!({"samples_file": args.data.display().to_string()}),
+        serde_json::json!({
+            "samples_file": args.data.display().to_string(),
+            "proposals": args.proposals.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "ground truth".into()),
+        }),
     )?;
     print!("{}", table(&summary));
     println!("run directory: {}", args.out.display());
