@@ -24,7 +24,7 @@ pub enum Command {
     /// The main job on embedded defaults: no download, writes a run directory.
     Demo(commands::demo::DemoArgs),
     /// Grounding experiment (seed 004): baseline crops vs red-circle cues, resumable.
-    Ground(commands::ground::GroundArgs),
+    Ground(Box<commands::ground::GroundArgs>),
     /// Merge shard run directories into one and summarise.
     Merge(commands::merge::MergeArgs),
     /// Draw a cue recipe on an image for one or many regions.

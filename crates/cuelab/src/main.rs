@@ -15,7 +15,7 @@ fn main() -> std::process::ExitCode {
     init_logging(cli.verbose);
     let outcome = match cli.command {
         Command::Demo(a) => commands::demo::run(a),
-        Command::Ground(a) => commands::ground::run(a),
+        Command::Ground(a) => commands::ground::run(*a),
         Command::Merge(a) => commands::merge::run(a),
         Command::Render(a) => commands::render::run(a),
         Command::Cues(a) => commands::cues::run(a),

@@ -229,3 +229,24 @@ fn proposals_file_replaces_ground_truth_boxes() {
     assert_eq!(row["proposals"], 1, "low-score proposal dropped");
     assert!((row["iou"].as_f64().unwrap() - 1.0).abs() < 1e-6, "{row}");
 }
+
+#[test]
+fn refcoco_folder_runs_with_ground_truth_proposals() {
+    let tmp = tempfile::tempdir().unwrap();
+    let refcoco = Path::new(env!("CARGO_MANIFEST_DIR")).join("../cuelab-data/tests/data/refcocog");
+    let out = tmp.path().join("run");
+    let o = ground(
+        &refcoco.join("refs(umd).p"),
+        &out,
+        &[
+            "--images",
+            refcoco.join("images").to_str().unwrap(),
+            "--method",
+            "baseline",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let s = summary(&out);
+    assert!(s["variants"][0]["all"]["n"].as_u64().unwrap() >= 1, "{s}");
+    assert_eq!(s["variants"][0]["errors"], 0, "{s}");
+}

@@ -19,10 +19,17 @@ pub struct GroundArgs {
     /// Experiment file (TOML); flags below override its fields.
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// Samples: a JSONL file of grounding samples (`{"id","image","expression","target":[x0,y0,x1,y1],"proposals":[[...]]}`;
+    /// Samples: a RefCOCO/+/g folder (or its `refs(...).p` file; `instances.json` beside it),
+    /// or a JSONL file of grounding samples (`{"id","image","expression","target":[x0,y0,x1,y1],"proposals":[[...]]}`;
     /// image paths relative to the file).
     #[arg(long)]
     pub data: PathBuf,
+    /// RefCOCO split to evaluate (train, val, test, testA, testB); all when omitted.
+    #[arg(long)]
+    pub split: Option<String>,
+    /// RefCOCO image folder (COCO train2014); every image must exist there.
+    #[arg(long)]
+    pub images: Option<PathBuf>,
     /// Backbone (repeatable: scores are averaged). HF id, or a local directory.
     #[arg(long = "model", short = 'm')]
     pub models: Vec<String>,
@@ -180,6 +187,30 @@ pub fn read_samples(path: &Path) -> Result<Vec<GroundingSample>> {
     Ok(out)
 }
 
+/// Grounding samples of a RefCOCO-style dataset: one per sentence, all instance boxes of the
+/// image as proposals.
+fn read_refcoco(
+    data: &Path,
+    images: Option<&Path>,
+    split: Option<&str>,
+) -> Result<Vec<GroundingSample>> {
+    let (refs, instances) = cuelab_data::refcoco::find_files(data)?;
+    let loaded = cuelab_data::refcoco::load(&refs, &instances, images, split, false)?;
+    let base = match images {
+        Some(dir) => dir.to_path_buf(),
+        None => refs.parent().unwrap_or(Path::new(".")).to_path_buf(),
+    };
+    let samples = from_data_samples(&loaded.samples, &base);
+    if samples.is_empty() {
+        bail!(
+            "{}: no grounding samples{}",
+            data.display(),
+            split.map(|s| format!(" in split {s}")).unwrap_or_default()
+        );
+    }
+    Ok(samples)
+}
+
 /// Parse `I/N`.
 fn parse_shard(text: &str) -> Result<(usize, usize)> {
     let (i, n) = text
@@ -297,7 +328,11 @@ pub fn execute(
 /// Run `cuelab ground`.
 pub fn run(args: GroundArgs) -> Result<ExitStatus> {
     let cfg = config(&args)?;
-    let mut samples = read_samples(&args.data)?;
+    let mut samples = if args.data.is_dir() || args.data.extension().is_some_and(|e| e == "p") {
+        read_refcoco(&args.data, args.images.as_deref(), args.split.as_deref())?
+    } else {
+        read_samples(&args.data)?
+    };
     if let Some(p) = &args.proposals {
         apply_proposals(
             &mut samples,
