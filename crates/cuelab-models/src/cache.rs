@@ -215,23 +215,10 @@ impl EmbeddingCache {
                 cue: cue.to_string(),
             })
             .collect();
-        let mut out: Vec<Option<Vec<f32>>> =
-            keys.iter().map(|k| self.get(k)).collect::<Result<_>>()?;
-        let missing: Vec<usize> = (0..out.len()).filter(|&i| out[i].is_none()).collect();
-        if !missing.is_empty() {
+        self.through(&keys, |missing| {
             let todo: Vec<RgbImage> = missing.iter().map(|&i| images[i].clone()).collect();
-            let fresh = model.encode_images(&todo)?;
-            let items: Vec<(CacheKey, Vec<f32>)> = missing
-                .iter()
-                .zip(fresh)
-                .map(|(&i, v)| (keys[i].clone(), v))
-                .collect();
-            self.put_many(&items)?;
-            for (&i, (_, v)) in missing.iter().zip(items) {
-                out[i] = Some(v);
-            }
-        }
-        Ok(out.into_iter().map(Option::unwrap_or_default).collect())
+            model.encode_images(&todo)
+        })
     }
 
     /// Text embeddings through the cache.
@@ -250,12 +237,24 @@ impl EmbeddingCache {
                 cue: String::new(),
             })
             .collect();
+        self.through(&keys, |missing| {
+            let todo: Vec<String> = missing.iter().map(|&i| texts[i].clone()).collect();
+            model.encode_texts(&todo)
+        })
+    }
+
+    /// Read `keys` from the cache; compute the missing ones with `compute(indices)` in one batch
+    /// (one embedding per index, in order) and store them in one transaction.
+    fn through(
+        &mut self,
+        keys: &[CacheKey],
+        compute: impl FnOnce(&[usize]) -> Result<Vec<Vec<f32>>>,
+    ) -> Result<Vec<Vec<f32>>> {
         let mut out: Vec<Option<Vec<f32>>> =
             keys.iter().map(|k| self.get(k)).collect::<Result<_>>()?;
         let missing: Vec<usize> = (0..out.len()).filter(|&i| out[i].is_none()).collect();
         if !missing.is_empty() {
-            let todo: Vec<String> = missing.iter().map(|&i| texts[i].clone()).collect();
-            let fresh = model.encode_texts(&todo)?;
+            let fresh = compute(&missing)?;
             let items: Vec<(CacheKey, Vec<f32>)> = missing
                 .iter()
                 .zip(fresh)
