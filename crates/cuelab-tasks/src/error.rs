@@ -41,6 +41,9 @@ pub enum TaskError {
     /// A model error.
     #[error(transparent)]
     Model(#[from] cuelab_models::Error),
+    /// A fatal error of the answering backend (server, in-process VLM).
+    #[error("backend: {0}")]
+    Backend(String),
 }
 
 impl TaskError {

@@ -2,7 +2,8 @@
 //!
 //! The experiment runner every cuelab experiment reuses — configurations with grids
 //! ([`experiment::GroundingConfig`]), resumable run directories ([`run_dir::RunDir`]),
-//! statistics ([`stats`]) — and the grounding experiment of seed 004 ([`grounding`]).
+//! statistics ([`stats`]) — the grounding experiment of seed 004 ([`grounding`]) and cued question
+//! answering with VLMs or CLIP ([`vqa`], seeds 000, 001, 003).
 //!
 //! Depends on `cuelab-cue` (rendering) and `cuelab-models` (scorers); never on the CLI.
 
@@ -16,5 +17,6 @@ pub mod run_dir;
 pub mod spatial;
 pub mod stats;
 pub mod summary;
+pub mod vqa;
 
 pub use error::{Result, TaskError};

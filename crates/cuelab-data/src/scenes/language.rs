@@ -268,8 +268,12 @@ pub fn capitalise(s: &str) -> String {
     }
 }
 
-/// A fill-in-the-blank question about one object: (question, choices, answer index).
-pub fn fill_blank(rng: &mut ChaCha8Rng, objs: &[Object]) -> Option<(String, Vec<String>, usize)> {
+/// A fill-in-the-blank question about one object: (question, choices, answer index, index of
+/// the object asked about).
+pub fn fill_blank(
+    rng: &mut ChaCha8Rng,
+    objs: &[Object],
+) -> Option<(String, Vec<String>, usize, usize)> {
     let mut order: Vec<usize> = (0..objs.len()).collect();
     order.shuffle(rng);
     for &i in &order {
@@ -287,7 +291,7 @@ pub fn fill_blank(rng: &mut ChaCha8Rng, objs: &[Object]) -> Option<(String, Vec<
             let at = rng.gen_range(0..=3);
             choices.insert(at, o.shape.name().to_string());
             let q = format!("The {} object in the image is a ____.", o.colour_name());
-            return Some((q, choices, at));
+            return Some((q, choices, at, i));
         }
         if unique_shape {
             let mut choices: Vec<String> = COLOURS
@@ -301,7 +305,7 @@ pub fn fill_blank(rng: &mut ChaCha8Rng, objs: &[Object]) -> Option<(String, Vec<
             let at = rng.gen_range(0..=3);
             choices.insert(at, o.colour_name().to_string());
             let q = format!("The {} in the image is ____.", o.shape.name());
-            return Some((q, choices, at));
+            return Some((q, choices, at, i));
         }
     }
     None

@@ -198,9 +198,11 @@ pub fn scene(cfg: &Config, i: usize) -> Scene {
     samples.push(s);
 
     // Fill in the blank.
-    if let Some((q, choices, at)) = language::fill_blank(&mut rng, &objects) {
+    if let Some((q, choices, at, object)) = language::fill_blank(&mut rng, &objects) {
         let mut s = base("fill", Task::MultipleChoice);
         s.question = Some(q);
+        // The object asked about: what a cue (box, circle, ...) points at.
+        s.target = Some(boxes[object]);
         s.answer = choices.get(at).cloned();
         s.answer_index = Some(at);
         s.choices = choices;

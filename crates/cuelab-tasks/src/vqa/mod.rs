@@ -1,0 +1,19 @@
+//! Cued question answering (seeds 000, 001, 003): multiple-choice questions on images and video
+//! frames, asked plain and with cue recipes drawn on the fly, answered by any
+//! [`cuelab_vlm::Answerer`] (an OpenAI-compatible server, an in-process model, CLIP for
+//! MMVP-VLM), scored by question type x cue variant with bootstrap CIs, McNemar against plain,
+//! MMVP pair accuracy, and counting scored exactly and by absolute error.
+
+pub mod clip_choice;
+pub mod config;
+pub mod count;
+pub mod item;
+pub mod order;
+pub mod run;
+pub mod summary;
+
+pub use clip_choice::ClipChoiceAnswerer;
+pub use config::{ChoiceOrder, VqaConfig, VqaVariant};
+pub use item::{items_from_samples, ItemKind, VqaItem};
+pub use run::{run_vqa, VqaRow};
+pub use summary::{summarize_vqa, vqa_table, VqaSummary};
