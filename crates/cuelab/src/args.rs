@@ -25,6 +25,10 @@ pub enum Command {
     Demo(commands::demo::DemoArgs),
     /// Grounding experiment (seed 004): baseline crops vs red-circle cues, resumable.
     Ground(Box<commands::ground::GroundArgs>),
+    /// Cued multiple-choice and counting questions to a VLM server (or CLIP), by type x cue.
+    Ask(Box<commands::ask::AskArgs>),
+    /// MMVP pair accuracy with a VLM server, or MMVP-VLM with a CLIP model.
+    Mmvp(Box<commands::mmvp::MmvpArgs>),
     /// Merge shard run directories into one and summarise.
     Merge(commands::merge::MergeArgs),
     /// Draw a cue recipe on an image for one or many regions.

@@ -16,6 +16,8 @@ fn main() -> std::process::ExitCode {
     let outcome = match cli.command {
         Command::Demo(a) => commands::demo::run(a),
         Command::Ground(a) => commands::ground::run(*a),
+        Command::Ask(a) => commands::ask::run(*a),
+        Command::Mmvp(a) => commands::mmvp::run(*a),
         Command::Merge(a) => commands::merge::run(a),
         Command::Render(a) => commands::render::run(a),
         Command::Cues(a) => commands::cues::run(a),

@@ -1,5 +1,7 @@
 //! One module per subcommand; each exposes `run(args) -> anyhow::Result<ExitStatus>`.
 
+pub mod answering;
+pub mod ask;
 pub mod caption_eval;
 pub mod clipscore;
 pub mod cues;
@@ -8,6 +10,7 @@ pub mod demo;
 pub mod embed;
 pub mod ground;
 pub mod merge;
+pub mod mmvp;
 pub mod render;
 pub mod scenes;
 pub mod score;
