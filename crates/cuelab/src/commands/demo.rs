@@ -2,7 +2,8 @@
 //! renders every cue primitive on the bundled photo (`gallery/`), generates seeded synthetic
 //! scenes (`scenes/`), and runs seed 004's grounding experiment on them — plain-crop baseline vs
 //! red-circle cues — with the default CLIP model, printing the comparison table with bootstrap
-//! CIs and the paired tests (`grounding/`).
+//! CIs and the paired tests (`grounding/`), then asks the scenes' multiple-choice questions with the
+//! same CLIP as the answerer, plain vs boxed, with MMVP-style pair accuracy (`questions/`).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -130,10 +131,44 @@ pub fn run(args: DemoArgs) -> Result<ExitStatus> {
         if random_weights { " [random weights]" } else { "" }
     );
     print!("{}", cuelab_tasks::summary::table(&summary));
+
+    // Cued multiple-choice questions answered by the same CLIP (option most similar to the
+    // image): plain vs a red box on the object asked about, and the MMVP-style pairs.
+    let loaded = cuelab_data::jsonl::read(&scenes_dir.join("samples.jsonl"), false)?;
+    let mcq: Vec<cuelab_data::Sample> = loaded
+        .samples
+        .into_iter()
+        .filter(|s| s.task == cuelab_data::Task::MultipleChoice)
+        .collect();
+    let (items, _) = cuelab_tasks::vqa::items_from_samples(&mcq, &scenes_dir);
+    let answerer = cuelab_tasks::vqa::ClipChoiceAnswerer::new(models[0].as_ref(), "");
+    let vqa_cfg = cuelab_tasks::vqa::VqaConfig {
+        cues: vec!["plain".into(), "rect(color=red,width=3)".into()],
+        seed: args.seed,
+        ..Default::default()
+    };
+    let questions_out = args.output.join("questions");
+    let outcome = cuelab_tasks::vqa::run_vqa(
+        &vqa_cfg,
+        &items,
+        &answerer,
+        &answerer.identity(),
+        &serde_json::json!({"synthetic_scenes": args.scenes, "seed": args.seed, "random_weights": random_weights}),
+        &cuelab_tasks::experiment::RunOptions {
+            out: questions_out.clone(),
+            shard: None,
+            progress: true,
+        },
+    )?;
     println!(
-        "\ncue gallery: {}\nrun directory: {} (manifest.json, results.jsonl, summary.json)\n({:.1} s)",
+        "\nMultiple-choice questions on the same scenes, answered by CLIP (the option closest to the image):\n"
+    );
+    print!("{}", cuelab_tasks::vqa::vqa_table(&outcome.summary));
+    println!(
+        "\ncue gallery: {}\nrun directories: {}, {} (manifest.json, results.jsonl, summary.json)\n({:.1} s)",
         args.output.join("gallery").display(),
         out.display(),
+        questions_out.display(),
         started.elapsed().as_secs_f64()
     );
     Ok(ExitStatus::Success)
