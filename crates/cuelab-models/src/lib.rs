@@ -6,6 +6,7 @@
 //! * [`tokenize`] — `tokenizer.json` tokenization with CLIP's truncation.
 //! * [`resolve`] — model references (HF id, local directory) to files, offline first.
 //! * [`cache`] — the SQLite embedding cache.
+//! * [`qwen3_vl::Qwen3Vl`] — Qwen3-VL in-process: generation, scoring, surprisal, attention maps.
 //!
 //! The experiment code talks to models through two traits: [`ImageEmbedder`] (images → vectors)
 //! and [`ImageTextScorer`] (images and texts → vectors in one space, plus the logit scale).
@@ -16,6 +17,7 @@ pub mod dinov2;
 pub mod error;
 pub mod npy;
 pub mod preprocess;
+pub mod qwen3_vl;
 pub mod resolve;
 pub mod siglip;
 pub mod tokenize;

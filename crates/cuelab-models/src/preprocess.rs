@@ -403,6 +403,12 @@ fn resample(img: &RgbImage, out_w: usize, out_h: usize, mode: Coeffs) -> RgbImag
     RgbImage::from_raw(out_w as u32, out_h as u32, out).unwrap_or_default()
 }
 
+/// Resize to exactly `out_w x out_h` with torchvision's uint8 antialiased bicubic (what the
+/// transformers torchvision image-processor backend does), bit-exact.
+pub(crate) fn resize_torch_bicubic(img: &RgbImage, out_w: usize, out_h: usize) -> RgbImage {
+    resample(img, out_w, out_h, Coeffs::Torch)
+}
+
 /// Load an image file as RGB8, applying its EXIF orientation; any mode (grey, alpha, 16-bit) is
 /// converted to 8-bit RGB (alpha dropped).
 pub fn load_image(path: &Path) -> Result<RgbImage> {

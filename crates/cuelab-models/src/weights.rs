@@ -38,6 +38,26 @@ impl Weights {
         })
     }
 
+    /// Several safetensors files (the shards of one checkpoint) as one set of tensors; the hash
+    /// is the SHA-256 of the shards' hashes in the given order, `path` the first shard.
+    pub fn load_many(paths: &[PathBuf], device: &Device) -> Result<Self> {
+        let mut all: Option<Weights> = None;
+        let mut hasher = Sha256::new();
+        for p in paths {
+            let w = Weights::load(p, device)?;
+            hasher.update(w.sha256.as_bytes());
+            match &mut all {
+                None => all = Some(w),
+                Some(a) => a.tensors.extend(w.tensors),
+            }
+        }
+        let mut all = all.ok_or_else(|| Error::Invalid("no weight files given".into()))?;
+        if paths.len() > 1 {
+            all.sha256 = hex(&hasher.finalize());
+        }
+        Ok(all)
+    }
+
     /// The file these weights came from.
     pub fn path(&self) -> &Path {
         &self.path
