@@ -58,6 +58,33 @@ impl Weights {
         Ok(all)
     }
 
+    /// Replace a tensor by one of the same shape (e.g. a merged LoRA weight).
+    pub fn replace(&mut self, name: &str, tensor: Tensor) -> Result<()> {
+        let old = self.tensors.get(name).ok_or_else(|| Error::Weights {
+            path: self.path.clone(),
+            tensor: name.to_string(),
+            message: "missing".into(),
+        })?;
+        if old.dims() != tensor.dims() {
+            return Err(Error::Weights {
+                path: self.path.clone(),
+                tensor: name.to_string(),
+                message: format!(
+                    "replacement shape {:?}, expected {:?}",
+                    tensor.dims(),
+                    old.dims()
+                ),
+            });
+        }
+        self.tensors.insert(name.to_string(), tensor);
+        Ok(())
+    }
+
+    /// Set the content hash (e.g. after merging an adapter, to a hash of base and adapter).
+    pub fn set_sha256(&mut self, sha256: String) {
+        self.sha256 = sha256;
+    }
+
     /// The file these weights came from.
     pub fn path(&self) -> &Path {
         &self.path

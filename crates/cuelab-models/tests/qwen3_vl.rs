@@ -239,3 +239,67 @@ fn bad_inputs_are_clear_errors() {
     let e = Qwen3Vl::load(tmp.path(), &Device::Cpu).unwrap_err();
     assert!(e.to_string().contains("missing chat template"), "{e}");
 }
+
+#[test]
+fn lora_merge_matches_peft_merged_model() {
+    let lora_dir = dir().parent().unwrap().join("qwen3-vl-tiny-lora");
+    let base = model();
+    let m = Qwen3Vl::load_with_adapter(&dir(), Some(&lora_dir), &Device::Cpu).unwrap();
+    assert_ne!(base.id(), m.id(), "the merged model must have its own id");
+    let (meta, _) = expected();
+    let case = &meta["cases"][0];
+    let img = cuelab_models::load_image(&dir().join(case["image"].as_str().unwrap())).unwrap();
+    let p = m
+        .prepare_chat(&[img], case["prompt"].as_str().unwrap())
+        .unwrap();
+    let (logits, _, _) = m.prefill(&p, &[]).unwrap();
+    let want = Weights::load(&lora_dir.join("expected.safetensors"), &Device::Cpu)
+        .unwrap()
+        .get("case0.logits", DType::F32)
+        .unwrap();
+    let d = max_abs(&logits, &want);
+    let (base_logits, _, _) = base.prefill(&p, &[]).unwrap();
+    let moved = max_abs(&base_logits, &want);
+    println!("LoRA merged logits max abs diff {d:e} (base vs merged reference: {moved:e})");
+    assert!(
+        moved > 1e-2,
+        "the adapter must change the logits for this test to mean anything"
+    );
+    assert!(d <= 1e-3, "merged logits differ by {d}");
+
+    // an adapter whose shapes do not fit (rank-4 A over 32 inputs instead of 64) is refused
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        lora_dir.join("adapter_config.json"),
+        tmp.path().join("adapter_config.json"),
+    )
+    .unwrap();
+    let mut t = std::collections::HashMap::new();
+    let pre = "base_model.model.model.language_model.layers.0.self_attn.q_proj";
+    t.insert(
+        format!("{pre}.lora_A.weight"),
+        Tensor::zeros((4, 32), DType::F32, &Device::Cpu).unwrap(),
+    );
+    t.insert(
+        format!("{pre}.lora_B.weight"),
+        Tensor::zeros((128, 4), DType::F32, &Device::Cpu).unwrap(),
+    );
+    candle_core::safetensors::save(&t, tmp.path().join("adapter_model.safetensors")).unwrap();
+    let e = Qwen3Vl::load_with_adapter(&dir(), Some(tmp.path()), &Device::Cpu).unwrap_err();
+    assert!(e.to_string().contains("different base"), "{e}");
+}
+
+#[test]
+fn heatmap_overlay_draws_the_map() {
+    let img = image::RgbImage::from_pixel(40, 20, image::Rgb([128, 128, 128]));
+    // hot top-left cell, cold elsewhere
+    let map = vec![1.0, 0.0, 0.0, 0.0, 0.0, 0.0];
+    let out = cuelab_models::qwen3_vl::heatmap::overlay(&img, &map, (2, 3), 0.5).unwrap();
+    let hot = out.get_pixel(2, 2).0;
+    let cold = out.get_pixel(37, 17).0;
+    assert!(
+        hot[0] > hot[2] && cold[2] > cold[0],
+        "hot {hot:?} cold {cold:?}"
+    );
+    assert!(cuelab_models::qwen3_vl::heatmap::overlay(&img, &map, (2, 2), 0.5).is_err());
+}

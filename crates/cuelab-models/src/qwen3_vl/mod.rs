@@ -8,9 +8,13 @@
 //! * [`prompt`] — the chat format and the template check.
 //! * [`vision`] / [`text`] / `rope` — the networks.
 //! * [`ops`] — generation, scoring, surprisal, attention maps.
+//! * [`lora`] — PEFT LoRA adapters merged into the weights.
+//! * [`heatmap`] — attention maps drawn over the image.
 
 pub mod config;
+pub mod heatmap;
 pub mod image;
+pub mod lora;
 pub mod ops;
 pub mod prompt;
 mod rope;
@@ -122,6 +126,11 @@ impl Qwen3Vl {
     /// Load a checkpoint directory (config.json, safetensors, tokenizer.json, chat template,
     /// processor config) onto `device`, in f32.
     pub fn load(dir: &Path, device: &Device) -> Result<Self> {
+        Self::load_with_adapter(dir, None, device)
+    }
+
+    /// Load a checkpoint and merge a PEFT LoRA adapter directory into it first.
+    pub fn load_with_adapter(dir: &Path, adapter: Option<&Path>, device: &Device) -> Result<Self> {
         let cfg = Qwen3VlConfig::load(&dir.join("config.json"))?;
         prompt::check_chat_template(dir)?;
         let tok_path = dir.join("tokenizer.json");
@@ -143,7 +152,10 @@ impl Qwen3Vl {
                 cfg.vision_config.temporal_patch_size
             )));
         }
-        let weights = Weights::load_many(&weight_files(dir)?, &Device::Cpu)?;
+        let mut weights = Weights::load_many(&weight_files(dir)?, &Device::Cpu)?;
+        if let Some(a) = adapter {
+            lora::LoraAdapter::load(a)?.merge_into(&mut weights)?;
+        }
         Self::from_parts(dir, cfg, &weights, tokenizer, processor, device)
     }
 
