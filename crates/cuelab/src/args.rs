@@ -39,6 +39,8 @@ pub enum Command {
     Embed(commands::embed::EmbedArgs),
     /// Score images against texts with a CLIP model (cosine, logit, probability).
     Score(commands::score::ScoreArgs),
+    /// Ask an in-process Qwen3-VL about images: generate, score options, surprisal, attention heatmap.
+    Vlm(Box<commands::vlm::VlmArgs>),
     /// Captioning metrics identical to pycocoevalcap (CIDEr-D, BLEU-1..4, ROUGE-L), no Java.
     CaptionEval(commands::caption_eval::CaptionEvalArgs),
     /// Generate the deterministic synthetic dataset (scenes, pairs, clips) in every format.

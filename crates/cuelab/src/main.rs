@@ -23,6 +23,7 @@ fn main() -> std::process::ExitCode {
         Command::Cues(a) => commands::cues::run(a),
         Command::Embed(a) => commands::embed::run(a),
         Command::Score(a) => commands::score::run(a),
+        Command::Vlm(a) => commands::vlm::run(*a),
         Command::CaptionEval(a) => commands::caption_eval::run(a),
         Command::Scenes(a) => commands::scenes::run(a),
         Command::Data(a) => commands::data::run(a),

@@ -69,6 +69,22 @@ pub struct Prepared {
     pub rope_delta: i64,
 }
 
+impl Prepared {
+    /// The same prompt followed by text tokens `ids` (positions continue after the prompt), e.g.
+    /// to run a prompt and its answer teacher-forced in one pass.
+    pub fn with_suffix(&self, ids: &[u32]) -> Prepared {
+        let mut p = self.clone();
+        let start = self.ids.len() as i64 + self.rope_delta;
+        for (i, &t) in ids.iter().enumerate() {
+            p.ids.push(t);
+            for axis in p.positions.iter_mut() {
+                axis.push(start + i as i64);
+            }
+        }
+        p
+    }
+}
+
 /// A loaded Qwen3-VL checkpoint.
 pub struct Qwen3Vl {
     cfg: Qwen3VlConfig,

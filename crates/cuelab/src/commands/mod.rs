@@ -14,3 +14,4 @@ pub mod mmvp;
 pub mod render;
 pub mod scenes;
 pub mod score;
+pub mod vlm;
