@@ -87,7 +87,8 @@ mod tests {
         let back: Answer = serde_json::from_str(&json).unwrap();
         assert_eq!(back, a);
         let plain: Answer =
-            serde_json::from_str(r#"{"text":"x","choice":null,"parse":{"status":"open"}}"#).unwrap();
+            serde_json::from_str(r#"{"text":"x","choice":null,"parse":{"status":"open"}}"#)
+                .unwrap();
         assert_eq!(plain.option_logprobs, None);
     }
 }

@@ -288,7 +288,10 @@ mod tests {
         let c = ["red", "blue", "dark red"];
         assert_eq!(extract("blue", &opts(&c), true), Extraction::Exact(1));
         assert_eq!(extract("  Blue. ", &opts(&c), true), Extraction::Exact(1));
-        assert_eq!(extract("**DARK RED**", &opts(&c), true), Extraction::Exact(2));
+        assert_eq!(
+            extract("**DARK RED**", &opts(&c), true),
+            Extraction::Exact(2)
+        );
         assert_eq!(extract("\"red\"\n", &opts(&c), true), Extraction::Exact(0));
     }
 
@@ -333,7 +336,10 @@ mod tests {
         assert_eq!(idx("The answer is: C", &c), Some(2));
         assert_eq!(idx("Answer: bird", &c), Some(2));
         assert_eq!(
-            idx("Looking at the image, a cat and a dog are visible, but the answer is dog.", &c),
+            idx(
+                "Looking at the image, a cat and a dog are visible, but the answer is dog.",
+                &c
+            ),
             Some(1)
         );
         assert_eq!(idx("The correct option is A. The cat sits.", &c), Some(0));
@@ -409,7 +415,11 @@ mod tests {
             "The answer is unclear",
             "{\"answer\": null}",
         ] {
-            assert_eq!(extract(t, &opts(&c), true), Extraction::Unparseable, "{t:?}");
+            assert_eq!(
+                extract(t, &opts(&c), true),
+                Extraction::Unparseable,
+                "{t:?}"
+            );
         }
         // letters never read from bare words in a sentence
         assert_eq!(idx("a picture of something", &c), None);
@@ -417,7 +427,10 @@ mod tests {
 
     #[test]
     fn multiword_options_and_punctuation() {
-        let c = ["Yes, the dog is left of the cat", "No, the dog is right of the cat"];
+        let c = [
+            "Yes, the dog is left of the cat",
+            "No, the dog is right of the cat",
+        ];
         assert_eq!(idx("yes the dog is left of the cat", &c), Some(0));
         assert_eq!(idx("Answer: No, the dog is right of the cat.", &c), Some(1));
         assert_eq!(idx("No", &["Yes", "No"]), Some(1));

@@ -49,6 +49,8 @@ pub struct MockRequest {
     pub seen: u32,
     /// `top_logprobs` field, if any.
     pub top_logprobs: Option<u64>,
+    /// Top-level fields of the body, sorted.
+    pub fields: Vec<String>,
     /// `temperature` field, if any.
     pub temperature: Option<f64>,
 }
@@ -400,7 +402,10 @@ fn json_reply(status: &'static str, body: Value) -> Reply {
 }
 
 fn error_reply(status: &'static str, message: &str) -> Reply {
-    json_reply(status, json!({ "error": { "message": message, "code": status } }))
+    json_reply(
+        status,
+        json!({ "error": { "message": message, "code": status } }),
+    )
 }
 
 async fn handle(request: &HttpRequest, state: &State) -> Reply {
@@ -422,7 +427,9 @@ async fn handle(request: &HttpRequest, state: &State) -> Reply {
         .seen
         .lock()
         .map(|mut seen| {
-            let n = seen.entry((req.user_text.clone(), req.shape as u8)).or_insert(0);
+            let n = seen
+                .entry((req.user_text.clone(), req.shape as u8))
+                .or_insert(0);
             *n += 1;
             *n - 1
         })
@@ -503,9 +510,19 @@ fn completion(req: &MockRequest, choice: usize, wrong: bool) -> Value {
             for (rank, i) in others.into_iter().enumerate() {
                 top.push(json!({ "token": label(i), "logprob": -2.0 - rank as f64 }));
             }
-            top.insert(1, json!({ "token": format!(" {}", label(choice)), "logprob": -4.0 }));
+            top.insert(
+                1,
+                json!({ "token": format!(" {}", label(choice)), "logprob": -4.0 }),
+            );
             top.push(json!({ "token": "The", "logprob": -9.0 }));
             top.truncate(want.max(1));
+            if wrong {
+                // no option label among the top tokens
+                top = vec![
+                    json!({ "token": "Z", "logprob": -0.1 }),
+                    json!({ "token": "The", "logprob": -3.0 }),
+                ];
+            }
             logprobs = json!({ "content": [{
                 "token": label(choice), "logprob": -0.05, "top_logprobs": top
             }]});
@@ -575,7 +592,11 @@ fn describe(body: &Value) -> Option<MockRequest> {
     let user_text = texts.join("\n");
     let strings = |v: &Value| -> Vec<String> {
         v.as_array()
-            .map(|a| a.iter().filter_map(|s| s.as_str().map(String::from)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(String::from))
+                    .collect()
+            })
             .unwrap_or_default()
     };
     let lettered = lettered_options(&user_text);
@@ -602,6 +623,14 @@ fn describe(body: &Value) -> Option<MockRequest> {
         shape,
         images,
         seen: 0,
+        fields: {
+            let mut f: Vec<String> = body
+                .as_object()
+                .map(|o| o.keys().cloned().collect())
+                .unwrap_or_default();
+            f.sort();
+            f
+        },
         top_logprobs: body.get("top_logprobs").and_then(Value::as_u64),
         temperature: body.get("temperature").and_then(Value::as_f64),
     })

@@ -53,7 +53,10 @@ impl ResponseCache {
 
     /// The cached answer of `key`, marked `from_cache`. Unreadable rows count as misses.
     pub fn get(&self, key: &str) -> Result<Option<Answer>, String> {
-        let conn = self.conn.lock().map_err(|_| "response cache lock poisoned".to_string())?;
+        let conn = self
+            .conn
+            .lock()
+            .map_err(|_| "response cache lock poisoned".to_string())?;
         let row: Option<String> = conn
             .query_row(
                 "SELECT answer FROM responses WHERE key = ?1",
@@ -75,7 +78,10 @@ impl ResponseCache {
         let mut stored = answer.clone();
         stored.from_cache = false;
         let json = serde_json::to_string(&stored).map_err(|e| e.to_string())?;
-        let conn = self.conn.lock().map_err(|_| "response cache lock poisoned".to_string())?;
+        let conn = self
+            .conn
+            .lock()
+            .map_err(|_| "response cache lock poisoned".to_string())?;
         conn.execute(
             "INSERT OR REPLACE INTO responses (key, answer) VALUES (?1, ?2)",
             params![key, json],
@@ -86,7 +92,10 @@ impl ResponseCache {
 
     /// Number of stored answers.
     pub fn len(&self) -> Result<usize, String> {
-        let conn = self.conn.lock().map_err(|_| "response cache lock poisoned".to_string())?;
+        let conn = self
+            .conn
+            .lock()
+            .map_err(|_| "response cache lock poisoned".to_string())?;
         conn.query_row("SELECT COUNT(*) FROM responses", [], |r| r.get::<_, i64>(0))
             .map(|n| n as usize)
             .map_err(|e| format!("response cache read failed: {e}"))

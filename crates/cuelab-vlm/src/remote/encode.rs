@@ -65,14 +65,28 @@ pub fn encode(
     let mime = match format {
         ImageFormat::Jpeg => {
             JpegEncoder::new_with_quality(Cursor::new(&mut bytes), jpeg_quality)
-                .write_image(img.as_raw(), img.width(), img.height(), image::ExtendedColorType::Rgb8)
+                .write_image(
+                    img.as_raw(),
+                    img.width(),
+                    img.height(),
+                    image::ExtendedColorType::Rgb8,
+                )
                 .map_err(|e| format!("JPEG encoding failed: {e}"))?;
             "image/jpeg"
         }
         ImageFormat::Png => {
-            PngEncoder::new_with_quality(Cursor::new(&mut bytes), CompressionType::Fast, PngFilter::Adaptive)
-                .write_image(img.as_raw(), img.width(), img.height(), image::ExtendedColorType::Rgb8)
-                .map_err(|e| format!("PNG encoding failed: {e}"))?;
+            PngEncoder::new_with_quality(
+                Cursor::new(&mut bytes),
+                CompressionType::Fast,
+                PngFilter::Adaptive,
+            )
+            .write_image(
+                img.as_raw(),
+                img.width(),
+                img.height(),
+                image::ExtendedColorType::Rgb8,
+            )
+            .map_err(|e| format!("PNG encoding failed: {e}"))?;
             "image/png"
         }
     };
@@ -112,7 +126,10 @@ mod tests {
     #[test]
     fn encodes_decodable_data_urls() {
         let img = RgbImage::from_fn(64, 48, |x, y| image::Rgb([x as u8 * 4, y as u8 * 5, 128]));
-        for (format, mime) in [(ImageFormat::Jpeg, "image/jpeg"), (ImageFormat::Png, "image/png")] {
+        for (format, mime) in [
+            (ImageFormat::Jpeg, "image/jpeg"),
+            (ImageFormat::Png, "image/png"),
+        ] {
             let e = encode(&img, format, 85, Some(32 * 24)).unwrap();
             let prefix = format!("data:{mime};base64,");
             assert!(e.data_url.starts_with(&prefix));

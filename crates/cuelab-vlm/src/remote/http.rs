@@ -140,7 +140,9 @@ impl Transport {
             let parsed = reqwest::Url::parse(url)
                 .map_err(|e| format!("endpoint {url:?} is not a valid URL: {e}"))?;
             if !matches!(parsed.scheme(), "http" | "https") {
-                return Err(format!("endpoint {url:?}: only http and https are supported"));
+                return Err(format!(
+                    "endpoint {url:?}: only http and https are supported"
+                ));
             }
         }
         Ok(Transport {
@@ -212,7 +214,12 @@ impl Transport {
             if let Some(after) = after {
                 delay = delay.max(after.min(self.policy.max));
             }
-            tracing::debug!(attempt = attempts, ?delay, "retrying: {}", self.scrub(&reason));
+            tracing::debug!(
+                attempt = attempts,
+                ?delay,
+                "retrying: {}",
+                self.scrub(&reason)
+            );
             tokio::time::sleep(delay).await;
         }
     }

@@ -15,7 +15,11 @@ pub fn lettered(mode: AnswerMode) -> bool {
 
 /// Builds the user text of `question` for `mode`. Open questions (no choices) are sent as they
 /// are. `None` when the options cannot be lettered (more than 26 in a lettered mode).
-pub fn user_text(template: &PromptTemplate, mode: AnswerMode, question: &Question) -> Option<String> {
+pub fn user_text(
+    template: &PromptTemplate,
+    mode: AnswerMode,
+    question: &Question,
+) -> Option<String> {
     if question.choices.is_empty() {
         return Some(question.text.clone());
     }

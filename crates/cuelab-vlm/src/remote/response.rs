@@ -72,7 +72,9 @@ pub fn parse(body: &[u8], mode: AnswerMode, question: &Question) -> Result<Answe
             Extraction::Found { index, how } => answer(
                 text,
                 Some(index),
-                ParseOutcome::Extracted { how: how.to_string() },
+                ParseOutcome::Extracted {
+                    how: how.to_string(),
+                },
                 None,
             ),
             Extraction::Unparseable => answer(text, None, ParseOutcome::Unparseable, None),
