@@ -168,9 +168,8 @@ impl RemoteConfig {
                 self.timeout_s
             ));
         }
-        if !(self.backoff_base_s.is_finite() && self.backoff_base_s >= 0.0)
-            || !(self.backoff_max_s.is_finite() && self.backoff_max_s >= 0.0)
-        {
+        let non_negative = |x: f64| x.is_finite() && x >= 0.0;
+        if !non_negative(self.backoff_base_s) || !non_negative(self.backoff_max_s) {
             return Err("backoff_base_s / backoff_max_s: must be non-negative numbers".into());
         }
         if !(1..=100).contains(&self.jpeg_quality) {
