@@ -50,7 +50,10 @@ fn cpu_split() -> (f64, f64) {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(2000);
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(2000);
     let server = MockServer::start_with(1)?;
     let images: Vec<Arc<RgbImage>> = (0..16u32)
         .map(|k| {
@@ -70,7 +73,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .collect();
     println!("| mode | requests | wall s | req/s | client CPU ms/req | mock CPU ms/req |");
     println!("|---|---|---|---|---|---|");
-    for mode in [AnswerMode::Structured, AnswerMode::Logprobs, AnswerMode::Free] {
+    for mode in [
+        AnswerMode::Structured,
+        AnswerMode::Logprobs,
+        AnswerMode::Free,
+    ] {
         let config = RemoteConfig {
             endpoints: vec![server.url()],
             model: "mock".into(),
