@@ -31,10 +31,64 @@ pub struct Answer {
     pub choice: Option<usize>,
     /// How `choice` was obtained.
     pub parse: ParseOutcome,
-    /// Per-option log-probabilities, in `choices` order, when the mode ranks options.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Per-option log-probabilities, in `choices` order, when the mode ranks options. An option
+    /// whose label was not among the returned tokens has `-inf` (written `null` in JSON).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "neg_inf_as_null"
+    )]
     pub option_logprobs: Option<Vec<f64>>,
     /// Whether the answer came from the response cache (nothing was sent).
     #[serde(default)]
     pub from_cache: bool,
+}
+
+/// Serde for `Option<Vec<f64>>` writing `-inf` (and NaN) as `null` and reading `null` back as
+/// `-inf`, since JSON has no infinities.
+mod neg_inf_as_null {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<Vec<f64>>, s: S) -> Result<S::Ok, S::Error> {
+        v.as_ref()
+            .map(|xs| {
+                xs.iter()
+                    .map(|&x| x.is_finite().then_some(x))
+                    .collect::<Vec<Option<f64>>>()
+            })
+            .serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<f64>>, D::Error> {
+        let v: Option<Vec<Option<f64>>> = Option::deserialize(d)?;
+        Ok(v.map(|xs| {
+            xs.into_iter()
+                .map(|x| x.unwrap_or(f64::NEG_INFINITY))
+                .collect()
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logprobs_round_trip_with_infinities() {
+        let a = Answer {
+            text: "B".into(),
+            choice: Some(1),
+            parse: ParseOutcome::Ranked,
+            option_logprobs: Some(vec![-2.5, -0.1, f64::NEG_INFINITY]),
+            from_cache: false,
+        };
+        let json = serde_json::to_string(&a).unwrap();
+        assert!(json.contains("[-2.5,-0.1,null]"), "{json}");
+        let back: Answer = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, a);
+        let plain: Answer =
+            serde_json::from_str(r#"{"text":"x","choice":null,"parse":{"status":"open"}}"#)
+                .unwrap();
+        assert_eq!(plain.option_logprobs, None);
+    }
 }

@@ -8,13 +8,25 @@
 //! Backends implement [`Answerer`]: OpenAI-compatible servers (vLLM, SGLang, mistral.rs,
 //! llama.cpp, hosted APIs) and, in `cuelab-models`, in-process models. [`FnAnswerer`] wraps a
 //! closure for tests and dry runs.
+//!
+//! [`RemoteAnswerer`] (module [`remote`]) asks OpenAI-compatible servers in four answering modes
+//! (see [`AnswerMode`]); free-text answers are read by [`extract`]. With the `mock` feature,
+//! [`mock`] serves a deterministic, fault-injecting OpenAI-compatible server on loopback for
+//! tests.
 
 pub mod answer;
 pub mod backend;
 pub mod error;
+pub mod extract;
+#[cfg(feature = "mock")]
+pub mod mock;
 pub mod question;
+pub mod remote;
 
 pub use answer::{Answer, ParseOutcome};
 pub use backend::{Answerer, FnAnswerer};
 pub use error::{Result, VlmError};
 pub use question::{AnswerMode, Question};
+pub use remote::{
+    GenerationConfig, ImageFormat, PromptTemplate, RemoteAnswerer, RemoteConfig, ResponseCache,
+};
