@@ -11,7 +11,9 @@
 //! The experiment code talks to models through two traits: [`ImageEmbedder`] (images → vectors)
 //! and [`ImageTextScorer`] (images and texts → vectors in one space, plus the logit scale).
 
+pub mod bpe;
 pub mod cache;
+pub mod clip_resnet;
 pub mod clip_vit;
 pub mod dinov2;
 pub mod error;
@@ -122,8 +124,13 @@ pub fn load_scorer(
 ) -> Result<Box<dyn ImageTextScorer + Send + Sync>> {
     let resolved = resolve::resolve(reference)?;
     let config_path = resolved.dir.join("config.json");
-    match model_type(&config_path)?.as_str() {
+    match model_type(&resolved.dir)?.as_str() {
         "clip" => Ok(Box::new(clip_vit::ClipVit::load(
+            &resolved.dir,
+            opts.pipeline,
+            &opts.device,
+        )?)),
+        OPEN_CLIP_RESNET => Ok(Box::new(clip_resnet::ClipResnet::load(
             &resolved.dir,
             opts.pipeline,
             &opts.device,
@@ -131,7 +138,7 @@ pub fn load_scorer(
         other => Err(Error::UnsupportedArchitecture {
             path: config_path,
             architecture: other.to_string(),
-            supported: "clip (image-text scoring)".into(),
+            supported: "clip (image-text scoring), open_clip ResNet CLIP".into(),
         }),
     }
 }
@@ -143,8 +150,13 @@ pub fn load_embedder(
 ) -> Result<Box<dyn ImageEmbedder + Send + Sync>> {
     let resolved = resolve::resolve(reference)?;
     let config_path = resolved.dir.join("config.json");
-    match model_type(&config_path)?.as_str() {
+    match model_type(&resolved.dir)?.as_str() {
         "clip" => Ok(Box::new(clip_vit::ClipVit::load(
+            &resolved.dir,
+            opts.pipeline,
+            &opts.device,
+        )?)),
+        OPEN_CLIP_RESNET => Ok(Box::new(clip_resnet::ClipResnet::load(
             &resolved.dir,
             opts.pipeline,
             &opts.device,
@@ -159,12 +171,41 @@ pub fn load_embedder(
         other => Err(Error::UnsupportedArchitecture {
             path: config_path,
             architecture: other.to_string(),
-            supported: "clip, dinov2, dinov2_with_registers, siglip".into(),
+            supported: "clip, dinov2, dinov2_with_registers, siglip, open_clip ResNet CLIP".into(),
         }),
     }
 }
 
-fn model_type(config_path: &std::path::Path) -> Result<String> {
+/// The architecture name used internally for open_clip ResNet checkpoints.
+const OPEN_CLIP_RESNET: &str = "open_clip:resnet";
+
+/// `model_type` of `config.json`; for a directory with only `open_clip_config.json`,
+/// `open_clip:resnet` (vision_cfg.layers is a list) or `open_clip:vit`.
+fn model_type(dir: &std::path::Path) -> Result<String> {
+    let config_path = dir.join("config.json");
+    let open_clip = dir.join("open_clip_config.json");
+    if !config_path.is_file() && open_clip.is_file() {
+        let text = std::fs::read_to_string(&open_clip).map_err(|source| Error::Io {
+            path: open_clip.clone(),
+            source,
+        })?;
+        let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| Error::Config {
+            path: open_clip.clone(),
+            key: String::new(),
+            message: e.to_string(),
+        })?;
+        let cfg = value.get("model_cfg").unwrap_or(&value);
+        let layers = cfg.get("vision_cfg").and_then(|v| v.get("layers"));
+        return Ok(if layers.is_some_and(|l| l.is_array()) {
+            OPEN_CLIP_RESNET.to_string()
+        } else {
+            "open_clip:vit".to_string()
+        });
+    }
+    model_type_of(&config_path)
+}
+
+fn model_type_of(config_path: &std::path::Path) -> Result<String> {
     let text = std::fs::read_to_string(config_path).map_err(|source| Error::Io {
         path: config_path.to_path_buf(),
         source,
