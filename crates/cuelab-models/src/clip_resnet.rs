@@ -420,6 +420,19 @@ pub fn find_weights(dir: &Path) -> Result<PathBuf> {
             return Ok(p);
         }
     }
+    // Last resort: one `*.pt` / `*.pth` file (e.g. OpenAI's `RN50.pt`).
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        let mut pts: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("pt" | "pth"))
+            })
+            .collect();
+        pts.sort();
+        if pts.len() == 1 {
+            return Ok(pts.remove(0));
+        }
+    }
     Err(Error::ModelNotFound {
         model: format!("weights of {}", dir.display()),
         looked: NAMES.iter().map(|n| dir.join(n)).collect(),

@@ -306,3 +306,24 @@ fn bpe_ids_match_open_clip_simple_tokenizer() {
     );
     assert!(bad.is_empty(), "{} differ:\n{}", bad.len(), bad.join("\n"));
 }
+
+/// Manual check of the PyTorch loaders (needs files made with torch, so not in CI):
+/// `CUELAB_RN_BIN_DIR` = a copy of clip-rn-tiny with `open_clip_pytorch_model.bin` from
+/// `torch.save(state_dict)` instead of safetensors; `CUELAB_RN_JIT_DIR` = one whose
+/// `pytorch_model.bin` is a TorchScript archive (as OpenAI's `RN50.pt`).
+#[test]
+#[ignore]
+fn pytorch_state_dicts_load() {
+    if let Some(d) = std::env::var_os("CUELAB_RN_BIN_DIR") {
+        let m = ClipResnet::load(Path::new(&d), None, &Device::Cpu).unwrap();
+        let want = rows(&reference()["image_embeds"]);
+        check(&image_embeds_from_crops(&m), &want, "rn image from .bin");
+    }
+    if let Some(d) = std::env::var_os("CUELAB_RN_JIT_DIR") {
+        let err = ClipResnet::load(Path::new(&d), None, &Device::Cpu)
+            .unwrap_err()
+            .to_string();
+        println!("TorchScript: {err}");
+        assert!(err.contains("convert once"), "{err}");
+    }
+}
