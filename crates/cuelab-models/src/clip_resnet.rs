@@ -27,6 +27,7 @@ use serde_json::Value;
 
 use crate::bpe::BpeTokenizer;
 use crate::error::{Error, Result, TensorContext};
+use crate::open_clip_vit::{VitCfg, VitTower};
 use crate::preprocess::{Pipeline, Preprocess};
 use crate::transformer::{causal_mask, linear3, Act, Encoder, EncoderShape, Loader};
 use crate::weights::Weights;
@@ -66,6 +67,9 @@ pub struct ClipResnetConfig {
     pub text_layers: usize,
     /// Text MLP ratio (default 4).
     pub mlp_ratio: f64,
+    /// An open_clip ViT image tower instead of the ResNet (then `layers`, `width`, `head_width`
+    /// are unused).
+    pub vit: Option<VitCfg>,
 }
 
 impl ClipResnetConfig {
@@ -90,6 +94,7 @@ impl ClipResnetConfig {
             text_heads,
             text_layers: 12,
             mlp_ratio: 4.0,
+            vit: None,
         }
     }
 
@@ -142,7 +147,12 @@ impl ClipResnetConfig {
         };
         let vision = cfg.get("vision_cfg");
         let text = cfg.get("text_cfg");
+        let mut vit = None;
         let layers = match vision.and_then(|v| v.get("layers")) {
+            Some(Value::Number(_)) => {
+                vit = vision.map(|v| VitCfg::from_value(path, v)).transpose()?;
+                [0; 4]
+            }
             Some(Value::Array(a)) if a.len() == 4 => {
                 let mut out = [0usize; 4];
                 for (o, v) in out.iter_mut().zip(a) {
@@ -201,6 +211,7 @@ impl ClipResnetConfig {
             text_heads: int(text, "model_cfg.text_cfg.heads", "heads", Some(8))?,
             text_layers: int(text, "model_cfg.text_cfg.layers", "layers", Some(12))?,
             mlp_ratio,
+            vit,
         };
         c.check(path)?;
         Ok(c)
@@ -214,6 +225,12 @@ impl ClipResnetConfig {
                 message: message.into(),
             })
         };
+        if self.text_heads == 0 || self.text_width % self.text_heads != 0 {
+            return bad("model_cfg.text_cfg.heads", "must divide text_cfg.width");
+        }
+        if self.vit.is_some() {
+            return Ok(());
+        }
         let embed = self.width * 32;
         if self.width < 2 || self.width % 2 != 0 {
             return bad("model_cfg.vision_cfg.width", "must be an even number >= 2");
@@ -386,14 +403,24 @@ impl AttnPool {
     }
 }
 
-/// A loaded ResNet CLIP with its BPE tokenizer and preprocessing.
+/// The image tower of an open_clip / OpenAI checkpoint.
+#[derive(Debug)]
+enum Vision {
+    Resnet {
+        stem: [ConvBn; 3],
+        stages: Vec<Vec<Bottleneck>>,
+        attnpool: AttnPool,
+    },
+    Vit(VitTower),
+}
+
+/// A loaded open_clip / OpenAI-layout CLIP (ResNet image tower, or an open_clip ViT tower when the
+/// config's `vision_cfg.layers` is a number) with its BPE tokenizer and preprocessing.
 #[derive(Debug)]
 pub struct ClipResnet {
     id: String,
     config: ClipResnetConfig,
-    stem: [ConvBn; 3],
-    stages: Vec<Vec<Bottleneck>>,
-    attnpool: AttnPool,
+    vision: Vision,
     token_embedding: Embedding,
     text_positions: Tensor,
     text_encoder: Encoder,
@@ -462,38 +489,14 @@ impl ClipResnet {
             w: &weights,
             device,
         };
-        let w = c.width;
-        let stem = [
-            ConvBn::load(&l, "visual.conv1", "visual.bn1", [w / 2, 3, 3, 3], 2)?,
-            ConvBn::load(&l, "visual.conv2", "visual.bn2", [w / 2, w / 2, 3, 3], 1)?,
-            ConvBn::load(&l, "visual.conv3", "visual.bn3", [w, w / 2, 3, 3], 1)?,
-        ];
-        let mut inplanes = w;
-        let mut stages = Vec::with_capacity(4);
-        for (s, &blocks) in c.layers.iter().enumerate() {
-            let planes = w << s;
-            let stride = if s == 0 { 1 } else { 2 };
-            let mut stage = Vec::with_capacity(blocks);
-            for b in 0..blocks {
-                let p = format!("visual.layer{}.{b}", s + 1);
-                let st = if b == 0 { stride } else { 1 };
-                stage.push(Bottleneck::load(&l, &p, inplanes, planes, st)?);
-                inplanes = planes * 4;
-            }
-            stages.push(stage);
-        }
-        let embed = w * 32;
-        let grid = c.image_size / 32;
-        let attnpool = AttnPool {
-            positions: l.t(
-                "visual.attnpool.positional_embedding",
-                &[grid * grid + 1, embed],
-            )?,
-            q: l.linear("visual.attnpool.q_proj", embed, embed)?,
-            k: l.linear("visual.attnpool.k_proj", embed, embed)?,
-            v: l.linear("visual.attnpool.v_proj", embed, embed)?,
-            c: l.linear("visual.attnpool.c_proj", embed, c.embed_dim)?,
-            heads: embed / c.head_width,
+        let act = if c.quick_gelu {
+            Act::QuickGelu
+        } else {
+            Act::Gelu
+        };
+        let vision = match &c.vit {
+            Some(v) => Vision::Vit(VitTower::load(&l, v, c.embed_dim, act)?),
+            None => Self::load_resnet(&l, c)?,
         };
         let dt = c.text_width;
         let token_embedding =
@@ -538,7 +541,12 @@ impl ClipResnet {
         let preprocess =
             Preprocess::clip(pipeline.unwrap_or(Pipeline::Openai), c.image_size as u32);
         let id = format!(
-            "clip-rn:{}@{}",
+            "{}:{}@{}",
+            if c.vit.is_some() {
+                "open-clip-vit"
+            } else {
+                "clip-rn"
+            },
             dir.file_name()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default(),
@@ -547,9 +555,7 @@ impl ClipResnet {
         Ok(ClipResnet {
             id,
             config,
-            stem,
-            stages,
-            attnpool,
+            vision,
             token_embedding,
             text_positions,
             text_encoder,
@@ -560,6 +566,47 @@ impl ClipResnet {
             tokenizer,
             preprocess,
             device: device.clone(),
+        })
+    }
+
+    fn load_resnet(l: &Loader, c: &ClipResnetConfig) -> Result<Vision> {
+        let w = c.width;
+        let stem = [
+            ConvBn::load(l, "visual.conv1", "visual.bn1", [w / 2, 3, 3, 3], 2)?,
+            ConvBn::load(l, "visual.conv2", "visual.bn2", [w / 2, w / 2, 3, 3], 1)?,
+            ConvBn::load(l, "visual.conv3", "visual.bn3", [w, w / 2, 3, 3], 1)?,
+        ];
+        let mut inplanes = w;
+        let mut stages = Vec::with_capacity(4);
+        for (s, &blocks) in c.layers.iter().enumerate() {
+            let planes = w << s;
+            let stride = if s == 0 { 1 } else { 2 };
+            let mut stage = Vec::with_capacity(blocks);
+            for b in 0..blocks {
+                let p = format!("visual.layer{}.{b}", s + 1);
+                let st = if b == 0 { stride } else { 1 };
+                stage.push(Bottleneck::load(l, &p, inplanes, planes, st)?);
+                inplanes = planes * 4;
+            }
+            stages.push(stage);
+        }
+        let embed = w * 32;
+        let grid = c.image_size / 32;
+        let attnpool = AttnPool {
+            positions: l.t(
+                "visual.attnpool.positional_embedding",
+                &[grid * grid + 1, embed],
+            )?,
+            q: l.linear("visual.attnpool.q_proj", embed, embed)?,
+            k: l.linear("visual.attnpool.k_proj", embed, embed)?,
+            v: l.linear("visual.attnpool.v_proj", embed, embed)?,
+            c: l.linear("visual.attnpool.c_proj", embed, c.embed_dim)?,
+            heads: embed / c.head_width,
+        };
+        Ok(Vision::Resnet {
+            stem,
+            stages,
+            attnpool,
         })
     }
 
@@ -637,17 +684,25 @@ impl ClipResnet {
     }
 
     fn vision_forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        let (stem, stages, attnpool) = match &self.vision {
+            Vision::Vit(v) => return v.forward(x),
+            Vision::Resnet {
+                stem,
+                stages,
+                attnpool,
+            } => (stem, stages, attnpool),
+        };
         let mut h = x.clone();
-        for c in &self.stem {
+        for c in stem {
             h = c.forward(&h)?.relu()?;
         }
         h = h.avg_pool2d(2)?;
-        for stage in &self.stages {
+        for stage in stages {
             for b in stage {
                 h = b.forward(&h)?;
             }
         }
-        self.attnpool.forward(&h)
+        attnpool.forward(&h)
     }
 }
 

@@ -18,6 +18,7 @@ pub mod clip_vit;
 pub mod dinov2;
 pub mod error;
 pub mod npy;
+pub mod open_clip_vit;
 pub mod preprocess;
 pub mod qwen3_vl;
 pub mod resolve;
@@ -130,7 +131,7 @@ pub fn load_scorer(
             opts.pipeline,
             &opts.device,
         )?)),
-        OPEN_CLIP_RESNET => Ok(Box::new(clip_resnet::ClipResnet::load(
+        OPEN_CLIP => Ok(Box::new(clip_resnet::ClipResnet::load(
             &resolved.dir,
             opts.pipeline,
             &opts.device,
@@ -138,7 +139,7 @@ pub fn load_scorer(
         other => Err(Error::UnsupportedArchitecture {
             path: config_path,
             architecture: other.to_string(),
-            supported: "clip (image-text scoring), open_clip ResNet CLIP".into(),
+            supported: "clip (image-text scoring), open_clip ResNet / ViT CLIP".into(),
         }),
     }
 }
@@ -156,7 +157,7 @@ pub fn load_embedder(
             opts.pipeline,
             &opts.device,
         )?)),
-        OPEN_CLIP_RESNET => Ok(Box::new(clip_resnet::ClipResnet::load(
+        OPEN_CLIP => Ok(Box::new(clip_resnet::ClipResnet::load(
             &resolved.dir,
             opts.pipeline,
             &opts.device,
@@ -171,36 +172,23 @@ pub fn load_embedder(
         other => Err(Error::UnsupportedArchitecture {
             path: config_path,
             architecture: other.to_string(),
-            supported: "clip, dinov2, dinov2_with_registers, siglip, open_clip ResNet CLIP".into(),
+            supported: "clip, dinov2, dinov2_with_registers, siglip, open_clip ResNet / ViT CLIP"
+                .into(),
         }),
     }
 }
 
-/// The architecture name used internally for open_clip ResNet checkpoints.
-const OPEN_CLIP_RESNET: &str = "open_clip:resnet";
+/// The architecture name used internally for open_clip / OpenAI state-dict checkpoints.
+const OPEN_CLIP: &str = "open_clip";
 
-/// `model_type` of `config.json`; for a directory with only `open_clip_config.json`,
-/// `open_clip:resnet` (vision_cfg.layers is a list) or `open_clip:vit`.
+/// `model_type` of `config.json`; `open_clip` for a directory with only `open_clip_config.json`.
 fn model_type(dir: &std::path::Path) -> Result<String> {
     let config_path = dir.join("config.json");
     let open_clip = dir.join("open_clip_config.json");
     if !config_path.is_file() && open_clip.is_file() {
-        let text = std::fs::read_to_string(&open_clip).map_err(|source| Error::Io {
-            path: open_clip.clone(),
-            source,
-        })?;
-        let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| Error::Config {
-            path: open_clip.clone(),
-            key: String::new(),
-            message: e.to_string(),
-        })?;
-        let cfg = value.get("model_cfg").unwrap_or(&value);
-        let layers = cfg.get("vision_cfg").and_then(|v| v.get("layers"));
-        return Ok(if layers.is_some_and(|l| l.is_array()) {
-            OPEN_CLIP_RESNET.to_string()
-        } else {
-            "open_clip:vit".to_string()
-        });
+        // ResNet and ViT image towers both load through `ClipResnet` (shared text tower); its
+        // config parser decides which and reports bad keys.
+        return Ok(OPEN_CLIP.to_string());
     }
     model_type_of(&config_path)
 }

@@ -327,3 +327,40 @@ fn pytorch_state_dicts_load() {
         assert!(err.contains("convert once"), "{err}");
     }
 }
+
+#[test]
+fn open_clip_vit_layout_matches_open_clip() {
+    // A tiny open_clip ViT (GELU, as the laion checkpoints) in the open_clip state-dict layout.
+    let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/open-clip-vit-tiny");
+    let r: Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("reference.json")).unwrap()).unwrap();
+    let model = ClipResnet::load(&d, None, &Device::Cpu).unwrap();
+    assert!(model.config().vit.is_some());
+    assert!(model.id().starts_with("open-clip-vit:"));
+    let pre = Preprocess::clip(Pipeline::Openai, 32);
+    let mut pixels = Vec::new();
+    for n in ["dog", "eagle"] {
+        let crop = image::open(d.join(format!("{n}.crop.png")))
+            .unwrap()
+            .to_rgb8();
+        pixels.extend(pre.normalize(&crop));
+    }
+    check(
+        &model.encode_pixels(&pixels, 2).unwrap(),
+        &rows(&r["image_embeds"]),
+        "open_clip vit image",
+    );
+    let texts: Vec<String> = r["texts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap().to_string())
+        .collect();
+    check(
+        &model.encode_texts(&texts).unwrap(),
+        &rows(&r["text_embeds"]),
+        "open_clip vit text",
+    );
+    let s = cuelab_models::load_scorer(d.to_str().unwrap(), &LoadOptions::default()).unwrap();
+    assert_eq!(s.preprocess().pipeline, Pipeline::Openai);
+}

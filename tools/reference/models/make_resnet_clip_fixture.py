@@ -125,6 +125,49 @@ def tokenizer_strings():
     return out
 
 
+VIT_CFG = {
+    "embed_dim": 16,
+    "quick_gelu": False,
+    "vision_cfg": {"image_size": 32, "layers": 2, "width": 16, "patch_size": 8, "head_width": 8},
+    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 8, "heads": 2, "layers": 1},
+}
+
+
+def vit_fixture(tok, prep_names, photos):
+    """A tiny open_clip ViT in the laion/open_clip state-dict layout (GELU, as laion models)."""
+    out_dir = os.path.join(DATA, "open-clip-vit-tiny")
+    os.makedirs(out_dir, exist_ok=True)
+    model = open_clip.model.CLIP(
+        embed_dim=VIT_CFG["embed_dim"],
+        vision_cfg=open_clip.model.CLIPVisionCfg(**VIT_CFG["vision_cfg"]),
+        text_cfg=open_clip.model.CLIPTextCfg(**VIT_CFG["text_cfg"]),
+        quick_gelu=False,
+    )
+    randomize(model, 99)
+    model.eval()
+    with torch.no_grad():
+        model.token_embedding.weight.copy_(model.token_embedding.weight.half().float())
+    sd = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    sd.pop("attn_mask", None)
+    sd["token_embedding.weight"] = sd["token_embedding.weight"].half()
+    save_file(sd, os.path.join(out_dir, "open_clip_model.safetensors"))
+    with open(os.path.join(out_dir, "open_clip_config.json"), "w") as f:
+        json.dump({"model_cfg": VIT_CFG, "preprocess_cfg": PREPROCESS_CFG}, f, indent=2)
+    prep = openai_preprocess(32)
+    for n in prep_names:
+        crop = openai_crop_u8(Image.open(os.path.join(photos, n)), 32)
+        crop.save(os.path.join(out_dir, n.replace(".jpg", ".crop.png")))
+    pix = torch.stack([prep(Image.open(os.path.join(photos, n))) for n in prep_names])
+    ids = tok(TEXTS)
+    with torch.no_grad():
+        im = model.encode_image(pix)
+        tx = model.encode_text(ids)
+    with open(os.path.join(out_dir, "reference.json"), "w") as f:
+        json.dump({"images": prep_names, "image_embeds": im.tolist(), "texts": TEXTS,
+                   "text_embeds": tx.tolist(),
+                   "logit_scale": float(model.logit_scale.detach().exp())}, f)
+
+
 def main():
     torch.manual_seed(0)
     out_dir = os.path.join(DATA, "clip-rn-tiny")
@@ -180,6 +223,8 @@ def main():
     }
     with open(os.path.join(out_dir, "reference.json"), "w") as f:
         json.dump(ref, f)
+
+    vit_fixture(tok, prep_names=names, photos=photos)
 
     strings = tokenizer_strings()
     rows = []
