@@ -160,4 +160,30 @@ mod tests {
         assert!(msg.contains("nobody/nothing"), "{msg}");
         assert!(msg.contains("models--nobody--nothing"), "{msg}");
     }
+
+    #[test]
+    fn open_clip_names_and_directories() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let local = tmp.path().join("rn");
+        std::fs::create_dir_all(&local).expect("mkdir");
+        std::fs::write(local.join("open_clip_config.json"), "{}").expect("write");
+        let r = resolve_in(local.to_str().expect("utf8"), None).expect("local open_clip dir");
+        assert_eq!(r.dir, local);
+
+        let cache = tmp.path().join("hub");
+        let snap = cache
+            .join("models--timm--resnet50x16_clip.openai")
+            .join("snapshots")
+            .join("def456");
+        std::fs::create_dir_all(&snap).expect("mkdir");
+        std::fs::write(snap.join("open_clip_config.json"), "{}").expect("write");
+        let r = resolve_in("RN50x16", Some(&cache)).expect("open_clip name");
+        assert_eq!(r.dir, snap);
+        let err = resolve_in("RN101", Some(&cache)).expect_err("not cached");
+        assert!(
+            err.to_string()
+                .contains("models--timm--resnet101_clip.openai"),
+            "{err}"
+        );
+    }
 }
