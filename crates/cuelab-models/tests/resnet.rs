@@ -364,3 +364,46 @@ fn open_clip_vit_layout_matches_open_clip() {
     let s = cuelab_models::load_scorer(d.to_str().unwrap(), &LoadOptions::default()).unwrap();
     assert_eq!(s.preprocess().pipeline, Pipeline::Openai);
 }
+
+/// One-off full-size parity (not in CI): `CUELAB_FULL_RN_DIR` from
+/// `make_resnet_clip_fixture.py --full-size DIR RN50` (or RN50x16 ...).
+#[test]
+#[ignore]
+fn full_size_resnet_parity() {
+    let Some(d) = std::env::var_os("CUELAB_FULL_RN_DIR") else {
+        return;
+    };
+    let d = PathBuf::from(d);
+    let r: Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("reference.json")).unwrap()).unwrap();
+    let t0 = std::time::Instant::now();
+    let model = ClipResnet::load(&d, None, &Device::Cpu).unwrap();
+    println!("loaded in {:.1} s", t0.elapsed().as_secs_f64());
+    let n = model.config().image_size as u32;
+    let pre = Preprocess::clip(Pipeline::Openai, n);
+    let mut pixels = Vec::new();
+    for name in ["dog", "eagle"] {
+        let crop = image::open(d.join(format!("{name}.crop.png")))
+            .unwrap()
+            .to_rgb8();
+        pixels.extend(pre.normalize(&crop));
+    }
+    let t0 = std::time::Instant::now();
+    let got = model.encode_pixels(&pixels, 2).unwrap();
+    println!("2 images in {:.2} s", t0.elapsed().as_secs_f64());
+    check(&got, &rows(&r["image_embeds"]), "full rn image");
+    let texts: Vec<String> = r["texts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap().to_string())
+        .collect();
+    let t0 = std::time::Instant::now();
+    let got = model.encode_texts(&texts).unwrap();
+    println!(
+        "{} texts in {:.2} s",
+        texts.len(),
+        t0.elapsed().as_secs_f64()
+    );
+    check(&got, &rows(&r["text_embeds"]), "full rn text");
+}

@@ -3,6 +3,8 @@
 tokenizer fixture for `crates/cuelab-models/tests/`.
 
 Run with the reference venv: /opt/refenv/bin/python tools/reference/models/make_resnet_clip_fixture.py
+(`--full-size OUT_DIR RN50x16` instead writes a random-weight full-size checkpoint, not committed,
+for the one-off run of the ignored test `full_size_resnet_parity`.)
 
 Writes crates/cuelab-models/tests/data/clip-rn-tiny/:
 - model.safetensors      open_clip / OpenAI state-dict layout (visual.conv1..., visual.attnpool...,
@@ -168,7 +170,49 @@ def vit_fixture(tok, prep_names, photos):
                    "logit_scale": float(model.logit_scale.detach().exp())}, f)
 
 
+def full_size(out_dir, name):
+    """Random-weight full-size OpenAI ResNet (open_clip's model_configs/NAME.json, quick_gelu) with
+    reference embeddings, for the one-off full-size parity run (not committed)."""
+    cfg_path = os.path.join(os.path.dirname(open_clip.__file__), "model_configs", f"{name}.json")
+    with open(cfg_path) as f:
+        cfg = json.load(f)
+    cfg["quick_gelu"] = True
+    cfg["vision_cfg"].pop("patch_size", None)
+    model = open_clip.model.CLIP(
+        embed_dim=cfg["embed_dim"],
+        vision_cfg=open_clip.model.CLIPVisionCfg(**cfg["vision_cfg"]),
+        text_cfg=open_clip.model.CLIPTextCfg(**cfg["text_cfg"]),
+        quick_gelu=True,
+    )
+    randomize(model, 7)
+    model.eval()
+    os.makedirs(out_dir, exist_ok=True)
+    sd = {k: v.detach().contiguous() for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
+    sd.pop("attn_mask", None)
+    save_file(sd, os.path.join(out_dir, "model.safetensors"))
+    with open(os.path.join(out_dir, "open_clip_config.json"), "w") as f:
+        json.dump({"model_cfg": cfg, "preprocess_cfg": PREPROCESS_CFG}, f, indent=2)
+    n = cfg["vision_cfg"]["image_size"]
+    photos = os.path.join(ROOT, "assets", "photos")
+    names = ["dog.jpg", "eagle.jpg"]
+    for nm in names:
+        openai_crop_u8(Image.open(os.path.join(photos, nm)), n).save(
+            os.path.join(out_dir, nm.replace(".jpg", ".crop.png")))
+    prep = openai_preprocess(n)
+    pix = torch.stack([prep(Image.open(os.path.join(photos, nm))) for nm in names])
+    tok = SimpleTokenizer()
+    with torch.no_grad():
+        im = model.encode_image(pix)
+        tx = model.encode_text(tok(TEXTS))
+    with open(os.path.join(out_dir, "reference.json"), "w") as f:
+        json.dump({"images": names, "image_embeds": im.tolist(), "texts": TEXTS,
+                   "text_embeds": tx.tolist()}, f)
+
+
 def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "--full-size":
+        full_size(sys.argv[2], sys.argv[3])
+        return
     torch.manual_seed(0)
     out_dir = os.path.join(DATA, "clip-rn-tiny")
     os.makedirs(out_dir, exist_ok=True)
