@@ -15,5 +15,7 @@ else
 fi
 "$PY" tools/reference/models/make_qwen3_vl_fixture.py
 "$PY" tools/reference/models/make_qwen3_vl_lora_fixture.py
+# ResNet CLIP (open_clip classes, random weights) and the OpenAI BPE ids; needs no extra data
+"$PY" tools/reference/models/make_resnet_clip_fixture.py
 # tasks fixtures use the tiny CLIP written by the models script
 "$PY" tools/reference/tasks/make_fixtures.py

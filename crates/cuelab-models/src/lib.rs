@@ -11,11 +11,14 @@
 //! The experiment code talks to models through two traits: [`ImageEmbedder`] (images → vectors)
 //! and [`ImageTextScorer`] (images and texts → vectors in one space, plus the logit scale).
 
+pub mod bpe;
 pub mod cache;
+pub mod clip_resnet;
 pub mod clip_vit;
 pub mod dinov2;
 pub mod error;
 pub mod npy;
+pub mod open_clip_vit;
 pub mod preprocess;
 pub mod qwen3_vl;
 pub mod resolve;
@@ -122,8 +125,13 @@ pub fn load_scorer(
 ) -> Result<Box<dyn ImageTextScorer + Send + Sync>> {
     let resolved = resolve::resolve(reference)?;
     let config_path = resolved.dir.join("config.json");
-    match model_type(&config_path)?.as_str() {
+    match model_type(&resolved.dir)?.as_str() {
         "clip" => Ok(Box::new(clip_vit::ClipVit::load(
+            &resolved.dir,
+            opts.pipeline,
+            &opts.device,
+        )?)),
+        OPEN_CLIP => Ok(Box::new(clip_resnet::ClipResnet::load(
             &resolved.dir,
             opts.pipeline,
             &opts.device,
@@ -131,7 +139,7 @@ pub fn load_scorer(
         other => Err(Error::UnsupportedArchitecture {
             path: config_path,
             architecture: other.to_string(),
-            supported: "clip (image-text scoring)".into(),
+            supported: "clip (image-text scoring), open_clip ResNet / ViT CLIP".into(),
         }),
     }
 }
@@ -143,8 +151,13 @@ pub fn load_embedder(
 ) -> Result<Box<dyn ImageEmbedder + Send + Sync>> {
     let resolved = resolve::resolve(reference)?;
     let config_path = resolved.dir.join("config.json");
-    match model_type(&config_path)?.as_str() {
+    match model_type(&resolved.dir)?.as_str() {
         "clip" => Ok(Box::new(clip_vit::ClipVit::load(
+            &resolved.dir,
+            opts.pipeline,
+            &opts.device,
+        )?)),
+        OPEN_CLIP => Ok(Box::new(clip_resnet::ClipResnet::load(
             &resolved.dir,
             opts.pipeline,
             &opts.device,
@@ -159,12 +172,28 @@ pub fn load_embedder(
         other => Err(Error::UnsupportedArchitecture {
             path: config_path,
             architecture: other.to_string(),
-            supported: "clip, dinov2, dinov2_with_registers, siglip".into(),
+            supported: "clip, dinov2, dinov2_with_registers, siglip, open_clip ResNet / ViT CLIP"
+                .into(),
         }),
     }
 }
 
-fn model_type(config_path: &std::path::Path) -> Result<String> {
+/// The architecture name used internally for open_clip / OpenAI state-dict checkpoints.
+const OPEN_CLIP: &str = "open_clip";
+
+/// `model_type` of `config.json`; `open_clip` for a directory with only `open_clip_config.json`.
+fn model_type(dir: &std::path::Path) -> Result<String> {
+    let config_path = dir.join("config.json");
+    let open_clip = dir.join("open_clip_config.json");
+    if !config_path.is_file() && open_clip.is_file() {
+        // ResNet and ViT image towers both load through `ClipResnet` (shared text tower); its
+        // config parser decides which and reports bad keys.
+        return Ok(OPEN_CLIP.to_string());
+    }
+    model_type_of(&config_path)
+}
+
+fn model_type_of(config_path: &std::path::Path) -> Result<String> {
     let text = std::fs::read_to_string(config_path).map_err(|source| Error::Io {
         path: config_path.to_path_buf(),
         source,

@@ -52,6 +52,14 @@ impl Loader<'_> {
             .op(name)
     }
 
+    /// A tensor of any shape.
+    pub fn t_any(&self, name: &str) -> Result<Tensor> {
+        self.w
+            .get(name, DType::F32)?
+            .to_device(self.device)
+            .op(name)
+    }
+
     pub fn has(&self, name: &str) -> bool {
         self.w.names().any(|n| n == name)
     }
@@ -162,6 +170,35 @@ impl Encoder {
                 ln2: l.norm(&format!("{p}.layer_norm2"), d, eps)?,
                 fc1: l.linear(&format!("{p}.mlp.fc1"), d, ff)?,
                 fc2: l.linear(&format!("{p}.mlp.fc2"), ff, d)?,
+            });
+        }
+        Ok(Encoder { blocks, heads, act })
+    }
+
+    /// OpenAI / open_clip-named blocks under `prefix` (`{prefix}.{i}.ln_1`,
+    /// `attn.in_proj_weight` (q, k, v stacked), `attn.out_proj`, `ln_2`, `mlp.c_fc`, `mlp.c_proj`).
+    pub fn load_openai(l: &Loader, prefix: &str, s: &EncoderShape) -> Result<Self> {
+        let EncoderShape {
+            layers,
+            d,
+            ff,
+            heads,
+            eps,
+            act,
+        } = *s;
+        let mut blocks = Vec::with_capacity(layers);
+        for i in 0..layers {
+            let p = format!("{prefix}.{i}");
+            blocks.push(Block {
+                ln1: l.norm(&format!("{p}.ln_1"), d, eps)?,
+                qkv: Linear::new(
+                    l.t(&format!("{p}.attn.in_proj_weight"), &[3 * d, d])?,
+                    Some(l.t(&format!("{p}.attn.in_proj_bias"), &[3 * d])?),
+                ),
+                out: l.linear(&format!("{p}.attn.out_proj"), d, d)?,
+                ln2: l.norm(&format!("{p}.ln_2"), d, eps)?,
+                fc1: l.linear(&format!("{p}.mlp.c_fc"), d, ff)?,
+                fc2: l.linear(&format!("{p}.mlp.c_proj"), ff, d)?,
             });
         }
         Ok(Encoder { blocks, heads, act })

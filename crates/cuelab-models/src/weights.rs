@@ -85,6 +85,52 @@ impl Weights {
         self.sha256 = sha256;
     }
 
+    /// Read safetensors, or a PyTorch zip-format state dict (`.bin` / `.pt` saved with
+    /// `torch.save(model.state_dict())`) by extension. TorchScript archives (OpenAI's original
+    /// `RN50.pt` etc.) are not state dicts; the error says how to convert them.
+    pub fn load_any(path: &Path, device: &Device) -> Result<Self> {
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+        if ext != "bin" && ext != "pt" && ext != "pth" {
+            return Self::load(path, device);
+        }
+        let bytes = std::fs::read(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let sha256 = hex(&Sha256::digest(&bytes));
+        let convert = "convert once with Python: `import torch, safetensors.torch as st; \
+            m = torch.jit.load(P, map_location='cpu'); \
+            st.save_file({k: v.float().contiguous() for k, v in m.state_dict().items()}, \
+            'model.safetensors')` (or `torch.load(P)` for a plain state dict)";
+        let read = candle_core::pickle::read_all(path).map_err(|e| Error::Weights {
+            path: path.to_path_buf(),
+            tensor: String::new(),
+            message: format!("cannot read as a PyTorch state dict ({e}); {convert}"),
+        })?;
+        if read.is_empty() {
+            return Err(Error::Weights {
+                path: path.to_path_buf(),
+                tensor: String::new(),
+                message: format!("no tensors found (a TorchScript archive?); {convert}"),
+            });
+        }
+        let mut tensors = HashMap::with_capacity(read.len());
+        for (name, t) in read {
+            let t = t.to_device(device).map_err(|e| Error::Weights {
+                path: path.to_path_buf(),
+                tensor: name.clone(),
+                message: e.to_string(),
+            })?;
+            let name = name.strip_prefix("module.").unwrap_or(&name).to_string();
+            tensors.insert(name, t);
+        }
+        Ok(Weights {
+            path: path.to_path_buf(),
+            sha256,
+            tensors,
+        })
+    }
+
     /// The file these weights came from.
     pub fn path(&self) -> &Path {
         &self.path
@@ -125,6 +171,25 @@ impl Weights {
             });
         }
         Ok(t)
+    }
+
+    /// Add `amount` times the tensor's mean absolute value to every element of one tensor
+    /// (for tests that check a comparison can fail).
+    pub fn perturb(&mut self, name: &str, amount: f64) -> Result<()> {
+        let t = self.get(name, DType::F32)?;
+        let err = |e: candle_core::Error| Error::Weights {
+            path: self.path.clone(),
+            tensor: name.to_string(),
+            message: e.to_string(),
+        };
+        let m = t
+            .abs()
+            .and_then(|a| a.mean_all())
+            .and_then(|a| a.to_scalar::<f32>())
+            .map_err(err)?;
+        let p = (t + (amount * m.max(1e-3) as f64)).map_err(err)?;
+        self.tensors.insert(name.to_string(), p);
+        Ok(())
     }
 
     /// A candle `VarBuilder` over these tensors (candle's errors name missing or misshapen tensors).
