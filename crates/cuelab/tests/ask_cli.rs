@@ -179,3 +179,96 @@ fn bad_input_is_a_clear_error() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+#[test]
+fn ask_over_a_server_caches_and_resumes() {
+    let server = cuelab_vlm::mock::MockServer::start().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("scenes");
+    scenes(&data);
+    let samples = data.join("samples.jsonl");
+    let out = tmp.path().join("run");
+    let url = server.url();
+    let args = [
+        "ask",
+        "--data",
+        samples.to_str().unwrap(),
+        "--endpoint",
+        url.as_str(),
+        "--model",
+        "mock-vlm",
+        "--mode",
+        "structured",
+        "--cue",
+        "plain",
+        "--cue",
+        "rect(color=red,width=2)",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let o = cuelab(&args);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let sent = server.requests();
+    assert!(sent > 0);
+    let rows = std::fs::read_to_string(out.join("results.jsonl")).unwrap();
+    assert_eq!(rows.lines().count(), sent, "one request per row");
+    // Rerun: everything is already in the run directory; nothing is sent.
+    let o = cuelab(&args);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(server.requests(), sent);
+    let manifest = std::fs::read_to_string(out.join("manifest.json")).unwrap();
+    assert!(manifest.contains("openai-compatible") && !manifest.contains("Bearer"));
+    // No model name is a clear error.
+    let o = cuelab(&[
+        "ask",
+        "--data",
+        samples.to_str().unwrap(),
+        "--endpoint",
+        url.as_str(),
+        "--out",
+        tmp.path().join("x").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--model"));
+}
+
+#[test]
+fn ask_with_the_local_qwen3_vl() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("scenes");
+    scenes(&data);
+    let samples = data.join("samples.jsonl");
+    let model =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../cuelab-models/tests/data/qwen3-vl-tiny");
+    let out = tmp.path().join("run");
+    let o = cuelab(&[
+        "ask",
+        "--data",
+        samples.to_str().unwrap(),
+        "--local",
+        model.to_str().unwrap(),
+        "--qtype",
+        "fill_blank",
+        "--limit",
+        "3",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let rows = std::fs::read_to_string(out.join("results.jsonl")).unwrap();
+    assert_eq!(rows.lines().count(), 3);
+    assert!(
+        rows.contains("\"ranked\"") && rows.contains("option_logprobs"),
+        "{rows}"
+    );
+}

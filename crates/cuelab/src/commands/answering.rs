@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use cuelab_tasks::experiment::RunOptions;
-use cuelab_tasks::vqa::{run_vqa, vqa_table, ChoiceOrder, ClipChoiceAnswerer, VqaConfig, VqaItem};
+use cuelab_tasks::vqa::{
+    run_vqa, vqa_table, ChoiceOrder, ClipChoiceAnswerer, LocalVlmAnswerer, VqaConfig, VqaItem,
+};
 use cuelab_vlm::Answerer;
 
 use crate::exit::ExitStatus;
@@ -21,9 +23,60 @@ pub struct BackendArgs {
     /// Model name sent to the server (e.g. `Qwen/Qwen3-VL-2B-Instruct`).
     #[arg(long)]
     pub model: Option<String>,
-    /// Answering mode: structured (vLLM ≥ 0.12), guided (legacy guided_choice), logprobs, free.
-    #[arg(long, default_value = "structured")]
-    pub mode: cuelab_vlm::AnswerMode,
+    /// Answering mode: structured (vLLM ≥ 0.12, default), guided (legacy guided_choice),
+    /// logprobs, free.
+    #[arg(long)]
+    pub mode: Option<cuelab_vlm::AnswerMode>,
+    /// Answer with an in-process Qwen3-VL instead of a server (directory or HF id in the local
+    /// cache): options ranked by log-likelihood, open questions by greedy generation.
+    #[arg(long, value_name = "MODEL", conflicts_with_all = ["endpoints", "clip"])]
+    pub local: Option<String>,
+    /// PEFT LoRA adapter merged into the `--local` model.
+    #[arg(long, requires = "local")]
+    pub adapter: Option<PathBuf>,
+    /// Remote backend settings from a TOML file (`endpoints`, `model`, `mode`, `concurrency`,
+    /// `timeout_s`, `retries`, `[generation]`, `[template]`, ...); the flags override it.
+    #[arg(long, value_name = "FILE.toml")]
+    pub backend_config: Option<PathBuf>,
+    /// Requests in flight at once, over all endpoints (default 32).
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+    /// Per-request timeout in seconds (default 120).
+    #[arg(long)]
+    pub timeout: Option<f64>,
+    /// Retries on timeouts, 429, 5xx, dropped connections and malformed replies (default 4).
+    #[arg(long)]
+    pub retries: Option<u32>,
+    /// Environment variable holding the API key (default OPENAI_API_KEY); never recorded.
+    #[arg(long)]
+    pub api_key_env: Option<String>,
+    /// Image encoding sent to the server: jpeg (default) or png.
+    #[arg(long, value_parser = ["jpeg", "png"])]
+    pub image_format: Option<String>,
+    /// JPEG quality 1-100 (default 90).
+    #[arg(long)]
+    pub jpeg_quality: Option<u8>,
+    /// Downscale images above this many pixels before sending.
+    #[arg(long)]
+    pub max_pixels: Option<u64>,
+    /// Sampling temperature.
+    #[arg(long)]
+    pub temperature: Option<f64>,
+    /// Nucleus sampling mass.
+    #[arg(long)]
+    pub top_p: Option<f64>,
+    /// Top-k sampling (vLLM/SGLang extension).
+    #[arg(long)]
+    pub top_k: Option<i64>,
+    /// Maximum generated tokens.
+    #[arg(long)]
+    pub max_tokens: Option<u32>,
+    /// Sampling seed sent to the server.
+    #[arg(long)]
+    pub gen_seed: Option<u64>,
+    /// Do not use the response cache (`responses.sqlite` in the run directory).
+    #[arg(long)]
+    pub no_cache: bool,
     /// Answer with a CLIP model instead of a VLM: the option most similar to the image wins
     /// (MMVP-VLM's evaluation). HF id or local directory.
     #[arg(long, value_name = "MODEL", conflicts_with_all = ["endpoints"])]
@@ -149,6 +202,24 @@ pub fn execute(
             &data_description,
             &opts,
         )?
+    } else if let Some(reference) = &backend.local {
+        let resolved = cuelab_models::resolve::resolve(reference)?;
+        let device = cuelab_models::device(&backend.device)?;
+        let model = cuelab_models::qwen3_vl::Qwen3Vl::load_with_adapter(
+            &resolved.dir,
+            backend.adapter.as_deref(),
+            &device,
+        )
+        .with_context(|| format!("loading {reference}"))?;
+        let answerer = LocalVlmAnswerer::new(&model, backend.max_tokens.unwrap_or(16) as usize);
+        run_vqa(
+            &cfg,
+            items,
+            &answerer,
+            &answerer.identity(),
+            &data_description,
+            &opts,
+        )?
     } else {
         let (answerer, identity) = remote_answerer(backend, &out)?;
         run_vqa(
@@ -170,16 +241,93 @@ pub fn execute(
     })
 }
 
-/// The OpenAI-compatible backend and its identity (what decides answers: not endpoints).
+/// The OpenAI-compatible backend and its identity (what decides answers: not endpoints,
+/// concurrency, timeouts or the cache).
 fn remote_answerer(
     backend: &BackendArgs,
-    _out: &Path,
+    out: &Path,
 ) -> Result<(Box<dyn Answerer>, serde_json::Value)> {
-    if backend.endpoints.is_empty() {
-        bail!("give --endpoint URL (an OpenAI-compatible server) or --clip MODEL");
-    }
-    let Some(_model) = &backend.model else {
-        bail!("--model is required with --endpoint (the model name the server serves)");
+    use cuelab_vlm::remote::{RemoteAnswerer, RemoteConfig};
+    let mut cfg = match &backend.backend_config {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read {}", p.display()))?;
+            toml::from_str::<RemoteConfig>(&text)
+                .with_context(|| format!("{}: not a remote backend configuration", p.display()))?
+        }
+        None => RemoteConfig::default(),
     };
-    bail!("the OpenAI-compatible backend is not built into this binary yet")
+    if !backend.endpoints.is_empty() {
+        cfg.endpoints = backend.endpoints.clone();
+    } else if backend.backend_config.is_none() {
+        bail!("give --endpoint URL (an OpenAI-compatible server), --backend-config FILE.toml or --clip MODEL");
+    }
+    if let Some(m) = &backend.model {
+        cfg.model = m.clone();
+    }
+    if cfg.model.trim().is_empty() {
+        bail!("--model is required with --endpoint (the model name the server serves)");
+    }
+    if let Some(mode) = backend.mode {
+        cfg.mode = mode;
+    }
+    if let Some(c) = backend.concurrency {
+        cfg.concurrency = c;
+    }
+    if let Some(t) = backend.timeout {
+        cfg.timeout_s = t;
+    }
+    if let Some(r) = backend.retries {
+        cfg.retries = r;
+    }
+    if let Some(k) = &backend.api_key_env {
+        cfg.api_key_env = k.clone();
+    }
+    if let Some(f) = &backend.image_format {
+        cfg.image_format = match f.as_str() {
+            "png" => cuelab_vlm::remote::ImageFormat::Png,
+            _ => cuelab_vlm::remote::ImageFormat::Jpeg,
+        };
+    }
+    if let Some(q) = backend.jpeg_quality {
+        cfg.jpeg_quality = q;
+    }
+    if backend.max_pixels.is_some() {
+        cfg.max_pixels = backend.max_pixels;
+    }
+    let g = &mut cfg.generation;
+    if backend.temperature.is_some() {
+        g.temperature = backend.temperature;
+    }
+    if backend.top_p.is_some() {
+        g.top_p = backend.top_p;
+    }
+    if backend.top_k.is_some() {
+        g.top_k = backend.top_k;
+    }
+    if backend.max_tokens.is_some() {
+        g.max_tokens = backend.max_tokens;
+    }
+    if backend.gen_seed.is_some() {
+        g.seed = backend.gen_seed;
+    }
+    if backend.no_cache {
+        cfg.cache_path = None;
+    } else if cfg.cache_path.is_none() {
+        std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+        cfg.cache_path = Some(out.join("responses.sqlite"));
+    }
+    let identity = serde_json::json!({
+        "backend": "openai-compatible",
+        "model": cfg.model,
+        "mode": cfg.mode,
+        "generation": cfg.generation,
+        "template": cfg.template,
+        "image_format": cfg.image_format,
+        "jpeg_quality": cfg.jpeg_quality,
+        "max_pixels": cfg.max_pixels,
+        "top_logprobs": cfg.top_logprobs,
+    });
+    let answerer = RemoteAnswerer::new(cfg).context("starting the OpenAI-compatible client")?;
+    Ok((Box::new(answerer), identity))
 }
