@@ -22,7 +22,6 @@ use std::path::{Path, PathBuf};
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{Conv2d, Conv2dConfig, Embedding, Linear};
 use image::RgbImage;
-use rayon::prelude::*;
 use serde_json::Value;
 
 use crate::bpe::BpeTokenizer;
@@ -659,7 +658,7 @@ impl ClipResnet {
             )));
         }
         let index: Vec<u32> = (0..rows)
-            .map(|r| (r * len + first_argmax(&ids[r * len..(r + 1) * len])) as u32)
+            .map(|r| (r * len + crate::clip_vit::first_argmax(&ids[r * len..(r + 1) * len])) as u32)
             .collect();
         let input = Tensor::from_slice(ids, (rows, len), &self.device).op("token ids")?;
         let pos = self.text_positions.narrow(0, 0, len).op("positions")?;
@@ -706,16 +705,6 @@ impl ClipResnet {
     }
 }
 
-fn first_argmax(row: &[u32]) -> usize {
-    let mut best = 0;
-    for (i, &t) in row.iter().enumerate() {
-        if t > row[best] {
-            best = i;
-        }
-    }
-    best
-}
-
 impl ImageEmbedder for ClipResnet {
     fn id(&self) -> &str {
         &self.id
@@ -730,15 +719,10 @@ impl ImageEmbedder for ClipResnet {
     }
 
     fn encode_images(&self, images: &[RgbImage]) -> Result<Vec<Vec<f32>>> {
-        let mut out = Vec::with_capacity(images.len());
-        for chunk in images.chunks(IMAGE_BATCH) {
-            let pixels: Vec<Vec<f32>> = chunk
-                .par_iter()
-                .map(|im| self.preprocess.apply(im))
-                .collect::<Result<_>>()?;
-            out.extend(self.encode_pixels(&pixels.concat(), chunk.len())?);
-        }
-        Ok(out)
+        self.preprocess
+            .encode_batched(images, IMAGE_BATCH, |pixels, n| {
+                self.encode_pixels(pixels, n)
+            })
     }
 }
 

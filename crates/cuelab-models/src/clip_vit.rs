@@ -11,7 +11,6 @@ use std::path::Path;
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{Conv2d, Conv2dConfig, Embedding, Linear};
 use image::RgbImage;
-use rayon::prelude::*;
 use serde_json::Value;
 
 use crate::error::{Error, Result, TensorContext};
@@ -456,7 +455,8 @@ impl ClipVit {
     }
 }
 
-fn first_argmax(row: &[u32]) -> usize {
+/// Index of the first largest id in a row (the end-of-text token, the highest id in CLIP's vocab).
+pub(crate) fn first_argmax(row: &[u32]) -> usize {
     let mut best = 0;
     for (i, &t) in row.iter().enumerate() {
         if t > row[best] {
@@ -480,16 +480,10 @@ impl ImageEmbedder for ClipVit {
     }
 
     fn encode_images(&self, images: &[RgbImage]) -> Result<Vec<Vec<f32>>> {
-        let mut out = Vec::with_capacity(images.len());
-        for chunk in images.chunks(IMAGE_BATCH) {
-            let pixels: Vec<Vec<f32>> = chunk
-                .par_iter()
-                .map(|im| self.preprocess.apply(im))
-                .collect::<Result<_>>()?;
-            let flat: Vec<f32> = pixels.concat();
-            out.extend(self.encode_pixels(&flat, chunk.len())?);
-        }
-        Ok(out)
+        self.preprocess
+            .encode_batched(images, IMAGE_BATCH, |pixels, n| {
+                self.encode_pixels(pixels, n)
+            })
     }
 }
 

@@ -12,7 +12,6 @@ use std::path::Path;
 use candle_core::{Device, Module, Tensor};
 use candle_nn::{Conv2d, Conv2dConfig, LayerNorm, Linear};
 use image::RgbImage;
-use rayon::prelude::*;
 use serde_json::Value;
 
 use crate::error::{Error, Result, TensorContext};
@@ -494,14 +493,9 @@ impl ImageEmbedder for Dinov2 {
     }
 
     fn encode_images(&self, images: &[RgbImage]) -> Result<Vec<Vec<f32>>> {
-        let mut out = Vec::with_capacity(images.len());
-        for chunk in images.chunks(IMAGE_BATCH) {
-            let pixels: Vec<Vec<f32>> = chunk
-                .par_iter()
-                .map(|im| self.preprocess.apply(im))
-                .collect::<Result<_>>()?;
-            out.extend(self.encode_pixels(&pixels.concat(), chunk.len())?);
-        }
-        Ok(out)
+        self.preprocess
+            .encode_batched(images, IMAGE_BATCH, |pixels, n| {
+                self.encode_pixels(pixels, n)
+            })
     }
 }

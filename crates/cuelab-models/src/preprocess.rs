@@ -158,6 +158,26 @@ impl Preprocess {
         out
     }
 
+    /// Preprocess `images` in chunks of `batch` (in parallel within a chunk) and run `encode` on
+    /// each chunk's flattened pixels (`encode(pixels, n)`), concatenating the embeddings in order.
+    pub(crate) fn encode_batched(
+        &self,
+        images: &[RgbImage],
+        batch: usize,
+        encode: impl Fn(&[f32], usize) -> Result<Vec<Vec<f32>>>,
+    ) -> Result<Vec<Vec<f32>>> {
+        use rayon::prelude::*;
+        let mut out = Vec::with_capacity(images.len());
+        for chunk in images.chunks(batch.max(1)) {
+            let pixels: Vec<Vec<f32>> = chunk
+                .par_iter()
+                .map(|im| self.apply(im))
+                .collect::<Result<_>>()?;
+            out.extend(encode(&pixels.concat(), chunk.len())?);
+        }
+        Ok(out)
+    }
+
     /// Resize, crop and normalise: CHW f32 of length `3 * crop_height * crop_width`.
     pub fn apply(&self, img: &RgbImage) -> Result<Vec<f32>> {
         Ok(self.normalize(&self.resize_crop(img)?))

@@ -1,28 +1,6 @@
 //! Reading a count out of a free-text answer ("3", "three", "There are 3 circles.").
 
-const WORDS: [&str; 21] = [
-    "zero",
-    "one",
-    "two",
-    "three",
-    "four",
-    "five",
-    "six",
-    "seven",
-    "eight",
-    "nine",
-    "ten",
-    "eleven",
-    "twelve",
-    "thirteen",
-    "fourteen",
-    "fifteen",
-    "sixteen",
-    "seventeen",
-    "eighteen",
-    "nineteen",
-    "twenty",
-];
+use cuelab_data::scenes::language::NUMBERS as WORDS;
 
 /// The first count in `text`: a run of ASCII digits or an English number word (zero..twenty),
 /// whichever comes first. `None` when the text holds no count or two different ones that the

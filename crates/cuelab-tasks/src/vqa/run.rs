@@ -239,7 +239,7 @@ pub fn run_vqa(
     });
     let mut run = RunDir::open(&opts.out, &config_hash, &manifest)?;
     // Every (variant, item) pair that applies: cue variants need a target to point at.
-    let mut todo: Vec<(usize, usize, usize)> = Vec::new(); // (ordinal, item index, variant index)
+    let mut todo: Vec<(usize, usize)> = Vec::new(); // (ordinal in `selected`, variant index)
     let mut expected = 0usize;
     for (ordinal, (_, item)) in selected.iter().enumerate() {
         for (vi, v) in variants.iter().enumerate() {
@@ -248,7 +248,7 @@ pub fn run_vqa(
             }
             expected += 1;
             if !run.is_done(&format!("{}/{}", v.id, item.id)) {
-                todo.push((ordinal, ordinal, vi));
+                todo.push((ordinal, vi));
             }
         }
     }
@@ -269,7 +269,7 @@ pub fn run_vqa(
     let mut start = 0;
     while start < todo.len() && fatal.is_none() {
         let mut end = start;
-        while end < todo.len() && (end - start < config.batch || todo[end].1 == todo[end - 1].1) {
+        while end < todo.len() && (end - start < config.batch || todo[end].0 == todo[end - 1].0) {
             end += 1;
         }
         let chunk = &todo[start..end];
@@ -278,11 +278,11 @@ pub fn run_vqa(
         let mut pending: Vec<Pending> = Vec::new();
         let mut loaded: BTreeMap<usize, std::result::Result<Vec<RgbImage>, String>> =
             BTreeMap::new();
-        for &(ordinal, sel, vi) in chunk {
-            let item = selected[sel].1;
+        for &(ordinal, vi) in chunk {
+            let item = selected[ordinal].1;
             let variant = &variants[vi];
             let key = format!("{}/{}", variant.id, item.id);
-            let sources = loaded.entry(sel).or_insert_with(|| {
+            let sources = loaded.entry(ordinal).or_insert_with(|| {
                 item.images
                     .iter()
                     .map(|p| load_rgb(p).map_err(|e| e.to_string()))
@@ -299,7 +299,7 @@ pub fn run_vqa(
                     pending.push(Pending {
                         key,
                         variant: variant.id.clone(),
-                        item: sel,
+                        item: ordinal,
                         shown,
                     });
                 }

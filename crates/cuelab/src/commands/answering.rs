@@ -152,16 +152,7 @@ impl RunArgs {
     pub fn shard(&self) -> Result<Option<(usize, usize)>> {
         self.shard
             .as_deref()
-            .map(|text| {
-                let (i, n) = text
-                    .split_once('/')
-                    .context("--shard expects I/N, e.g. 0/4")?;
-                let (i, n): (usize, usize) = (i.trim().parse()?, n.trim().parse()?);
-                if n == 0 || i >= n {
-                    bail!("--shard {text}: need 0 <= I < N");
-                }
-                Ok((i, n))
-            })
+            .map(crate::commands::ground::parse_shard)
             .transpose()
     }
 }

@@ -212,7 +212,7 @@ fn read_refcoco(
 }
 
 /// Parse `I/N`.
-fn parse_shard(text: &str) -> Result<(usize, usize)> {
+pub fn parse_shard(text: &str) -> Result<(usize, usize)> {
     let (i, n) = text
         .split_once('/')
         .context("--shard expects I/N, e.g. 0/4")?;
