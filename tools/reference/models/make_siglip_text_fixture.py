@@ -11,10 +11,12 @@ Writes, all small (random weights, tiny sizes):
   SentencePiece model trained here with the `sentencepiece` package on generated captions, with the
   default `nmt_nfkc` normaliser and dummy prefix like the real checkpoints), the tokenizer files
   `SiglipTokenizer.save_pretrained` writes, and the preprocessor config.
-- crates/cuelab-models/tests/data/siglip-text-tiny-json/: the same weights with a `tokenizer.json`
-  instead of `spiece.model`. transformers 5.23 has no SigLIP fast-tokenizer converter, so the file is
+- crates/cuelab-models/tests/data/siglip-text-tiny-json/tokenizer.json: the same vocabulary as a
+  `tokenizer.json` (the tests pair it with the weights above). transformers 5.23 has no SigLIP fast-tokenizer converter, so the file is
   assembled here with the `tokenizers` package (SentencePiece unigram vocabulary; lowercase,
   punctuation removal, the spm `precompiled_charsmap`, whitespace collapsing; Metaspace; `$A </s>`).
+- crates/cuelab-models/tests/data/spiece-variants/: two small identity-normalised SentencePiece
+  models (no dummy prefix and kept whitespace; user-defined symbols) with `encode` pieces and ids.
 - crates/cuelab-models/tests/data/reference/siglip_text_tiny.json: for ~200 varied strings the ids of
   `SiglipTokenizer` (`padding="max_length", truncation=True, max_length=64`, the documented SigLIP
   call) and of the assembled tokenizer.json (same padding/truncation); text embeddings
@@ -196,6 +198,40 @@ def randomize(model, seed):
                 p.copy_(0.5 * torch.randn(p.shape, generator=g))
 
 
+def spiece_variants(rng):
+    """Small SentencePiece models with the other normaliser options (identity rule, no dummy prefix,
+    kept whitespace, user-defined symbols) and `encode(out_type=str)` / ids of varied strings."""
+    out_dir = os.path.join(DATA, "spiece-variants")
+    if os.path.isdir(out_dir):
+        shutil.rmtree(out_dir)
+    os.makedirs(out_dir)
+    lines = corpus(rng)
+    variants = {
+        "identity_nodummy_keepspace": dict(add_dummy_prefix=False, remove_extra_whitespaces=False,
+                                           user_defined_symbols=["<img>", "ab", "▁the"]),
+        "identity_default_userdef": dict(user_defined_symbols=["<img>", "dog", "x y"]),
+    }
+    probes = ["a dog", "  a   dog  ", "<img> a dog<img>", "abab the dog", "the  red car", "▁the car", "",
+              "   ", "x y z", "é 東京 😀 unkÿ", "Mixed CASE Dog", "tab\there\nnl",
+              "dogdogdog", "ab", "a b"]
+    ref = {"probes": probes, "models": {}}
+    for name, opts in variants.items():
+        buf = io.BytesIO()
+        spm.SentencePieceTrainer.train(sentence_iterator=iter(lines), model_writer=buf, vocab_size=150,
+                                       model_type="unigram", character_coverage=1.0, hard_vocab_limit=False,
+                                       normalization_rule_name="identity", num_threads=1, **opts)
+        path = os.path.join(out_dir, f"{name}.model")
+        with open(path, "wb") as f:
+            f.write(buf.getvalue())
+        sp = spm.SentencePieceProcessor(model_proto=buf.getvalue())
+        ref["models"][name] = {
+            "pieces": [sp.encode(p, out_type=str) for p in probes],
+            "ids": [sp.encode(p) for p in probes],
+        }
+    with open(os.path.join(out_dir, "reference.json"), "w") as f:
+        json.dump(ref, f, ensure_ascii=False)
+
+
 def main():
     from transformers import SiglipConfig, SiglipImageProcessor, SiglipModel, SiglipTokenizer
 
@@ -207,6 +243,7 @@ def main():
         os.makedirs(d)
 
     spiece = train_spm(rng)
+    spiece_variants(random.Random(8))
     with open(os.path.join(OUT, "spiece.model"), "wb") as f:
         f.write(spiece)
     tok = SiglipTokenizer(vocab_file=os.path.join(OUT, "spiece.model"), model_max_length=MAX_LEN)
@@ -227,9 +264,7 @@ def main():
     proc = SiglipImageProcessor(size={"height": 64, "width": 64})
     proc.save_pretrained(OUT)
 
-    # same weights, tokenizer.json only
-    for name in ("config.json", "model.safetensors", "preprocessor_config.json"):
-        shutil.copy(os.path.join(OUT, name), os.path.join(OUT_JSON, name))
+    # tokenizer.json alone (the tests copy the weights next to it)
     fast = build_tokenizer_json(spiece, tok)
     fast.save(os.path.join(OUT_JSON, "tokenizer.json"))
 
