@@ -278,3 +278,39 @@ fn vision_only_checkpoint_is_not_a_scorer() {
         .expect("embedder");
     assert_eq!(e.embed_dim(), 32);
 }
+
+/// The other SentencePiece normaliser options and user-defined symbols, against the
+/// `sentencepiece` library's own `encode` (pieces and ids).
+#[test]
+fn spiece_variants_match_sentencepiece() {
+    let dir = data().join("spiece-variants");
+    let r: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("reference.json")).expect("read"))
+            .expect("parse");
+    let probes = r["probes"].as_array().expect("probes");
+    let models = r["models"].as_object().expect("models");
+    assert_eq!(models.len(), 2);
+    for (name, m) in models {
+        let sp = SentencePiece::from_file(&dir.join(format!("{name}.model"))).expect("load");
+        for (i, p) in probes.iter().enumerate() {
+            let text = p.as_str().expect("probe");
+            let got = sp.encode(text);
+            let pieces: Vec<&str> = got.iter().map(|(s, _)| s.as_str()).collect();
+            let want: Vec<&str> = m["pieces"][i]
+                .as_array()
+                .expect("pieces")
+                .iter()
+                .map(|x| x.as_str().expect("piece"))
+                .collect();
+            assert_eq!(pieces, want, "{name}: {text:?}");
+            let ids: Vec<u32> = got.iter().map(|(_, id)| *id).collect();
+            let want_ids: Vec<u32> = m["ids"][i]
+                .as_array()
+                .expect("ids")
+                .iter()
+                .map(|x| x.as_u64().expect("id") as u32)
+                .collect();
+            assert_eq!(ids, want_ids, "{name}: {text:?}");
+        }
+    }
+}
