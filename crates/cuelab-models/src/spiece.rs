@@ -118,7 +118,7 @@ impl SentencePiece {
         for field in Fields::new(bytes) {
             let field = field.map_err(|e| bad(format!("not a SentencePiece model: {e}")))?;
             match (field.number, field.value) {
-                (1, Value::Bytes(b)) => pieces.push(parse_piece(b).map_err(|e| bad(e))?),
+                (1, Value::Bytes(b)) => pieces.push(parse_piece(b).map_err(&bad)?),
                 (2, Value::Bytes(b)) => {
                     for f in Fields::new(b) {
                         let f = f.map_err(|e| bad(format!("trainer_spec: {e}")))?;
