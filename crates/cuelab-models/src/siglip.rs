@@ -1,23 +1,28 @@
-//! SigLIP image tower (Hugging Face `SiglipModel` / `SiglipVisionModel` layout): the embedding is
-//! the attention-pooling head's output (`pooler_output`, what `get_image_features` returns).
+//! SigLIP (Hugging Face `SiglipModel` / `SiglipVisionModel` layout).
+//!
+//! * [`SiglipVision`] — the image tower alone: the embedding is the attention-pooling head's output
+//!   (`pooler_output`, what `get_image_features` returns). Works on vision-only checkpoints.
+//! * [`SiglipText`] — the text tower (`SiglipTextModel`): pooled at the last position, then `head`.
+//! * [`Siglip`] — both towers with the tokenizer ([`crate::siglip_tokenizer`]) as an
+//!   [`ImageTextScorer`]: logits `exp(logit_scale) * cos + logit_bias`, sigmoid probabilities.
 //!
 //! Preprocessing is `SiglipImageProcessor` (torchvision backend): resize straight to the model
 //! resolution ignoring the aspect ratio with the uint8 antialiased bicubic kernel, no crop,
-//! mean = std = 0.5. The text tower is not implemented: SigLIP checkpoints ship a SentencePiece
-//! `spiece.model`, which the `tokenizers` crate cannot read.
+//! mean = std = 0.5.
 
 use std::path::Path;
 
 use candle_core::{Device, Module, Tensor};
-use candle_nn::{Conv2d, Conv2dConfig, LayerNorm, Linear};
+use candle_nn::{Conv2d, Conv2dConfig, Embedding, LayerNorm, Linear};
 use image::RgbImage;
 use serde_json::Value;
 
 use crate::error::{Error, Result, TensorContext};
 use crate::preprocess::{Pipeline, Preprocess};
+use crate::siglip_tokenizer::SiglipTokenizer;
 use crate::transformer::{linear3, Act, Encoder, EncoderShape, Loader};
 use crate::weights::Weights;
-use crate::ImageEmbedder;
+use crate::{ImageEmbedder, ImageTextScorer};
 
 const IMAGE_BATCH: usize = 16;
 
@@ -48,15 +53,33 @@ impl SiglipVision {
     /// `siglip_vision_model`).
     pub fn load(dir: &Path, device: &Device) -> Result<Self> {
         let config_path = dir.join("config.json");
-        let text = std::fs::read_to_string(&config_path).map_err(|source| Error::Io {
-            path: config_path.clone(),
-            source,
-        })?;
-        let root: Value = serde_json::from_str(&text).map_err(|e| Error::Config {
-            path: config_path.clone(),
-            key: String::new(),
-            message: e.to_string(),
-        })?;
+        let root = read_config(&config_path)?;
+        Self::check_config(&config_path, &root)?;
+        let weights = Weights::load(&dir.join("model.safetensors"), device)?;
+        Self::from_weights(dir, &config_path, &root, &weights, device)
+    }
+
+    /// Validate the vision part of a parsed `config.json` without loading weights.
+    fn check_config(config_path: &Path, root: &Value) -> Result<()> {
+        match root.get("model_type").and_then(Value::as_str) {
+            Some("siglip") | Some("siglip_vision_model") => Ok(()),
+            other => Err(Error::UnsupportedArchitecture {
+                path: config_path.to_path_buf(),
+                architecture: other.unwrap_or("<no model_type>").to_string(),
+                supported: "siglip, siglip_vision_model".into(),
+            }),
+        }
+    }
+
+    /// Build the tower from already-loaded weights (`config_path` only names errors).
+    fn from_weights(
+        dir: &Path,
+        config_path: &Path,
+        root: &Value,
+        weights: &Weights,
+        device: &Device,
+    ) -> Result<Self> {
+        let config_path = config_path.to_path_buf();
         let (v, prefix, section) = match root.get("model_type").and_then(Value::as_str) {
             Some("siglip") => (
                 root.get("vision_config").cloned().unwrap_or(Value::Null),
@@ -116,11 +139,7 @@ impl SiglipVision {
                     .into(),
             });
         }
-        let weights = Weights::load(&dir.join("model.safetensors"), device)?;
-        let l = Loader {
-            w: &weights,
-            device,
-        };
+        let l = Loader { w: weights, device };
         let pre = |s: &str| format!("{prefix}.{s}");
         let grid = image_size / p;
         let patch = Conv2d::new(
@@ -267,5 +286,360 @@ impl ImageEmbedder for SiglipVision {
             .encode_batched(images, IMAGE_BATCH, |pixels, n| {
                 self.encode_pixels(pixels, n)
             })
+    }
+}
+
+/// Read and parse a `config.json`.
+fn read_config(config_path: &Path) -> Result<Value> {
+    let text = std::fs::read_to_string(config_path).map_err(|source| Error::Io {
+        path: config_path.to_path_buf(),
+        source,
+    })?;
+    serde_json::from_str(&text).map_err(|e| Error::Config {
+        path: config_path.to_path_buf(),
+        key: String::new(),
+        message: e.to_string(),
+    })
+}
+
+/// The parts of a SigLIP `text_config` this crate uses (transformers defaults for absent keys).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SiglipTextConfig {
+    /// Width.
+    pub hidden: usize,
+    /// MLP width.
+    pub intermediate: usize,
+    /// Layers.
+    pub layers: usize,
+    /// Attention heads.
+    pub heads: usize,
+    /// Positions (the context length, 64 for the released checkpoints).
+    pub positions: usize,
+    /// Vocabulary size.
+    pub vocab_size: usize,
+    /// Output width of the `head` projection (defaults to `hidden`).
+    pub projection: usize,
+    /// Feed-forward activation.
+    pub act: Act,
+    /// Layer-norm epsilon.
+    pub eps: f64,
+}
+
+impl SiglipTextConfig {
+    /// Parse the `text_config` section of a `siglip` config (`path` only names errors).
+    pub fn from_value(path: &Path, root: &Value) -> Result<Self> {
+        let t = root.get("text_config").cloned().unwrap_or(Value::Null);
+        let num = |key: &str, default: usize| -> Result<usize> {
+            match t.get(key) {
+                None | Some(Value::Null) => Ok(default),
+                Some(x) => x.as_u64().map(|n| n as usize).ok_or_else(|| Error::Config {
+                    path: path.to_path_buf(),
+                    key: format!("text_config.{key}"),
+                    message: format!("expected a non-negative integer, got {x}"),
+                }),
+            }
+        };
+        let hidden = num("hidden_size", 768)?;
+        let act_name = t
+            .get("hidden_act")
+            .and_then(Value::as_str)
+            .unwrap_or("gelu_pytorch_tanh");
+        let act = Act::parse(act_name).ok_or_else(|| Error::Config {
+            path: path.to_path_buf(),
+            key: "text_config.hidden_act".into(),
+            message: format!("activation `{act_name}` is not supported"),
+        })?;
+        let c = SiglipTextConfig {
+            hidden,
+            intermediate: num("intermediate_size", 3072)?,
+            layers: num("num_hidden_layers", 12)?,
+            heads: num("num_attention_heads", 12)?,
+            positions: num("max_position_embeddings", 64)?,
+            vocab_size: num("vocab_size", 32000)?,
+            projection: num("projection_size", hidden)?,
+            act,
+            eps: t
+                .get("layer_norm_eps")
+                .and_then(Value::as_f64)
+                .unwrap_or(1e-6),
+        };
+        if c.heads == 0 || c.hidden % c.heads != 0 {
+            return Err(Error::Config {
+                path: path.to_path_buf(),
+                key: "text_config.num_attention_heads".into(),
+                message: "must divide text_config.hidden_size".into(),
+            });
+        }
+        if c.positions == 0 {
+            return Err(Error::Config {
+                path: path.to_path_buf(),
+                key: "text_config.max_position_embeddings".into(),
+                message: "must be positive".into(),
+            });
+        }
+        Ok(c)
+    }
+}
+
+/// The SigLIP text tower (transformers `SiglipTextModel`): token + absolute position embeddings,
+/// a pre-norm encoder with full (not causal) attention and no mask, the final LayerNorm, the last
+/// position's hidden state (always a `</s>` or pad token with max-length padding) through `head`.
+#[derive(Debug)]
+pub struct SiglipText {
+    config: SiglipTextConfig,
+    token_embedding: Embedding,
+    positions: Tensor,
+    encoder: Encoder,
+    final_norm: LayerNorm,
+    head: Linear,
+    device: Device,
+}
+
+impl SiglipText {
+    fn from_weights(config: SiglipTextConfig, weights: &Weights, device: &Device) -> Result<Self> {
+        let c = &config;
+        let l = Loader { w: weights, device };
+        let d = c.hidden;
+        let token_embedding = Embedding::new(
+            l.t(
+                "text_model.embeddings.token_embedding.weight",
+                &[c.vocab_size, d],
+            )?,
+            d,
+        );
+        let positions = l.t(
+            "text_model.embeddings.position_embedding.weight",
+            &[c.positions, d],
+        )?;
+        let encoder = Encoder::load_clip(
+            &l,
+            "text_model.encoder.layers",
+            &EncoderShape {
+                layers: c.layers,
+                d,
+                ff: c.intermediate,
+                heads: c.heads,
+                eps: c.eps,
+                act: c.act,
+            },
+        )?;
+        let final_norm = l.norm("text_model.final_layer_norm", d, c.eps)?;
+        let head = l.linear("text_model.head", d, c.projection)?;
+        Ok(SiglipText {
+            config,
+            token_embedding,
+            positions,
+            encoder,
+            final_norm,
+            head,
+            device: device.clone(),
+        })
+    }
+
+    /// The parsed `text_config`.
+    pub fn config(&self) -> &SiglipTextConfig {
+        &self.config
+    }
+
+    /// Text embeddings (`head` output, not normalised) of a `rows x len` id batch; the pooled
+    /// position is the last one, so rows should be padded to the full context as SigLIP expects.
+    pub fn encode_ids(&self, ids: &[u32], rows: usize, len: usize) -> Result<Vec<Vec<f32>>> {
+        if rows == 0 {
+            return Ok(Vec::new());
+        }
+        let c = &self.config;
+        if len == 0 || len > c.positions || ids.len() != rows * len {
+            return Err(Error::Invalid(format!(
+                "token batch {rows}x{len} ({} ids) does not fit the context of {}",
+                ids.len(),
+                c.positions
+            )));
+        }
+        if let Some(&bad) = ids.iter().find(|&&t| t as usize >= c.vocab_size) {
+            return Err(Error::Invalid(format!(
+                "token id {bad} is outside the vocabulary of {}",
+                c.vocab_size
+            )));
+        }
+        let input = Tensor::from_slice(ids, (rows, len), &self.device).op("token ids")?;
+        self.forward(&input, len)
+            .and_then(|t| t.to_vec2::<f32>())
+            .op("siglip text tower")
+    }
+
+    fn forward(&self, ids: &Tensor, len: usize) -> candle_core::Result<Tensor> {
+        let pos = self.positions.narrow(0, 0, len)?;
+        let h = self.token_embedding.forward(ids)?.broadcast_add(&pos)?;
+        let h = self.encoder.forward(&h, None)?;
+        let last = h.narrow(1, len - 1, 1)?.squeeze(1)?;
+        last.apply(&self.final_norm)?.apply(&self.head)
+    }
+}
+
+/// SigLIP as an image-text scorer: both towers, the tokenizer, and the learned logit scale and
+/// bias. Logits are `exp(logit_scale) * cos + logit_bias` and each image-text pair's probability
+/// is the sigmoid of its logit (SigLIP's loss), not a softmax over the candidate texts.
+#[derive(Debug)]
+pub struct Siglip {
+    id: String,
+    vision: SiglipVision,
+    text: SiglipText,
+    tokenizer: SiglipTokenizer,
+    logit_scale: f32,
+    logit_bias: f32,
+}
+
+/// Texts per forward pass inside [`Siglip::encode_texts`](ImageTextScorer::encode_texts).
+const TEXT_BATCH: usize = 32;
+
+impl Siglip {
+    /// Load a full SigLIP checkpoint (`model_type: "siglip"`, `config.json` + `model.safetensors`
+    /// with both towers, and `spiece.model` or `tokenizer.json`).
+    pub fn load(dir: &Path, device: &Device) -> Result<Self> {
+        let config_path = dir.join("config.json");
+        let root = read_config(&config_path)?;
+        match root.get("model_type").and_then(Value::as_str) {
+            Some("siglip") => {}
+            other => {
+                return Err(Error::UnsupportedArchitecture {
+                    path: config_path,
+                    architecture: other.unwrap_or("<no model_type>").to_string(),
+                    supported: "siglip (image-text scoring needs both towers)".into(),
+                })
+            }
+        }
+        let text_config = SiglipTextConfig::from_value(&config_path, &root)?;
+        let tokenizer = SiglipTokenizer::load(dir, text_config.positions)?;
+        let weights = Weights::load(&dir.join("model.safetensors"), device)?;
+        let vision = SiglipVision::from_weights(dir, &config_path, &root, &weights, device)?;
+        if text_config.projection != vision.hidden {
+            return Err(Error::Config {
+                path: config_path,
+                key: "text_config.projection_size".into(),
+                message: format!(
+                    "{} differs from the image embedding width {}",
+                    text_config.projection, vision.hidden
+                ),
+            });
+        }
+        let text = SiglipText::from_weights(text_config, &weights, device)?;
+        let l = Loader {
+            w: &weights,
+            device,
+        };
+        let scalar = |name: &str| -> Result<f32> {
+            l.t_any(name)?
+                .flatten_all()
+                .and_then(|t| t.to_vec1::<f32>())
+                .op(name)?
+                .first()
+                .copied()
+                .ok_or_else(|| Error::Weights {
+                    path: weights.path().to_path_buf(),
+                    tensor: name.to_string(),
+                    message: "expected one value".into(),
+                })
+        };
+        let logit_scale = scalar("logit_scale")?.exp();
+        let logit_bias = scalar("logit_bias")?;
+        let id = format!(
+            "siglip:{}@{}",
+            dir.file_name()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            &weights.sha256()[..16]
+        );
+        Ok(Siglip {
+            id,
+            vision,
+            text,
+            tokenizer,
+            logit_scale,
+            logit_bias,
+        })
+    }
+
+    /// The image tower.
+    pub fn vision(&self) -> &SiglipVision {
+        &self.vision
+    }
+
+    /// The text tower.
+    pub fn text(&self) -> &SiglipText {
+        &self.text
+    }
+
+    /// The tokenizer.
+    pub fn tokenizer(&self) -> &SiglipTokenizer {
+        &self.tokenizer
+    }
+
+    /// The learned bias added to scaled cosines.
+    pub fn logit_bias(&self) -> f32 {
+        self.logit_bias
+    }
+
+    /// Logits `images x texts`: `exp(logit_scale) * cos + logit_bias` (transformers'
+    /// `logits_per_image`).
+    pub fn logits(&self, images: &[RgbImage], texts: &[String]) -> Result<Vec<Vec<f32>>> {
+        let sims = self.similarity(images, texts)?;
+        Ok(sims
+            .iter()
+            .map(|row| {
+                row.iter()
+                    .map(|c| c * self.logit_scale + self.logit_bias)
+                    .collect()
+            })
+            .collect())
+    }
+
+    /// SigLIP's per-pair probabilities `images x texts`: the sigmoid of each logit.
+    pub fn probabilities(&self, images: &[RgbImage], texts: &[String]) -> Result<Vec<Vec<f32>>> {
+        Ok(sigmoid_rows(&self.logits(images, texts)?))
+    }
+}
+
+/// Element-wise logistic sigmoid of a matrix.
+pub fn sigmoid_rows(logits: &[Vec<f32>]) -> Vec<Vec<f32>> {
+    logits
+        .iter()
+        .map(|row| row.iter().map(|x| 1.0 / (1.0 + (-x).exp())).collect())
+        .collect()
+}
+
+impl ImageEmbedder for Siglip {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn preprocess(&self) -> &Preprocess {
+        self.vision.preprocess()
+    }
+
+    fn embed_dim(&self) -> usize {
+        self.vision.embed_dim()
+    }
+
+    fn encode_images(&self, images: &[RgbImage]) -> Result<Vec<Vec<f32>>> {
+        self.vision.encode_images(images)
+    }
+}
+
+impl ImageTextScorer for Siglip {
+    fn encode_texts(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
+        let mut out = Vec::with_capacity(texts.len());
+        for chunk in texts.chunks(TEXT_BATCH) {
+            let batch = self.tokenizer.encode_batch(chunk)?;
+            out.extend(self.text.encode_ids(&batch.ids, batch.rows, batch.len)?);
+        }
+        Ok(out)
+    }
+
+    fn logit_scale(&self) -> f32 {
+        self.logit_scale
+    }
+
+    fn logit_bias(&self) -> Option<f32> {
+        Some(self.logit_bias)
     }
 }

@@ -146,6 +146,63 @@ fn score_prints_a_table_and_json() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("probability"));
 }
 
+/// SigLIP: logits match transformers' `logits_per_image`, probabilities are per-pair sigmoids, and
+/// `embed --text` gives the text tower's embeddings.
+#[test]
+fn score_and_embed_texts_with_siglip() {
+    let model = data().join("siglip-text-tiny");
+    let text =
+        std::fs::read_to_string(data().join("reference/siglip_text_tiny.json")).expect("ref");
+    let r: serde_json::Value = serde_json::from_str(&text).expect("parse");
+    let texts: Vec<String> = [0usize, 2]
+        .iter()
+        .map(|&i| {
+            let k = r["embed_texts"][i].as_u64().expect("index") as usize;
+            r["texts"][k].as_str().expect("text").to_string()
+        })
+        .collect();
+    let out = Command::new(bin())
+        .arg("score")
+        .arg("--model")
+        .arg(&model)
+        .arg(data().join("images/kafka.pillow.png"))
+        .args(["--text", &texts[0], "--text", &texts[1], "--json"])
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["probability"], "sigmoid");
+    assert!(v["logit_bias"].is_number());
+    let scores = v["results"][0]["scores"].as_array().expect("scores");
+    for (j, s) in scores.iter().enumerate() {
+        let logit = s["logit"].as_f64().expect("logit");
+        let want = r["logits_per_image"][0][[0usize, 2][j]]
+            .as_f64()
+            .expect("want");
+        assert!((logit - want).abs() < 1e-4, "logit {logit} vs {want}");
+        let p = s["probability"].as_f64().expect("p");
+        assert!((p - 1.0 / (1.0 + (-logit).exp())).abs() < 1e-5);
+    }
+
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let npy = tmp.path().join("t.npy");
+    let st = Command::new(bin())
+        .arg("embed")
+        .arg("--model")
+        .arg(&model)
+        .args(["--text", &texts[0], "-o"])
+        .arg(&npy)
+        .status()
+        .expect("run");
+    assert!(st.success());
+    let (shape, _) = read_npy(&npy);
+    assert_eq!(shape, vec![1, 32]);
+}
+
 #[test]
 fn missing_model_is_a_clear_error() {
     let out = Command::new(bin())

@@ -1,10 +1,11 @@
 //! `cuelab score`: score images against texts with a CLIP-like model (cosine, logit, probability).
+//! Probabilities are a softmax over the texts for CLIP, a per-pair sigmoid for SigLIP.
 
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use cuelab_models::{cosine_matrix, load_image, load_scorer, softmax_rows, LoadOptions, Pipeline};
+use cuelab_models::{cosine_matrix, load_image, load_scorer, LoadOptions, Pipeline};
 
 use crate::exit::ExitStatus;
 
@@ -56,7 +57,9 @@ pub fn run(args: ScoreArgs) -> Result<ExitStatus> {
         &model.encode_texts(&args.texts)?,
     );
     let scale = model.logit_scale();
-    let probs = softmax_rows(&sims, scale);
+    let bias = model.logit_bias();
+    let logits = model.logits_from_cosines(&sims);
+    let probs = model.probabilities_from_cosines(&sims);
     if args.json {
         let out: Vec<serde_json::Value> = args
             .images
@@ -66,7 +69,7 @@ pub fn run(args: ScoreArgs) -> Result<ExitStatus> {
                 serde_json::json!({
                     "image": p.display().to_string(),
                     "scores": args.texts.iter().enumerate().map(|(j, t)| serde_json::json!({
-                        "text": t, "cosine": sims[i][j], "logit": sims[i][j] * scale, "probability": probs[i][j],
+                        "text": t, "cosine": sims[i][j], "logit": logits[i][j], "probability": probs[i][j],
                     })).collect::<Vec<_>>(),
                 })
             })
@@ -77,13 +80,18 @@ pub fn run(args: ScoreArgs) -> Result<ExitStatus> {
                 "model": model.id(),
                 "preprocess": model.preprocess().key(),
                 "logit_scale": scale,
+                "logit_bias": bias,
+                "probability": if bias.is_some() { "sigmoid" } else { "softmax" },
                 "results": out,
             }))?
         );
         return Ok(ExitStatus::Success);
     }
+    let bias_note = bias.map_or(String::new(), |b| {
+        format!("  logit bias {b:.4} (sigmoid probabilities)")
+    });
     println!(
-        "model {}  preprocess {}  logit scale {scale:.4}",
+        "model {}  preprocess {}  logit scale {scale:.4}{bias_note}",
         model.id(),
         model.preprocess().pipeline.name()
     );
@@ -93,9 +101,7 @@ pub fn run(args: ScoreArgs) -> Result<ExitStatus> {
         for (j, t) in args.texts.iter().enumerate() {
             println!(
                 "{:>9.5} {:>9.4} {:>11.5}  {t}",
-                sims[i][j],
-                sims[i][j] * scale,
-                probs[i][j]
+                sims[i][j], logits[i][j], probs[i][j]
             );
         }
     }
