@@ -4,6 +4,7 @@
 mod args;
 mod commands;
 mod exit;
+mod parquet_out;
 
 use clap::Parser;
 

@@ -1,4 +1,5 @@
-//! `cuelab embed`: embed images or texts with a model and write a float32 `.npy` (one row per input).
+//! `cuelab embed`: embed images or texts with a model and write a float32 `.npy` or a Parquet file
+//! (one row per input, in order).
 
 use std::path::PathBuf;
 
@@ -24,8 +25,9 @@ pub struct EmbedArgs {
     /// A text to embed (repeatable; one output row each, in order). Not with IMAGES.
     #[arg(long = "text", value_name = "TEXT")]
     pub texts: Vec<String>,
-    /// Output file (float32 `.npy`, rows x dim).
-    #[arg(short, long, value_name = "OUT.npy")]
+    /// Output file, by extension: `.npy` (float32, rows x dim) or `.parquet` (columns `row`,
+    /// `input` (the image path or the text) and `embedding` (list of float32)).
+    #[arg(short, long, value_name = "OUT.npy|OUT.parquet")]
     pub output: PathBuf,
     /// Image preprocessing: `openai` (OpenAI clip.load) or `hf` (transformers). Default: per model layout.
     #[arg(long, value_name = "openai|hf")]
@@ -46,10 +48,14 @@ pub fn run(args: EmbedArgs) -> Result<ExitStatus> {
     if !args.images.is_empty() && !args.texts.is_empty() {
         bail!("give either IMAGES or --text, not both");
     }
-    match args.output.extension().and_then(|e| e.to_str()) {
-        Some("npy") => {}
-        _ => bail!("{}: only .npy output is supported", args.output.display()),
-    }
+    let parquet = match args.output.extension().and_then(|e| e.to_str()) {
+        Some("npy") => false,
+        Some("parquet") => true,
+        _ => bail!(
+            "{}: the output must end in .npy or .parquet",
+            args.output.display()
+        ),
+    };
     let opts = LoadOptions {
         pipeline: args
             .preprocess
@@ -89,7 +95,19 @@ pub fn run(args: EmbedArgs) -> Result<ExitStatus> {
     if args.normalize {
         rows = rows.iter().map(|r| l2_normalize(r)).collect();
     }
-    npy::write_f32_2d(&args.output, &rows, dim)?;
+    if parquet {
+        let labels: Vec<String> = if args.texts.is_empty() {
+            args.images
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect()
+        } else {
+            args.texts.clone()
+        };
+        crate::parquet_out::write_embeddings(&args.output, &labels, &rows, dim)?;
+    } else {
+        npy::write_f32_2d(&args.output, &rows, dim)?;
+    }
     tracing::info!(rows = rows.len(), model = %id, "wrote {}", args.output.display());
     Ok(ExitStatus::Success)
 }
