@@ -6,7 +6,7 @@ Writes crates/cuelab-detect/tests/data/:
   centernet_{dog,eagle}_ort.json    onnxruntime's raw `tower_0/detections` [100,6] on that tensor
   yolo_tiny.onnx                    untrained YOLOv8-architecture detector (8 classes named after the first 8 COCO
                                     classes, width 1/16, reg_max 4, imgsz 160), exported by ultralytics (opset 13),
-                                    random-init weights (seed 0), about 0.1 MB
+                                    random weights (seed 0), about 0.1 MB
   yolo_{dog,eagle}_input.png        its letterboxed input (ultralytics LetterBox: cv2 INTER_LINEAR, gray 114 pad)
   yolo_{dog,eagle}_ort.npy          onnxruntime's raw `output0` [1,12,525] (float32)
   yolo_{dog,eagle}_nms.json         reference decode: best class per anchor, score > conf, xywh -> xyxy,
@@ -42,7 +42,6 @@ PHOTOS = {"dog": ROOT / "assets/photos/dog.jpg", "eagle": ROOT / "assets/photos/
 CENTERNET = CRATE / "models" / "centernet-mbv3-coco.onnx"
 YOLO_IMGSZ = 160
 YOLO_NAMES = ["person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck"]
-YOLO_CONF = 0.0  # untrained head: scores are tiny, so the reference keeps the top candidates by a rank threshold
 YOLO_IOU = 0.5
 YOLO_MAX = 100
 
@@ -116,6 +115,18 @@ def make_tiny_yolo() -> Path:
     model = YOLO(str(tiny_yaml))
     tiny_yaml.unlink()
     model.model.names = dict(enumerate(YOLO_NAMES))  # stored in the ONNX metadata_props["names"]
+    # Ultralytics' initialisation gives every anchor the same score and box (uniform DFL): draw the
+    # weights instead so scores and boxes vary and NMS has real decisions (ties) to make.
+    with torch.no_grad():
+        for m in model.model.modules():
+            if isinstance(m, torch.nn.Conv2d):
+                fan_in = m.weight[0].numel()
+                m.weight.normal_(0.0, 1.5 / fan_in**0.5)
+                if m.bias is not None:
+                    m.bias.normal_(0.0, 0.5)
+        for seq in model.model.model[-1].cv3:  # the class logits: spread the classes
+            seq[-1].bias.normal_(0.0, 0.3)
+            seq[-1].weight.normal_(0.0, 4.0 / seq[-1].weight[0].numel() ** 0.5)
     exported = Path(model.export(format="onnx", opset=13, imgsz=YOLO_IMGSZ, simplify=False, dynamic=False))
     dst = OUT / "yolo_tiny.onnx"
     exported.replace(dst)
@@ -125,7 +136,8 @@ def make_tiny_yolo() -> Path:
 
 def yolo_reference(raw: np.ndarray, gain, left, top, w, h, conf, iou, max_det):
     """Decode [1, 4+C, N] (cx, cy, w, h in input px + C class scores): best class per anchor, score > conf,
-    class-aware NMS with torchvision.ops.batched_nms, keep max_det, undo the letterbox, clip to the photo."""
+    class-aware NMS with torchvision.ops.batched_nms on input-pixel boxes, keep max_det, then
+    ultralytics.utils.ops.scale_boxes (undo the letterbox with per-axis gains, clip to the photo)."""
     p = torch.from_numpy(raw[0].T.astype(np.float32))
     scores, cls = p[:, 4:].max(1)
     keep = scores > conf
@@ -133,13 +145,13 @@ def yolo_reference(raw: np.ndarray, gain, left, top, w, h, conf, iou, max_det):
     xy, wh = p[:, :2], p[:, 2:4]
     boxes = torch.cat([xy - wh / 2, xy + wh / 2], 1)
     order = torchvision.ops.batched_nms(boxes, scores, cls, iou)[:max_det]
-    out = []
-    for i in order.tolist():
-        b = boxes[i].double().numpy()
-        b = (b - np.array([left, top, left, top])) / gain
-        b = np.clip(b, 0, [w, h, w, h])
-        out.append({"box": b.tolist(), "score": float(scores[i]), "class": int(cls[i])})
-    return out
+    from ultralytics.utils import ops
+
+    mapped = ops.scale_boxes((YOLO_IMGSZ, YOLO_IMGSZ), boxes[order].clone(), (h, w))  # un-letterbox + clip
+    return [
+        {"box": mapped[k].tolist(), "input_box": boxes[i].tolist(), "score": float(scores[i]), "class": int(cls[i])}
+        for k, i in enumerate(order.tolist())
+    ]
 
 
 def yolo_fixtures():
@@ -152,7 +164,7 @@ def yolo_fixtures():
         x = (lb.astype(np.float32) / 255.0).transpose(2, 0, 1)[None]
         (raw,) = sess.run(["output0"], {"images": x})
         np.save(OUT / f"yolo_{name}_ort.npy", raw.astype(np.float32))
-        # random weights give near-uniform scores: set the threshold at the 150th best score so NMS has work
+        # random weights: set the threshold at the 150th best score so NMS has work on every image
         best = raw[0, 4:].max(0)
         conf = float(np.sort(best)[-150])
         dets = yolo_reference(raw, r, left, top, rgb.shape[1], rgb.shape[0], conf, YOLO_IOU, YOLO_MAX)
