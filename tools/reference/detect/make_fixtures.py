@@ -11,6 +11,7 @@ Writes crates/cuelab-detect/tests/data/:
   yolo_{dog,eagle}_ort.npy          onnxruntime's raw `output0` [1,12,525] (float32)
   yolo_{dog,eagle}_nms.json         reference decode: best class per anchor, score > conf, xywh -> xyxy,
                                     torchvision.ops.batched_nms(iou), top max_det, boxes mapped back to photo px
+  not_a_detector.onnx               a valid ONNX model (Relu on [1,3,8]) that is no detector, for the error test
   preprocess.json                   preprocessing of a synthetic 37x23 image (no JPEG decoder involved):
                                     CenterNet's TF-style bilinear (asymmetric, no antialias) to 512x512 sampled at
                                     fixed pixels, and ultralytics' letterbox to 64x64 (exact uint8 image)
@@ -194,10 +195,24 @@ def preprocess_fixture():
     )
 
 
+def not_a_detector():
+    """A valid ONNX model whose layout is no detector's (Relu on [1,3,8]), for the error test."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 8])
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "relu", [x], [y])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.save(model, OUT / "not_a_detector.onnx")
+
+
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
     print("onnxruntime", ort.__version__, "torch", torch.__version__, "torchvision", torchvision.__version__)
     preprocess_fixture()
+    not_a_detector()
     centernet_fixtures()
     yolo_fixtures()
 

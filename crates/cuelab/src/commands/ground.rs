@@ -77,6 +77,14 @@ pub struct GroundArgs {
     /// Drop proposals scored below this.
     #[arg(long, default_value_t = 0.0)]
     pub min_score: f32,
+    /// Region proposals from an object detector run on each distinct image: `centernet` (built in)
+    /// or an ONNX file (CenterNet layout or Ultralytics YOLO export). Detections are cached in
+    /// the run directory (`detections.json`); the detector and thresholds go into the manifest.
+    #[arg(long, value_name = "centernet|PATH.onnx", conflicts_with = "proposals")]
+    pub detector: Option<String>,
+    /// Detector thresholds (with `--detector`).
+    #[command(flatten)]
+    pub thresholds: crate::commands::detect::Thresholds,
 }
 
 /// One proposal entry: a bare box or a box with a score.
@@ -152,6 +160,42 @@ fn apply_proposals(
             .unwrap_or_default();
     }
     Ok(())
+}
+
+/// Replace the proposals of the samples this run will score (shard, limit) by the detections of
+/// `spec` on their images (cached in `out/detections.json`). Returns the detector description
+/// recorded in the manifest.
+fn apply_detector(
+    samples: &mut [GroundingSample],
+    spec: &str,
+    thresholds: &crate::commands::detect::Thresholds,
+    shard: Option<(usize, usize)>,
+    limit: Option<usize>,
+    out: &Path,
+) -> Result<serde_json::Value> {
+    let opts = thresholds.options()?;
+    let detector = crate::commands::detect::load_detector(spec)?;
+    let selected: Vec<usize> = (0..samples.len())
+        .filter(|i| shard.is_none_or(|(k, n)| i % n == k))
+        .take(limit.unwrap_or(usize::MAX))
+        .collect();
+    let images: Vec<PathBuf> = selected.iter().map(|&i| samples[i].image.clone()).collect();
+    let (dets, description) =
+        crate::commands::detect::detect_cached(&detector, spec, &opts, &images, out)?;
+    for &i in &selected {
+        let s = &mut samples[i];
+        s.proposals = dets
+            .get(&s.image)
+            .map(|d| {
+                d.iter()
+                    .filter_map(|d| {
+                        cuelab_cue::BoxXyxy::new(d.bbox[0], d.bbox[1], d.bbox[2], d.bbox[3]).ok()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+    }
+    Ok(description)
 }
 
 /// Read grounding samples from JSONL: either cuelab's generic dataset format (`cuelab scenes`'
@@ -342,6 +386,17 @@ pub fn run(args: GroundArgs) -> Result<ExitStatus> {
         )?;
     }
     let shard = args.shard.as_deref().map(parse_shard).transpose()?;
+    let detector_description = match &args.detector {
+        Some(spec) => Some(apply_detector(
+            &mut samples,
+            spec,
+            &args.thresholds,
+            shard,
+            cfg.limit,
+            &args.out,
+        )?),
+        None => None,
+    };
     let models = load_models(&cfg.models, &args.preprocess, &args.device)?;
     let summary = execute(
         &cfg,
@@ -352,7 +407,12 @@ pub fn run(args: GroundArgs) -> Result<ExitStatus> {
         !args.no_cache,
         serde_json::json!({
             "samples_file": args.data.display().to_string(),
-            "proposals": args.proposals.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "ground truth".into()),
+            "proposals": match (&args.proposals, &args.detector) {
+                (Some(p), _) => p.display().to_string(),
+                (None, Some(d)) => format!("detector {d}"),
+                (None, None) => "ground truth".into(),
+            },
+            "detector": detector_description,
         }),
     )?;
     print!("{}", table(&summary));
