@@ -163,6 +163,18 @@ fn ground_with_builtin_detector_caches_and_records_it() {
     let o = run(&a.iter().map(String::as_str).collect::<Vec<_>>());
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("0 image(s) detected, 1 from"), "{}", text(&o));
+
+    // the class prior: a variant of its own, recorded in the manifest
+    let prior_dir = dir.path().join("run-prior");
+    let mut a = args(&["--class-prior", "0.5"]);
+    let last = a.len() - 1;
+    a[last] = prior_dir.display().to_string();
+    let o = run(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(o.status.success(), "{}", text(&o));
+    let manifest = json(&prior_dir.join("manifest.json"));
+    let label = manifest["variants"][0]["label"].as_str().unwrap();
+    assert!(label.contains("classprior(0.5)"), "{label}");
+    assert_eq!(manifest["variants"][0]["variant"]["class_prior"], 0.5);
 }
 
 #[test]
