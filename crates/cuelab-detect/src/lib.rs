@@ -183,7 +183,7 @@ fn metadata_names(proto: &pb::ModelProto) -> Option<Vec<String>> {
     Some(names)
 }
 
-fn tract_err(model: &str, stage: &'static str) -> impl Fn(TractError) -> DetectError + '_ {
+fn tract_err<'a>(model: &'a str, stage: &'static str) -> impl Fn(TractError) -> DetectError + 'a {
     move |e| DetectError::Tract {
         model: model.to_string(),
         stage,

@@ -7,7 +7,7 @@
 //!   edge), without antialiasing, in floating point (values stay 0–255 floats, NHWC).
 //! * Ultralytics YOLO: `LetterBox(auto=False)`: scale `r = min(S / h, S / w)`, resized size
 //!   `round(w r) x round(h r)` (Python's round-half-even), OpenCV `INTER_LINEAR` resize (half-pixel
-//!   centres, 8-bit fixed point), gray 114 padding split `round(d/2 - 0.1)` before /
+//!   centres, OpenCV's fixed-point arithmetic, bit-identical), gray 114 padding split `round(d/2 - 0.1)` before /
 //!   the rest after, then `/255`, NCHW.
 
 use image::RgbImage;
@@ -86,54 +86,64 @@ impl Letterbox {
     }
 }
 
-/// Taps of OpenCV's bit-exact linear resize along one axis: source index pair and 8-bit
-/// fixed-point weights summing to 256.
-fn cv_taps(out: usize, inp: usize) -> Vec<(usize, usize, u32, u32)> {
-    let scale = inp as f64 / out as f64;
+/// Taps of OpenCV's 8-bit linear resize along one axis: the two source indices (clamped) and
+/// 11-bit fixed-point weights. The position is computed in `f32` as OpenCV does; along x a
+/// position outside the image is clamped to the edge with weights (2048, 0), along y only the
+/// indices are clamped (`clamp_weights = false`), as in OpenCV's `resizeGeneric_`.
+fn cv_taps(out: usize, inp: usize, clamp_weights: bool) -> Vec<(usize, usize, i32, i32)> {
+    let scale = 1.0 / (out as f64 / inp as f64);
+    let last = inp as i64 - 1;
     (0..out)
         .map(|i| {
-            let f = (i as f64 + 0.5) * scale - 0.5;
-            let s = f.floor();
-            let (lo, a) = if s < 0.0 {
-                (0usize, 0.0)
-            } else if s as usize >= inp - 1 {
-                (inp - 1, 0.0)
-            } else {
-                (s as usize, f - s)
-            };
-            let w1 = (a * 256.0).round() as u32;
-            (lo, (lo + 1).min(inp - 1), 256 - w1, w1)
+            let f = ((i as f64 + 0.5) * scale - 0.5) as f32;
+            let mut s = f.floor() as i64;
+            let mut a = f - s as f32;
+            if clamp_weights {
+                if s < 0 {
+                    (s, a) = (0, 0.0);
+                }
+                if s >= last {
+                    (s, a) = (last, 0.0);
+                }
+            }
+            let w0 = ((1.0 - a) * 2048.0).round_ties_even() as i32;
+            let w1 = (a * 2048.0).round_ties_even() as i32;
+            (s.clamp(0, last) as usize, (s + 1).clamp(0, last) as usize, w0, w1)
         })
         .collect()
 }
 
-/// Resize like OpenCV `cv2.resize(INTER_LINEAR)` on 8-bit images (half-pixel centres, 8-bit
-/// fixed-point weights, rounded). OpenCV's SIMD paths may differ by one level on some pixels.
+/// Resize like OpenCV `cv2.resize(INTER_LINEAR)` on 8-bit images (OpenCV 4/5 on x86: 11-bit
+/// weights, horizontal pass in integers, vertical pass with its SIMD rounding
+/// `((r0 >> 4) * b0 >> 16) + ((r1 >> 4) * b1 >> 16) + 2 >> 2`). Bit-identical to
+/// `cv2.resize` on the fixtures.
 pub fn cv_resize_linear(img: &RgbImage, out_w: usize, out_h: usize) -> RgbImage {
     let (in_w, in_h) = (img.width() as usize, img.height() as usize);
     if (in_w, in_h) == (out_w, out_h) {
         return img.clone();
     }
-    let xs = cv_taps(out_w, in_w);
-    let ys = cv_taps(out_h, in_h);
+    let xs = cv_taps(out_w, in_w, true);
+    let ys = cv_taps(out_h, in_h, false);
     let raw = img.as_raw();
-    // horizontal pass on every source row: 8 fractional bits
-    let mut rows = vec![0u32; in_h * out_w * 3];
+    // horizontal pass on every source row: 11 fractional bits
+    let mut rows = vec![0i32; in_h * out_w * 3];
     for y in 0..in_h {
         for (ox, &(x0, x1, w0, w1)) in xs.iter().enumerate() {
             for c in 0..3 {
-                let a = raw[(y * in_w + x0) * 3 + c] as u32;
-                let b = raw[(y * in_w + x1) * 3 + c] as u32;
+                let a = raw[(y * in_w + x0) * 3 + c] as i32;
+                let b = raw[(y * in_w + x1) * 3 + c] as i32;
                 rows[(y * out_w + ox) * 3 + c] = a * w0 + b * w1;
             }
         }
     }
     let mut out = RgbImage::new(out_w as u32, out_h as u32);
     let buf: &mut [u8] = &mut out;
-    for (oy, &(y0, y1, w0, w1)) in ys.iter().enumerate() {
+    for (oy, &(y0, y1, b0, b1)) in ys.iter().enumerate() {
         for i in 0..out_w * 3 {
-            let v = rows[y0 * out_w * 3 + i] * w0 + rows[y1 * out_w * 3 + i] * w1;
-            buf[oy * out_w * 3 + i] = ((v + (1 << 15)) >> 16).min(255) as u8;
+            let r0 = rows[y0 * out_w * 3 + i] >> 4;
+            let r1 = rows[y1 * out_w * 3 + i] >> 4;
+            let v = ((r0 * b0) >> 16) + ((r1 * b1) >> 16);
+            buf[oy * out_w * 3 + i] = ((v + 2) >> 2).clamp(0, 255) as u8;
         }
     }
     out

@@ -199,7 +199,7 @@ fn preprocessing_matches_references() {
             assert!((got - want).abs() < 1e-3, "({y},{x},{c}): {got} vs {want}");
         }
     }
-    // YOLO: letterbox geometry exact, pixels within one level (OpenCV's SIMD rounding)
+    // YOLO: letterbox geometry and pixels exact (cv2.resize INTER_LINEAR + copyMakeBorder)
     let (lb_img, lb) = letterbox_image(&img, 64);
     assert_eq!(
         [lb.pad.0, lb.pad.1, lb.resized.0, lb.resized.1],
@@ -229,8 +229,22 @@ fn preprocessing_matches_references() {
         "letterbox vs cv2: {exact}/{} values identical, worst {worst}",
         got.len()
     );
-    assert!(worst <= 1, "worst {worst}");
-    assert!(exact as f64 >= 0.95 * got.len() as f64);
+    assert_eq!(worst, 0, "{exact}/{} identical", got.len());
+    // and a downscale (301x199 -> 64)
+    let big = RgbImage::from_fn(301, 199, |x, y| {
+        image::Rgb([
+            ((x * 7 + y * 13) % 256) as u8,
+            ((x * 31 + y * 3 + 50) % 256) as u8,
+            ((x * y * 5 + 100) % 256) as u8,
+        ])
+    });
+    let want: Vec<u8> = reference["letterbox_down"]
+        .as_array()
+        .expect("pixels")
+        .iter()
+        .map(|v| v.as_u64().expect("px") as u8)
+        .collect();
+    assert_eq!(letterbox_image(&big, 64).0.as_raw(), &want);
 }
 
 /// End to end on the bundled photo: a dog, a bicycle and a car/truck, where they are.

@@ -185,8 +185,13 @@ def preprocess_fixture():
     cn = tf_resize_bilinear(img, 512, 512)
     pts = [[0, 0], [1, 1], [13, 200], [255, 256], [300, 17], [511, 511], [400, 123], [77, 490]]
     lb, r, new_w, new_h, left, top = letterbox(img, 64)
+    # a downscale too (cv2 INTER_LINEAR does not antialias): 301x199 -> 64
+    yy2, xx2 = np.mgrid[0:199, 0:301]
+    big = np.stack([(xx2 * 7 + yy2 * 13) % 256, (xx2 * 31 + yy2 * 3 + 50) % 256, (xx2 * yy2 * 5 + 100) % 256], -1)
+    lb2, *_ = letterbox(big.astype(np.uint8), 64)
     json.dump(
         {"size": [w, h],
+         "letterbox_down_size": [301, 199], "letterbox_down": lb2.reshape(-1).tolist(),
          "formula": "r,g,b = (7x+13y)%256, (31x+3y+50)%256, (5xy+100)%256",
          "centernet_points": [{"y": y, "x": x, "rgb": cn[y, x].tolist()} for y, x in pts],
          "letterbox_size": 64, "letterbox_gain": r, "letterbox_pad": [left, top], "letterbox_resized": [new_w, new_h],
