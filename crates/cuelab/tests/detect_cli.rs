@@ -73,7 +73,7 @@ fn detect_writes_proposals_json_and_ground_reads_it() {
         format!(
             "{}\n",
             serde_json::json!({"id": "d1", "image": photo, "expression": "the dog",
-                "target": [83.0, 185.0, 209.0, 482.0].map(|v: f64| v * 1.5), "proposals": []})
+                "target": [125.0, 208.0, 313.0, 542.0], "proposals": []})
         ),
     )
     .unwrap();
@@ -167,8 +167,8 @@ fn ground_with_builtin_detector_caches_and_records_it() {
     // the class prior: a variant of its own, recorded in the manifest
     let prior_dir = dir.path().join("run-prior");
     let mut a = args(&["--class-prior", "0.5"]);
-    let last = a.len() - 1;
-    a[last] = prior_dir.display().to_string();
+    let o_at = a.iter().position(|x| x == "-o").unwrap() + 1;
+    a[o_at] = prior_dir.display().to_string();
     let o = run(&a.iter().map(String::as_str).collect::<Vec<_>>());
     assert!(o.status.success(), "{}", text(&o));
     let manifest = json(&prior_dir.join("manifest.json"));
