@@ -160,7 +160,11 @@ fn fmt_dims(d: &[Option<usize>]) -> String {
 /// Class names from Ultralytics' ONNX metadata (`names`: a Python dict literal
 /// `{0: 'person', 1: 'bicycle'}`).
 fn metadata_names(proto: &pb::ModelProto) -> Option<Vec<String>> {
-    let text = &proto.metadata_props.iter().find(|p| p.key == "names")?.value;
+    let text = &proto
+        .metadata_props
+        .iter()
+        .find(|p| p.key == "names")?
+        .value;
     let inner = text.trim().strip_prefix('{')?.strip_suffix('}')?;
     let mut names = Vec::new();
     // split on `, N:` boundaries: names may contain commas inside quotes
@@ -289,20 +293,26 @@ impl Detector {
             .shape
             .as_concrete()
             .map(|s| s.to_vec())
-            .ok_or_else(|| unsupported(format!("{found}; output shape is not fixed: {out_fact:?}")))?;
+            .ok_or_else(|| {
+                unsupported(format!("{found}; output shape is not fixed: {out_fact:?}"))
+            })?;
         let num_classes = match (layout, out_shape.as_slice()) {
             (Layout::CenterNet, [1, _, 6]) => COCO_CLASSES,
             (Layout::Yolo, [1, c, _]) if *c > 4 => c - 4,
-            _ => return Err(unsupported(format!("{found}; tract infers output {out_shape:?}"))),
+            _ => {
+                return Err(unsupported(format!(
+                    "{found}; tract infers output {out_shape:?}"
+                )))
+            }
         };
         let class_names = match metadata_names(&proto) {
             Some(n) if n.len() == num_classes => n,
-            _ if num_classes == COCO_CLASSES => coco::COCO80.iter().map(|s| s.to_string()).collect(),
+            _ if num_classes == COCO_CLASSES => {
+                coco::COCO80.iter().map(|s| s.to_string()).collect()
+            }
             _ => (0..num_classes).map(|i| format!("class{i}")).collect(),
         };
-        let plan = model
-            .into_runnable()
-            .map_err(tract_err(name, "planning"))?;
+        let plan = model.into_runnable().map_err(tract_err(name, "planning"))?;
         tracing::debug!(model = name, ?layout, h, w, num_classes, "detector loaded");
         Ok(Detector {
             name: name.to_string(),
@@ -367,21 +377,19 @@ impl Detector {
                 got: input.len(),
             });
         }
-        let tensor =
-            Tensor::from_shape(&shape, input).map_err(tract_err(&self.name, "building the input"))?;
+        let tensor = Tensor::from_shape(&shape, input)
+            .map_err(tract_err(&self.name, "building the input"))?;
         let run = || self.plan.run(tvec!(tensor.into_tvalue()));
         let outputs = tract_linalg::multithread::multithread_tract_scope(
             tract_linalg::multithread::Executor::RayonGlobal,
             run,
         )
         .map_err(tract_err(&self.name, "running"))?;
-        let out = outputs
-            .first()
-            .ok_or_else(|| DetectError::OutputShape {
-                model: self.name.clone(),
-                expected: "one output".into(),
-                got: vec![],
-            })?;
+        let out = outputs.first().ok_or_else(|| DetectError::OutputShape {
+            model: self.name.clone(),
+            expected: "one output".into(),
+            got: vec![],
+        })?;
         let view = out
             .to_plain_array_view::<f32>()
             .map_err(tract_err(&self.name, "reading the output"))?;
@@ -393,7 +401,13 @@ impl Detector {
         opts.validate()?;
         let (input, lb) = self.preprocess(img);
         let (raw, shape) = self.run_raw(&input)?;
-        self.postprocess(&raw, &shape, (img.width() as usize, img.height() as usize), lb.as_ref(), opts)
+        self.postprocess(
+            &raw,
+            &shape,
+            (img.width() as usize, img.height() as usize),
+            lb.as_ref(),
+            opts,
+        )
     }
 
     /// Post-process a raw output of this model for a `photo_wh` photo: decode (see

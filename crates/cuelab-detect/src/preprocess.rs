@@ -108,7 +108,12 @@ fn cv_taps(out: usize, inp: usize, clamp_weights: bool) -> Vec<(usize, usize, i3
             }
             let w0 = ((1.0 - a) * 2048.0).round_ties_even() as i32;
             let w1 = (a * 2048.0).round_ties_even() as i32;
-            (s.clamp(0, last) as usize, (s + 1).clamp(0, last) as usize, w0, w1)
+            (
+                s.clamp(0, last) as usize,
+                (s + 1).clamp(0, last) as usize,
+                w0,
+                w1,
+            )
         })
         .collect()
 }

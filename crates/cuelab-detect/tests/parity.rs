@@ -104,7 +104,11 @@ fn yolo_tract_matches_onnxruntime() {
     assert_eq!(det.layout(), Layout::Yolo);
     assert_eq!(det.input_size(), (160, 160));
     assert_eq!(det.num_classes(), 8);
-    assert_eq!(det.class_names()[7], "truck", "names from the ONNX metadata");
+    assert_eq!(
+        det.class_names()[7],
+        "truck",
+        "names from the ONNX metadata"
+    );
     for name in ["dog", "eagle"] {
         let img = png(&format!("yolo_{name}_input.png"));
         let input = cuelab_detect::preprocess::nchw_unit(&img);
@@ -157,7 +161,11 @@ fn yolo_decode_nms_matches_torchvision() {
         assert_eq!(ours.len(), theirs.len(), "{name}: number kept");
         let mut worst = 0f32;
         for (i, (o, t)) in ours.iter().zip(theirs).enumerate() {
-            assert_eq!(o.class_id as u64, t["class"].as_u64().expect("class"), "{name} #{i}");
+            assert_eq!(
+                o.class_id as u64,
+                t["class"].as_u64().expect("class"),
+                "{name} #{i}"
+            );
             assert!((o.score - t["score"].as_f64().expect("score") as f32).abs() < 1e-7);
             let b: Vec<f32> = t["box"]
                 .as_array()
@@ -169,7 +177,10 @@ fn yolo_decode_nms_matches_torchvision() {
                 worst = worst.max((a - r).abs());
             }
         }
-        eprintln!("{name}: decode+NMS vs torchvision, {} kept, worst box diff {worst:.2e} px", ours.len());
+        eprintln!(
+            "{name}: decode+NMS vs torchvision, {} kept, worst box diff {worst:.2e} px",
+            ours.len()
+        );
         assert!(worst < 1e-3, "{name}: {worst}");
     }
 }
@@ -266,11 +277,17 @@ fn centernet_finds_dog_bicycle_truck() {
     let bike = find(&["bicycle"]);
     let truck = find(&["car", "truck"]);
     // dog.jpg (768x576): the dog sits bottom-left, the bicycle across the middle, the truck top-right
-    let centre = |d: &cuelab_detect::Detection| ((d.bbox.x0 + d.bbox.x1) / 2.0, (d.bbox.y0 + d.bbox.y1) / 2.0);
+    let centre = |d: &cuelab_detect::Detection| {
+        ((d.bbox.x0 + d.bbox.x1) / 2.0, (d.bbox.y0 + d.bbox.y1) / 2.0)
+    };
     let (dx, dy) = centre(dog);
     assert!(dx < 300.0 && dy > 300.0, "dog at {:?}", dog.bbox);
     let (bx, by) = centre(bike);
-    assert!((200.0..500.0).contains(&bx) && (150.0..400.0).contains(&by), "bicycle at {:?}", bike.bbox);
+    assert!(
+        (200.0..500.0).contains(&bx) && (150.0..400.0).contains(&by),
+        "bicycle at {:?}",
+        bike.bbox
+    );
     let (tx, ty) = centre(truck);
     assert!(tx > 450.0 && ty < 200.0, "truck at {:?}", truck.bbox);
     for d in [dog, bike, truck] {
@@ -288,13 +305,19 @@ fn bad_inputs_give_clear_errors() {
     let err = Detector::from_bytes(b"this is not a protobuf at all \xff\xff\xff", "junk.onnx")
         .expect_err("junk");
     assert!(
-        matches!(err, DetectError::NotOnnx { .. } | DetectError::UnsupportedLayout { .. }),
+        matches!(
+            err,
+            DetectError::NotOnnx { .. } | DetectError::UnsupportedLayout { .. }
+        ),
         "{err}"
     );
     assert!(err.to_string().contains("junk.onnx"), "{err}");
     // an ONNX model that is not a detector
     let err = Detector::from_path(&data("not_a_detector.onnx")).expect_err("layout");
-    assert!(matches!(err, DetectError::UnsupportedLayout { .. }), "{err}");
+    assert!(
+        matches!(err, DetectError::UnsupportedLayout { .. }),
+        "{err}"
+    );
     assert!(err.to_string().contains("[1,3,8]"), "{err}");
     // wrong input tensor size
     let err = centernet().run_raw(&[0.0; 10]).expect_err("shape");
@@ -318,7 +341,10 @@ fn bad_inputs_give_clear_errors() {
         Err(DetectError::InvalidOption { name: "iou", .. })
     ));
     let err = centernet()
-        .detect_path(Path::new("/nonexistent/photo.jpg"), &DetectOptions::default())
+        .detect_path(
+            Path::new("/nonexistent/photo.jpg"),
+            &DetectOptions::default(),
+        )
         .expect_err("image");
     assert!(matches!(err, DetectError::Image(_)), "{err}");
 }

@@ -596,7 +596,9 @@ mod tests {
             max_area: None,
             class_prior: None,
         };
-        assert!(!serde_json::to_string(&v).unwrap_or_default().contains("class_prior"));
+        assert!(!serde_json::to_string(&v)
+            .unwrap_or_default()
+            .contains("class_prior"));
     }
 
     #[test]

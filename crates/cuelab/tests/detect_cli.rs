@@ -140,14 +140,21 @@ fn ground_with_builtin_detector_caches_and_records_it() {
     let a = args(&["--conf", "0.3", "--iou", "0.5", "--max", "50"]);
     let o = run(&a.iter().map(String::as_str).collect::<Vec<_>>());
     assert!(o.status.success(), "{}", text(&o));
-    assert!(text(&o).contains("1 image(s) detected, 0 from"), "{}", text(&o));
+    assert!(
+        text(&o).contains("1 image(s) detected, 0 from"),
+        "{}",
+        text(&o)
+    );
     let cache = json(&run_dir.join("detections.json"));
     let dets = cache["images"][photo.display().to_string()]
         .as_array()
         .unwrap();
     assert!(dets.len() >= 3, "{cache}");
     let classes: Vec<&str> = dets.iter().map(|d| d["class"].as_str().unwrap()).collect();
-    assert!(classes.contains(&"dog") && classes.contains(&"bicycle"), "{classes:?}");
+    assert!(
+        classes.contains(&"dog") && classes.contains(&"bicycle"),
+        "{classes:?}"
+    );
     let manifest = json(&run_dir.join("manifest.json"));
     let det = &manifest["data"]["detector"];
     assert_eq!(det["detector"], "centernet");
@@ -156,13 +163,21 @@ fn ground_with_builtin_detector_caches_and_records_it() {
     let results = std::fs::read_to_string(run_dir.join("results.jsonl")).unwrap();
     for line in results.lines() {
         let row: serde_json::Value = serde_json::from_str(line).unwrap();
-        assert_eq!(row["proposals"].as_u64().unwrap() as usize, dets.len(), "{row}");
+        assert_eq!(
+            row["proposals"].as_u64().unwrap() as usize,
+            dets.len(),
+            "{row}"
+        );
         assert_eq!(row["fallback"], false);
     }
     // resumed: no detection runs again
     let o = run(&a.iter().map(String::as_str).collect::<Vec<_>>());
     assert!(o.status.success(), "{}", text(&o));
-    assert!(text(&o).contains("0 image(s) detected, 1 from"), "{}", text(&o));
+    assert!(
+        text(&o).contains("0 image(s) detected, 1 from"),
+        "{}",
+        text(&o)
+    );
 
     // the class prior: a variant of its own, recorded in the manifest
     let prior_dir = dir.path().join("run-prior");
@@ -183,7 +198,12 @@ fn detect_reports_bad_inputs() {
     let junk = dir.path().join("junk.onnx");
     std::fs::write(&junk, b"not onnx").unwrap();
     let photo = photo();
-    let o = run(&["detect", "--model", junk.to_str().unwrap(), photo.to_str().unwrap()]);
+    let o = run(&[
+        "detect",
+        "--model",
+        junk.to_str().unwrap(),
+        photo.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("junk.onnx"), "{}", text(&o));
     let o = run(&["detect", "/nonexistent/photo.jpg"]);

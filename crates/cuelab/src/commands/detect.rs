@@ -210,7 +210,10 @@ pub fn detect_cached(
                 DetCache::default()
             }
             Err(e) => {
-                tracing::warn!("{}: unreadable ({e}); detecting again", cache_path.display());
+                tracing::warn!(
+                    "{}: unreadable ({e}); detecting again",
+                    cache_path.display()
+                );
                 DetCache::default()
             }
         },
