@@ -19,5 +19,7 @@ fi
 "$PY" tools/reference/models/make_qwen3_vl_lora_fixture.py
 # ResNet CLIP (open_clip classes, random weights) and the OpenAI BPE ids; needs no extra data
 "$PY" tools/reference/models/make_resnet_clip_fixture.py
+# detector fixtures (onnxruntime, torchvision, ultralytics; nothing downloaded)
+YOLO_OFFLINE=1 YOLO_AUTOINSTALL=0 "$PY" tools/reference/detect/make_fixtures.py
 # tasks fixtures use the tiny CLIP written by the models script
 "$PY" tools/reference/tasks/make_fixtures.py

@@ -83,6 +83,10 @@ pub struct GroundingConfig {
     /// Only the first N samples.
     #[serde(default)]
     pub limit: Option<usize>,
+    /// Weight of the detector-class prior for every method (off when absent); see
+    /// [`crate::grounding::class_prior_scores`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class_prior: Option<f32>,
 }
 
 fn default_methods() -> OneOrMany<Method> {
@@ -166,6 +170,7 @@ impl GroundingConfig {
                         debias: 0,
                         aggregate: Aggregate::Mean,
                         max_area,
+                        class_prior: self.class_prior,
                     }),
                     Method::Redcircle => {
                         if cue_sets.is_empty() {
@@ -184,6 +189,7 @@ impl GroundingConfig {
                                             debias,
                                             aggregate,
                                             max_area,
+                                            class_prior: self.class_prior,
                                         });
                                     }
                                 }

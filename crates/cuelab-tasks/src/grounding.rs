@@ -46,6 +46,10 @@ pub struct GroundingSample {
     /// Dataset split.
     #[serde(default)]
     pub split: String,
+    /// Class name of each proposal when a detector made them (same order as `proposals`); empty
+    /// otherwise. Used by the class prior ([`Variant::class_prior`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub proposal_classes: Vec<String>,
 }
 
 /// Grounding samples from generic dataset samples (cuelab-data's JSONL, RefCOCO, synthetic
@@ -71,6 +75,7 @@ pub fn from_data_samples(
                 target,
                 proposals: s.proposals.clone(),
                 split: s.split.clone().unwrap_or_default(),
+                proposal_classes: Vec::new(),
             });
         }
     }
@@ -112,12 +117,20 @@ pub struct Variant {
     pub aggregate: Aggregate,
     /// Drop proposals covering more than this fraction of the image (`None` = keep all).
     pub max_area: Option<f32>,
+    /// Weight `λ` of the detector-class prior (`None` = off; see [`class_prior_scores`]). Only
+    /// applied to samples whose proposals all carry a class.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class_prior: Option<f32>,
 }
 
 impl Variant {
     /// A short human label.
     pub fn label(&self) -> String {
-        match self.method {
+        let prior = self
+            .class_prior
+            .map(|l| format!("+classprior({l})"))
+            .unwrap_or_default();
+        let base = match self.method {
             Method::Baseline => format!("baseline[{}]", self.template),
             Method::Redcircle => format!(
                 "redcircle[{} cue(s), {}, debias={}, {:?}{}]",
@@ -130,7 +143,8 @@ impl Variant {
                     .unwrap_or_default()
             )
             .to_lowercase(),
-        }
+        };
+        base + &prior
     }
 
     /// A stable id: a hash of the variant's canonical JSON.
@@ -186,6 +200,8 @@ struct TextState {
     prompts: std::collections::HashMap<String, Vec<f32>>,
     /// Mean normalised debias embedding (when debiasing).
     bias: Option<Vec<f32>>,
+    /// Normalised embedding of `"a picture of a {class}"` per proposal class (class prior only).
+    classes: std::collections::HashMap<String, Vec<f32>>,
 }
 
 /// Shared state of a grounding run: backbones, cache, precomputed texts.
@@ -273,7 +289,27 @@ impl<'m> Grounder<'m> {
                     mean.iter_mut().for_each(|a| *a /= n);
                     Some(mean)
                 };
-                per_model.push(TextState { prompts: map, bias });
+                let classes = if v.class_prior.is_some() {
+                    let mut names: Vec<String> = samples
+                        .iter()
+                        .flat_map(|s| s.proposal_classes.iter().cloned())
+                        .collect();
+                    names.sort();
+                    names.dedup();
+                    let texts: Vec<String> = names.iter().map(|c| class_prompt(c)).collect();
+                    let emb = encode_texts(&cache, m.as_ref(), &texts)?;
+                    names
+                        .into_iter()
+                        .zip(emb.iter().map(|e| l2_normalize(e)))
+                        .collect()
+                } else {
+                    Default::default()
+                };
+                per_model.push(TextState {
+                    prompts: map,
+                    bias,
+                    classes,
+                });
             }
             texts.push(per_model);
         }
@@ -302,12 +338,21 @@ impl<'m> Grounder<'m> {
         let variant = &self.variants[vi];
         let (w, h) = image.dimensions();
         let image_area = w as f32 * h as f32;
-        let mut proposals: Vec<BoxXyxy> = sample
+        let has_classes = sample.proposal_classes.len() == sample.proposals.len();
+        let (mut proposals, classes): (Vec<BoxXyxy>, Vec<Option<&String>>) = sample
             .proposals
             .iter()
-            .filter_map(|b| b.clip_to(w, h))
-            .filter(|b| variant.max_area.is_none_or(|a| b.area() <= a * image_area))
-            .collect();
+            .enumerate()
+            .filter_map(|(i, b)| {
+                let class = if has_classes {
+                    sample.proposal_classes.get(i)
+                } else {
+                    None
+                };
+                b.clip_to(w, h).map(|b| (b, class))
+            })
+            .filter(|(b, _)| variant.max_area.is_none_or(|a| b.area() <= a * image_area))
+            .unzip();
         let fallback = proposals.is_empty();
         if fallback {
             proposals.push(BoxXyxy {
@@ -353,7 +398,7 @@ impl<'m> Grounder<'m> {
                 }
             }
         }
-        let final_scores: Vec<f32> = (0..proposals.len())
+        let mut final_scores: Vec<f32> = (0..proposals.len())
             .map(|pi| {
                 let col = scores.iter().map(|r| r[pi]);
                 match variant.aggregate {
@@ -362,6 +407,26 @@ impl<'m> Grounder<'m> {
                 }
             })
             .collect();
+        if let (Some(lambda), false) = (variant.class_prior, fallback) {
+            let names: Option<Vec<&String>> = classes.iter().copied().collect();
+            if let Some(names) = names.filter(|n| !n.is_empty()) {
+                // class-text similarity, averaged over backbones
+                let mut sims = vec![0f32; names.len()];
+                for (mi, _) in self.models.iter().enumerate() {
+                    let state = &self.texts[vi][mi];
+                    let t = state.prompts.get(&prompt).ok_or_else(|| {
+                        TaskError::Config(format!("prompt {prompt:?} was not prepared"))
+                    })?;
+                    for (k, c) in names.iter().enumerate() {
+                        let e = state.classes.get(*c).ok_or_else(|| {
+                            TaskError::Config(format!("class {c:?} was not prepared"))
+                        })?;
+                        sims[k] += dot(t, e) / self.models.len() as f32;
+                    }
+                }
+                final_scores = class_prior_scores(&final_scores, &sims, lambda);
+            }
+        }
         let chosen = argmax(&final_scores);
         let predicted = proposals[chosen];
         let crop_cosine = self.crop_cosine(
@@ -465,6 +530,33 @@ fn encode_images(
     })
 }
 
+/// The text a proposal's class is embedded as for the class prior.
+pub fn class_prompt(class: &str) -> String {
+    format!("a picture of a {class}")
+}
+
+/// Log-softmax of `100 · x` (CLIP's logit scale), numerically stable.
+fn log_softmax100(x: &[f32]) -> Vec<f32> {
+    let m = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let z: f32 = x.iter().map(|v| (100.0 * (v - m)).exp()).sum();
+    x.iter().map(|v| 100.0 * (v - m) - z.ln()).collect()
+}
+
+/// Combine method scores with the detector-class prior (seed 004's class-prior option):
+///
+/// `final_i = log softmax_i(100 · score_i) + λ · log softmax_i(100 · cos(t_expr, t_class_i))`
+///
+/// where `score_i` is the method's score of proposal `i` (crop or cue similarity, debiased and
+/// aggregated), `t_expr` the normalised embedding of the expression prompt, and `t_class_i` that
+/// of `"a picture of a {class_i}"` for the class the detector gave proposal `i`, both averaged over
+/// backbones. In probability terms the chosen proposal maximises `p_method(i) · p_class(i)^λ`
+/// (a product of experts); `λ = 0` gives back the method alone.
+pub fn class_prior_scores(scores: &[f32], class_sims: &[f32], lambda: f32) -> Vec<f32> {
+    let a = log_softmax100(scores);
+    let b = log_softmax100(class_sims);
+    a.iter().zip(&b).map(|(x, y)| x + lambda * y).collect()
+}
+
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
@@ -485,6 +577,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn class_prior_reorders_only_with_weight() {
+        // the method prefers proposal 0 a little; the class text prefers proposal 1 clearly
+        let scores = [0.30, 0.29];
+        let sims = [0.20, 0.26];
+        assert_eq!(argmax(&class_prior_scores(&scores, &sims, 0.0)), 0);
+        assert_eq!(argmax(&class_prior_scores(&scores, &sims, 1.0)), 1);
+        let out = class_prior_scores(&scores, &sims, 1.0);
+        let p: f32 = out.iter().map(|v| v.exp()).sum();
+        assert!(p <= 1.0 + 1e-6);
+        // an id without the prior is unchanged by the new field
+        let v = Variant {
+            method: Method::Baseline,
+            cues: vec![],
+            template: "{expr}".into(),
+            debias: 0,
+            aggregate: Aggregate::Mean,
+            max_area: None,
+            class_prior: None,
+        };
+        assert!(!serde_json::to_string(&v)
+            .unwrap_or_default()
+            .contains("class_prior"));
+    }
+
+    #[test]
     fn argmax_first_on_ties() {
         assert_eq!(argmax(&[1.0, 3.0, 3.0, 2.0]), 1);
         assert_eq!(argmax(&[f32::NAN, 0.5]), 1);
@@ -499,6 +616,7 @@ mod tests {
             debias: 0,
             aggregate: Aggregate::Mean,
             max_area: None,
+            class_prior: None,
         };
         let mut b = a.clone();
         b.method = Method::Redcircle;

@@ -85,6 +85,7 @@ fn grounding_matches_the_seed_reimplementation() {
             target: bx(&s["target"]),
             proposals: s["proposals"].as_array().unwrap().iter().map(bx).collect(),
             split: String::new(),
+            proposal_classes: Vec::new(),
         })
         .collect();
     let pool: Vec<String> = fx["debias_pool"]
@@ -123,6 +124,7 @@ fn grounding_matches_the_seed_reimplementation() {
                     Aggregate::Mean
                 },
                 max_area: None,
+                class_prior: None,
             }
         })
         .collect();

@@ -29,6 +29,8 @@ pub enum Command {
     Ask(Box<commands::ask::AskArgs>),
     /// MMVP pair accuracy with a VLM server, or MMVP-VLM with a CLIP model.
     Mmvp(Box<commands::mmvp::MmvpArgs>),
+    /// Object detection with an ONNX detector (built-in CenterNet, or a YOLO export): region proposals for `ground`.
+    Detect(commands::detect::DetectArgs),
     /// Merge shard run directories into one and summarise.
     Merge(commands::merge::MergeArgs),
     /// Draw a cue recipe on an image for one or many regions.

@@ -77,6 +77,20 @@ pub struct GroundArgs {
     /// Drop proposals scored below this.
     #[arg(long, default_value_t = 0.0)]
     pub min_score: f32,
+    /// Region proposals from an object detector run on each distinct image: `centernet` (built in)
+    /// or an ONNX file (CenterNet layout or Ultralytics YOLO export). Detections are cached in
+    /// the run directory (`detections.json`); the detector and thresholds go into the manifest.
+    #[arg(long, value_name = "centernet|PATH.onnx", conflicts_with = "proposals")]
+    pub detector: Option<String>,
+    /// Weigh each proposal by how well its detector class matches the expression (needs classes:
+    /// `--detector`, or a proposals file with `class`): final score = log softmax(100 · method
+    /// score) + LAMBDA · log softmax(100 · cos(expression, "a picture of a {class}")). LAMBDA
+    /// defaults to 1.
+    #[arg(long, value_name = "LAMBDA", num_args = 0..=1, default_missing_value = "1")]
+    pub class_prior: Option<f32>,
+    /// Detector thresholds (with `--detector`).
+    #[command(flatten)]
+    pub thresholds: crate::commands::detect::Thresholds,
 }
 
 /// One proposal entry: a bare box or a box with a score.
@@ -89,6 +103,9 @@ enum ProposalEntry {
         bbox: [f32; 4],
         #[serde(default)]
         score: Option<f32>,
+        /// Class name from a detector (`cuelab detect` writes it); used by `--class-prior`.
+        #[serde(default)]
+        class: Option<String>,
     },
 }
 
@@ -110,14 +127,15 @@ fn apply_proposals(
             path.display()
         )
     })?;
-    let mut boxes: std::collections::BTreeMap<String, Vec<cuelab_cue::BoxXyxy>> =
-        Default::default();
+    type Boxes = (Vec<cuelab_cue::BoxXyxy>, Vec<String>);
+    let mut boxes: std::collections::BTreeMap<String, Boxes> = Default::default();
     for (key, entries) in map {
         let mut list = Vec::new();
+        let mut classes = Vec::new();
         for (i, e) in entries.into_iter().enumerate() {
-            let (b, score) = match e {
-                ProposalEntry::Bare(b) => (b, None),
-                ProposalEntry::Scored { bbox, score } => (bbox, score),
+            let (b, score, class) = match e {
+                ProposalEntry::Bare(b) => (b, None, None),
+                ProposalEntry::Scored { bbox, score, class } => (bbox, score, class),
             };
             if score.is_some_and(|s| s < min_score) {
                 continue;
@@ -128,8 +146,13 @@ fn apply_proposals(
                 cuelab_cue::BoxXyxy::new(b[0], b[1], b[2], b[3])
             };
             list.push(parsed.with_context(|| format!("{}: {key} proposal #{i}", path.display()))?);
+            classes.extend(class);
         }
-        boxes.insert(key, list);
+        // classes only when every kept proposal has one
+        if classes.len() != list.len() {
+            classes.clear();
+        }
+        boxes.insert(key, (list, classes));
     }
     for s in samples.iter_mut() {
         let full = s.image.display().to_string();
@@ -145,13 +168,51 @@ fn apply_proposals(
             .and_then(|n| n.to_str())
             .unwrap_or_default()
             .to_string();
-        s.proposals = [full, name, stem]
+        (s.proposals, s.proposal_classes) = [full, name, stem]
             .iter()
             .find_map(|k| boxes.get(k))
             .cloned()
             .unwrap_or_default();
     }
     Ok(())
+}
+
+/// Replace the proposals of the samples this run will score (shard, limit) by the detections of
+/// `spec` on their images (cached in `out/detections.json`). Returns the detector description
+/// recorded in the manifest.
+fn apply_detector(
+    samples: &mut [GroundingSample],
+    spec: &str,
+    thresholds: &crate::commands::detect::Thresholds,
+    shard: Option<(usize, usize)>,
+    limit: Option<usize>,
+    out: &Path,
+) -> Result<serde_json::Value> {
+    let opts = thresholds.options()?;
+    let detector = crate::commands::detect::load_detector(spec)?;
+    let selected: Vec<usize> = (0..samples.len())
+        .filter(|i| shard.is_none_or(|(k, n)| i % n == k))
+        .take(limit.unwrap_or(usize::MAX))
+        .collect();
+    let images: Vec<PathBuf> = selected.iter().map(|&i| samples[i].image.clone()).collect();
+    let (dets, description) =
+        crate::commands::detect::detect_cached(&detector, spec, &opts, &images, out)?;
+    for &i in &selected {
+        let s = &mut samples[i];
+        (s.proposals, s.proposal_classes) = dets
+            .get(&s.image)
+            .map(|d| {
+                d.iter()
+                    .filter_map(|d| {
+                        cuelab_cue::BoxXyxy::new(d.bbox[0], d.bbox[1], d.bbox[2], d.bbox[3])
+                            .ok()
+                            .map(|b| (b, d.class.clone()))
+                    })
+                    .unzip()
+            })
+            .unwrap_or_default();
+    }
+    Ok(description)
 }
 
 /// Read grounding samples from JSONL: either cuelab's generic dataset format (`cuelab scenes`'
@@ -268,6 +329,12 @@ fn config(args: &GroundArgs) -> Result<GroundingConfig> {
     if let Some(s) = args.seed {
         cfg.seed = s;
     }
+    if let Some(l) = args.class_prior {
+        if !l.is_finite() || l < 0.0 {
+            bail!("--class-prior {l}: expected a weight >= 0");
+        }
+        cfg.class_prior = Some(l);
+    }
     Ok(cfg)
 }
 
@@ -342,6 +409,17 @@ pub fn run(args: GroundArgs) -> Result<ExitStatus> {
         )?;
     }
     let shard = args.shard.as_deref().map(parse_shard).transpose()?;
+    let detector_description = match &args.detector {
+        Some(spec) => Some(apply_detector(
+            &mut samples,
+            spec,
+            &args.thresholds,
+            shard,
+            cfg.limit,
+            &args.out,
+        )?),
+        None => None,
+    };
     let models = load_models(&cfg.models, &args.preprocess, &args.device)?;
     let summary = execute(
         &cfg,
@@ -352,7 +430,12 @@ pub fn run(args: GroundArgs) -> Result<ExitStatus> {
         !args.no_cache,
         serde_json::json!({
             "samples_file": args.data.display().to_string(),
-            "proposals": args.proposals.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "ground truth".into()),
+            "proposals": match (&args.proposals, &args.detector) {
+                (Some(p), _) => p.display().to_string(),
+                (None, Some(d)) => format!("detector {d}"),
+                (None, None) => "ground truth".into(),
+            },
+            "detector": detector_description,
         }),
     )?;
     print!("{}", table(&summary));

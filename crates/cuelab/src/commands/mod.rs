@@ -7,6 +7,7 @@ pub mod clipscore;
 pub mod cues;
 pub mod data;
 pub mod demo;
+pub mod detect;
 pub mod embed;
 pub mod ground;
 pub mod merge;
