@@ -117,7 +117,7 @@ pub fn parse_segmentation(path: &Path, record: &str, v: &serde_json::Value) -> R
             for p in polys {
                 let coords: Vec<f32> = serde_json::from_value(p.clone())
                     .map_err(|_| bad("a polygon must be a list of numbers"))?;
-                if coords.len() < 6 || coords.len() % 2 != 0 {
+                if coords.len() < 6 || !coords.len().is_multiple_of(2) {
                     return Err(bad("a polygon needs an even count of at least 6 numbers"));
                 }
                 out.push(coords);

@@ -224,26 +224,26 @@ impl ClipResnetConfig {
                 message: message.into(),
             })
         };
-        if self.text_heads == 0 || self.text_width % self.text_heads != 0 {
+        if self.text_heads == 0 || !self.text_width.is_multiple_of(self.text_heads) {
             return bad("model_cfg.text_cfg.heads", "must divide text_cfg.width");
         }
         if self.vit.is_some() {
             return Ok(());
         }
         let embed = self.width * 32;
-        if self.width < 2 || self.width % 2 != 0 {
+        if self.width < 2 || !self.width.is_multiple_of(2) {
             return bad("model_cfg.vision_cfg.width", "must be an even number >= 2");
         }
-        if self.head_width == 0 || embed % self.head_width != 0 {
+        if self.head_width == 0 || !embed.is_multiple_of(self.head_width) {
             return bad("model_cfg.vision_cfg.head_width", "must divide 32 * width");
         }
-        if self.image_size < 32 || self.image_size % 32 != 0 {
+        if self.image_size < 32 || !self.image_size.is_multiple_of(32) {
             return bad(
                 "model_cfg.vision_cfg.image_size",
                 "must be a multiple of 32",
             );
         }
-        if self.text_heads == 0 || self.text_width % self.text_heads != 0 {
+        if self.text_heads == 0 || !self.text_width.is_multiple_of(self.text_heads) {
             return bad("model_cfg.text_cfg.heads", "must divide text_cfg.width");
         }
         Ok(())

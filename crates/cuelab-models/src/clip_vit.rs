@@ -169,19 +169,19 @@ impl ClipVitConfig {
                 message: message.into(),
             })
         };
-        if self.text_heads == 0 || self.text_hidden % self.text_heads != 0 {
+        if self.text_heads == 0 || !self.text_hidden.is_multiple_of(self.text_heads) {
             return bad(
                 "text_config.num_attention_heads",
                 "must divide text_config.hidden_size",
             );
         }
-        if self.vision_heads == 0 || self.vision_hidden % self.vision_heads != 0 {
+        if self.vision_heads == 0 || !self.vision_hidden.is_multiple_of(self.vision_heads) {
             return bad(
                 "vision_config.num_attention_heads",
                 "must divide vision_config.hidden_size",
             );
         }
-        if self.patch_size == 0 || self.image_size % self.patch_size != 0 {
+        if self.patch_size == 0 || !self.image_size.is_multiple_of(self.patch_size) {
             return bad(
                 "vision_config.patch_size",
                 "must divide vision_config.image_size",

@@ -107,7 +107,7 @@ impl Dinov2Config {
                 0
             },
         };
-        if cfg.heads == 0 || cfg.hidden % cfg.heads != 0 || cfg.patch_size == 0 {
+        if cfg.heads == 0 || !cfg.hidden.is_multiple_of(cfg.heads) || cfg.patch_size == 0 {
             return Err(Error::Config {
                 path: path.to_path_buf(),
                 key: "num_attention_heads".into(),

@@ -77,10 +77,10 @@ impl VitCfg {
             key: format!("model_cfg.vision_cfg.{key}"),
             message: message.into(),
         };
-        if c.patch_size == 0 || c.image_size % c.patch_size != 0 {
+        if c.patch_size == 0 || !c.image_size.is_multiple_of(c.patch_size) {
             return Err(bad("patch_size", "must divide image_size"));
         }
-        if c.head_width == 0 || c.width % c.head_width != 0 {
+        if c.head_width == 0 || !c.width.is_multiple_of(c.head_width) {
             return Err(bad("head_width", "must divide width"));
         }
         Ok(c)

@@ -363,7 +363,7 @@ impl SiglipTextConfig {
                 .and_then(Value::as_f64)
                 .unwrap_or(1e-6),
         };
-        if c.heads == 0 || c.hidden % c.heads != 0 {
+        if c.heads == 0 || !c.hidden.is_multiple_of(c.heads) {
             return Err(Error::Config {
                 path: path.to_path_buf(),
                 key: "text_config.num_attention_heads".into(),

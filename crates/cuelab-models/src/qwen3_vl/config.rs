@@ -157,7 +157,7 @@ impl Qwen3VlConfig {
             });
         }
         let t = &cfg.text_config;
-        if t.num_attention_heads == 0 || t.num_attention_heads % t.kv_heads() != 0 {
+        if t.num_attention_heads == 0 || !t.num_attention_heads.is_multiple_of(t.kv_heads()) {
             return Err(bad(
                 "text_config.num_key_value_heads",
                 format!(
@@ -176,7 +176,7 @@ impl Qwen3VlConfig {
             ));
         }
         let v = &cfg.vision_config;
-        if v.num_heads == 0 || v.hidden_size % v.num_heads != 0 {
+        if v.num_heads == 0 || !v.hidden_size.is_multiple_of(v.num_heads) {
             return Err(bad(
                 "vision_config.num_heads",
                 format!(
