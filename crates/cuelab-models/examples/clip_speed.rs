@@ -2,7 +2,9 @@
 //! `tools/reference/models/bench.py`: images/s and texts/s at batch 1 and 32, one JSON line per
 //! case, same inputs and timing scope as the Python script.
 //!
-//! `cargo run -p cuelab-models --example clip_speed -- MODEL_DIR [SECONDS]`
+//! `cargo run -p cuelab-models --example clip_speed -- MODEL_DIR [SECONDS] [BATCHES]`
+//!
+//! BATCHES is a comma-separated list of batch sizes (default `1,32`).
 //!
 //! MODEL_DIR is a HF-layout CLIP ViT checkpoint or an open_clip-layout ResNet CLIP checkpoint
 //! (e.g. the random-weight ones written by the fixture scripts with `--full-size`).
@@ -64,7 +66,7 @@ fn time_it(seconds: f64, mut f: impl FnMut()) -> f64 {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     let Some(dir) = args.get(1).map(PathBuf::from) else {
-        return Err("usage: clip_speed MODEL_DIR [SECONDS]".into());
+        return Err("usage: clip_speed MODEL_DIR [SECONDS] [BATCHES]".into());
     };
     let seconds: f64 = args.get(2).map(|s| s.parse()).transpose()?.unwrap_or(5.0);
     let model = if dir.join("config.json").exists() {
@@ -72,9 +74,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     } else {
         Model::Resnet(Box::new(ClipResnet::load(&dir, None, &Device::Cpu)?))
     };
+    let batches: Vec<usize> = match args.get(3) {
+        Some(list) => list
+            .split(',')
+            .map(|b| b.parse())
+            .collect::<Result<_, _>>()?,
+        None => vec![1, 32],
+    };
     let s = model.image_size();
     let threads = rayon::current_num_threads();
-    for batch in [1usize, 32] {
+    for &batch in &batches {
         let pixels: Vec<f32> = (0..batch * 3 * s * s)
             .map(|i| ((i * 7919 % 1000) as f32 / 500.0) - 1.0)
             .collect();
@@ -86,7 +95,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             batch as f64 / per
         );
     }
-    for batch in [1usize, 32] {
+    for &batch in &batches {
         // 16-token captions: start, 14 words, end — as in bench.py.
         let mut ids = Vec::with_capacity(batch * 16);
         for r in 0..batch {

@@ -65,8 +65,10 @@ def main():
     ap.add_argument("model_dir")
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
     ap.add_argument("--seconds", type=float, default=5.0)
+    ap.add_argument("--batches", default="1,32", help="comma-separated batch sizes")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    batches = [int(b) for b in args.batches.split(",")]
     if os.path.exists(os.path.join(args.model_dir, "config.json")):
         model = CLIPModel.from_pretrained(args.model_dir).eval()
         size = model.config.vision_config.image_size
@@ -75,12 +77,12 @@ def main():
         size = model.image_size
     g = torch.Generator().manual_seed(0)
     with torch.inference_mode():
-        for batch in (1, 32):
+        for batch in batches:
             px = torch.randn(batch, 3, size, size, generator=g)
             per = bench(lambda: model.get_image_features(pixel_values=px), args.seconds)
             print(json.dumps({"impl": "pytorch", "what": "image", "batch": batch, "threads": args.threads,
                               "seconds_per_batch": per, "items_per_s": batch / per}))
-        for batch in (1, 32):
+        for batch in batches:
             # 16-token captions: start, 14 words, end (typical short prompt).
             ids = torch.randint(1, 49000, (batch, 16), generator=g)
             ids[:, 0] = 49406
