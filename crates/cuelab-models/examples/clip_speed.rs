@@ -2,8 +2,9 @@
 //! `tools/reference/models/bench.py`: images/s and texts/s at batch 1 and 32, one JSON line per
 //! case, same inputs and timing scope as the Python script.
 //!
-//! `cargo run -p cuelab-models --example clip_speed -- MODEL_DIR [SECONDS] [BATCHES]`
+//! `cargo run -p cuelab-models --example clip_speed -- MODEL_DIR [SECONDS] [f32|bf16|f16] [BATCHES]`
 //!
+//! The optional third argument is the model dtype (default f32); it is echoed in every line.
 //! BATCHES is a comma-separated list of batch sizes (default `1,32`).
 //!
 //! MODEL_DIR is a HF-layout CLIP ViT checkpoint or an open_clip-layout ResNet CLIP checkpoint
@@ -14,7 +15,7 @@ use std::time::Instant;
 
 use cuelab_models::clip_resnet::ClipResnet;
 use cuelab_models::clip_vit::ClipVit;
-use cuelab_models::Device;
+use cuelab_models::{Device, ModelDtype};
 
 /// Either CLIP family, behind the two calls the benchmark needs.
 enum Model {
@@ -66,15 +67,30 @@ fn time_it(seconds: f64, mut f: impl FnMut()) -> f64 {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     let Some(dir) = args.get(1).map(PathBuf::from) else {
-        return Err("usage: clip_speed MODEL_DIR [SECONDS] [BATCHES]".into());
+        return Err("usage: clip_speed MODEL_DIR [SECONDS] [f32|bf16|f16] [BATCHES]".into());
     };
     let seconds: f64 = args.get(2).map(|s| s.parse()).transpose()?.unwrap_or(5.0);
+    let dtype: ModelDtype = args
+        .get(3)
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or_default();
     let model = if dir.join("config.json").exists() {
-        Model::Vit(Box::new(ClipVit::load(&dir, None, &Device::Cpu)?))
+        Model::Vit(Box::new(ClipVit::load_with_dtype(
+            &dir,
+            None,
+            &Device::Cpu,
+            dtype,
+        )?))
     } else {
-        Model::Resnet(Box::new(ClipResnet::load(&dir, None, &Device::Cpu)?))
+        Model::Resnet(Box::new(ClipResnet::load_with_dtype(
+            &dir,
+            None,
+            &Device::Cpu,
+            dtype,
+        )?))
     };
-    let batches: Vec<usize> = match args.get(3) {
+    let batches: Vec<usize> = match args.get(4) {
         Some(list) => list
             .split(',')
             .map(|b| b.parse())
@@ -91,7 +107,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             model.encode_pixels(&pixels, batch).expect("image forward");
         });
         println!(
-            "{{\"impl\":\"cuelab\",\"what\":\"image\",\"batch\":{batch},\"threads\":{threads},\"seconds_per_batch\":{per},\"items_per_s\":{}}}",
+            "{{\"impl\":\"cuelab\",\"dtype\":\"{dtype}\",\"what\":\"image\",\"batch\":{batch},\"threads\":{threads},\"seconds_per_batch\":{per},\"items_per_s\":{}}}",
             batch as f64 / per
         );
     }
@@ -107,7 +123,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             model.encode_ids(&ids, batch, 16).expect("text forward");
         });
         println!(
-            "{{\"impl\":\"cuelab\",\"what\":\"text\",\"batch\":{batch},\"threads\":{threads},\"seconds_per_batch\":{per},\"items_per_s\":{}}}",
+            "{{\"impl\":\"cuelab\",\"dtype\":\"{dtype}\",\"what\":\"text\",\"batch\":{batch},\"threads\":{threads},\"seconds_per_batch\":{per},\"items_per_s\":{}}}",
             batch as f64 / per
         );
     }

@@ -25,10 +25,11 @@ use image::RgbImage;
 use serde_json::Value;
 
 use crate::bpe::BpeTokenizer;
+use crate::dtype::ModelDtype;
 use crate::error::{Error, Result, TensorContext};
 use crate::open_clip_vit::{VitCfg, VitTower};
 use crate::preprocess::{Pipeline, Preprocess};
-use crate::transformer::{causal_mask, linear3, Act, Encoder, EncoderShape, Loader};
+use crate::transformer::{causal_mask, linear3, softmax_f32, Act, Encoder, EncoderShape, Loader};
 use crate::weights::Weights;
 use crate::{ImageEmbedder, ImageTextScorer};
 
@@ -250,7 +251,9 @@ impl ClipResnetConfig {
     }
 }
 
-/// A convolution followed by inference-mode BatchNorm (as a per-channel scale and shift).
+/// A convolution followed by inference-mode BatchNorm (as a per-channel scale and shift), all in
+/// the loader's convolution dtype (f32 for bf16 on the CPU, see `Loader::conv_dtype`); the
+/// BatchNorm statistics are folded into the scale and shift in f32.
 #[derive(Debug)]
 struct ConvBn {
     conv: Conv2d,
@@ -261,34 +264,44 @@ struct ConvBn {
 impl ConvBn {
     fn load(l: &Loader, conv: &str, bn: &str, shape: [usize; 4], stride: usize) -> Result<Self> {
         let [o, _, k, _] = shape;
-        let w = l.t(&format!("{conv}.weight"), &shape)?;
-        let conv = Conv2d::new(
-            w,
-            None,
+        let conv = l.conv2d(
+            conv,
+            shape,
+            false,
             Conv2dConfig {
                 padding: k / 2,
                 stride,
                 ..Default::default()
             },
-        );
-        let gamma = l.t(&format!("{bn}.weight"), &[o])?;
-        let beta = l.t(&format!("{bn}.bias"), &[o])?;
-        let mean = l.t(&format!("{bn}.running_mean"), &[o])?;
-        let var = l.t(&format!("{bn}.running_var"), &[o])?;
+        )?;
+        let gamma = l.t_f32(&format!("{bn}.weight"), &[o])?;
+        let beta = l.t_f32(&format!("{bn}.bias"), &[o])?;
+        let mean = l.t_f32(&format!("{bn}.running_mean"), &[o])?;
+        let var = l.t_f32(&format!("{bn}.running_var"), &[o])?;
         let scale = (gamma / (var + BN_EPS).and_then(|v| v.sqrt()).op(bn)?).op(bn)?;
         let shift = (beta - (mean * &scale).op(bn)?).op(bn)?;
+        let dt = l.conv_dtype();
         Ok(ConvBn {
             conv,
-            scale: scale.reshape((1, o, 1, 1)).op(bn)?,
-            shift: shift.reshape((1, o, 1, 1)).op(bn)?,
+            scale: scale
+                .reshape((1, o, 1, 1))
+                .and_then(|t| t.to_dtype(dt))
+                .op(bn)?,
+            shift: shift
+                .reshape((1, o, 1, 1))
+                .and_then(|t| t.to_dtype(dt))
+                .op(bn)?,
         })
     }
 
+    /// Convolve and normalise in the convolution dtype; the result has `x`'s dtype.
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        let dt = x.dtype();
         self.conv
-            .forward(x)?
+            .forward(&x.to_dtype(self.conv.weight().dtype())?)?
             .broadcast_mul(&self.scale)?
-            .broadcast_add(&self.shift)
+            .broadcast_add(&self.shift)?
+            .to_dtype(dt)
     }
 }
 
@@ -380,7 +393,11 @@ impl AttnPool {
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         let (n, c, _, _) = x.dims4()?;
         let tokens = x.flatten_from(2)?.transpose(1, 2)?.contiguous()?; // (n, hw, c)
-        let mean = tokens.mean_keepdim(1)?;
+                                                                        // The spatial mean is taken in f32 (candle sums reduced dtypes in that dtype).
+        let mean = tokens
+            .to_dtype(DType::F32)?
+            .mean_keepdim(1)?
+            .to_dtype(tokens.dtype())?;
         let x = Tensor::cat(&[&mean, &tokens], 1)?.broadcast_add(&self.positions)?;
         let t = x.dim(1)?;
         let h = self.heads;
@@ -396,7 +413,7 @@ impl AttnPool {
             .reshape((n, t, h, hd))?
             .transpose(1, 2)?
             .contiguous()?;
-        let att = candle_nn::ops::softmax_last_dim(&q.matmul(&k.t()?)?)?;
+        let att = softmax_f32(&q.matmul(&k.t()?)?, None)?;
         let o = att.matmul(&v)?.transpose(1, 2)?.reshape((n, c))?;
         self.c.forward(&o)
     }
@@ -430,6 +447,7 @@ pub struct ClipResnet {
     tokenizer: BpeTokenizer,
     preprocess: Preprocess,
     device: Device,
+    dtype: DType,
 }
 
 /// The weights file of an open_clip / OpenAI checkpoint directory, in order of preference.
@@ -470,12 +488,23 @@ impl ClipResnet {
     /// `pipeline` overrides the default preprocessing (`openai`, as `clip.load()` and open_clip
     /// use for these checkpoints).
     pub fn load(dir: &Path, pipeline: Option<Pipeline>, device: &Device) -> Result<Self> {
-        let config = ClipResnetConfig::from_file(&dir.join("open_clip_config.json"))?;
-        let weights = Weights::load_any(&find_weights(dir)?, device)?;
-        Self::from_weights(dir, config, weights, pipeline, device)
+        Self::load_with_dtype(dir, pipeline, device, ModelDtype::F32)
     }
 
-    /// Build from already-loaded weights in the OpenAI / open_clip layout.
+    /// [`load`](Self::load) with the weights stored and matrix products run in `dtype`; the id
+    /// gets the dtype's [suffix](ModelDtype::id_suffix).
+    pub fn load_with_dtype(
+        dir: &Path,
+        pipeline: Option<Pipeline>,
+        device: &Device,
+        dtype: ModelDtype,
+    ) -> Result<Self> {
+        let config = ClipResnetConfig::from_file(&dir.join("open_clip_config.json"))?;
+        let weights = Weights::load_any(&find_weights(dir)?, device)?;
+        Self::from_weights_with_dtype(dir, config, weights, pipeline, device, dtype)
+    }
+
+    /// Build from already-loaded weights in the OpenAI / open_clip layout, in f32.
     pub fn from_weights(
         dir: &Path,
         config: ClipResnetConfig,
@@ -483,11 +512,20 @@ impl ClipResnet {
         pipeline: Option<Pipeline>,
         device: &Device,
     ) -> Result<Self> {
+        Self::from_weights_with_dtype(dir, config, weights, pipeline, device, ModelDtype::F32)
+    }
+
+    /// [`from_weights`](Self::from_weights) in `dtype`.
+    pub fn from_weights_with_dtype(
+        dir: &Path,
+        config: ClipResnetConfig,
+        weights: Weights,
+        pipeline: Option<Pipeline>,
+        device: &Device,
+        dtype: ModelDtype,
+    ) -> Result<Self> {
         let c = &config;
-        let l = Loader {
-            w: &weights,
-            device,
-        };
+        let l = Loader::new(&weights, device, dtype.candle());
         let act = if c.quick_gelu {
             Act::QuickGelu
         } else {
@@ -526,7 +564,7 @@ impl ClipResnet {
             .op("text_projection")?;
         let text_projection = Linear::new(proj, None);
         let logit_scale = if l.has("logit_scale") {
-            let t = l.t_any("logit_scale")?;
+            let t = l.t_any_f32("logit_scale")?;
             t.flatten_all()
                 .and_then(|t| t.get(0))
                 .and_then(|t| t.to_scalar::<f32>())
@@ -540,7 +578,7 @@ impl ClipResnet {
         let preprocess =
             Preprocess::clip(pipeline.unwrap_or(Pipeline::Openai), c.image_size as u32);
         let id = format!(
-            "{}:{}@{}",
+            "{}:{}@{}{}",
             if c.vit.is_some() {
                 "open-clip-vit"
             } else {
@@ -549,7 +587,8 @@ impl ClipResnet {
             dir.file_name()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default(),
-            &weights.sha256()[..16]
+            &weights.sha256()[..16],
+            dtype.id_suffix()
         );
         Ok(ClipResnet {
             id,
@@ -565,6 +604,7 @@ impl ClipResnet {
             tokenizer,
             preprocess,
             device: device.clone(),
+            dtype: dtype.candle(),
         })
     }
 
@@ -632,7 +672,9 @@ impl ClipResnet {
         if n == 0 {
             return Ok(Vec::new());
         }
-        let x = Tensor::from_slice(pixels, (n, 3, s, s), &self.device).op("pixels")?;
+        let x = Tensor::from_slice(pixels, (n, 3, s, s), &self.device)
+            .and_then(|x| x.to_dtype(self.dtype))
+            .op("pixels")?;
         self.vision_forward(&x)
             .and_then(|t| t.to_dtype(DType::F32))
             .and_then(|t| t.to_vec2::<f32>())
@@ -678,6 +720,7 @@ impl ClipResnet {
             .and_then(|h| h.reshape((rows * len, d)))
             .and_then(|h| h.index_select(&index, 0))
             .and_then(|h| self.text_projection.forward(&h))
+            .and_then(|h| h.to_dtype(DType::F32))
             .and_then(|h| h.to_vec2::<f32>())
             .op("text tower")
     }

@@ -13,10 +13,11 @@ use candle_nn::{Conv2d, Conv2dConfig, Embedding, Linear};
 use image::RgbImage;
 use serde_json::Value;
 
+use crate::dtype::ModelDtype;
 use crate::error::{Error, Result, TensorContext};
 use crate::preprocess::{Pipeline, Preprocess};
 use crate::tokenize::TextTokenizer;
-use crate::transformer::{causal_mask, Act, Encoder, EncoderShape, Loader};
+use crate::transformer::{causal_mask, conv, Act, Encoder, EncoderShape, Loader};
 use crate::weights::Weights;
 use crate::{ImageEmbedder, ImageTextScorer};
 
@@ -213,12 +214,24 @@ pub struct ClipVit {
     tokenizer: TextTokenizer,
     preprocess: Preprocess,
     device: Device,
+    dtype: DType,
 }
 
 impl ClipVit {
-    /// Load from a HF-layout directory. `preprocess` overrides the default (`hf` for this layout;
-    /// the crop size always comes from the model's image size).
+    /// Load from a HF-layout directory in f32. `preprocess` overrides the default (`hf` for this
+    /// layout; the crop size always comes from the model's image size).
     pub fn load(dir: &Path, pipeline: Option<Pipeline>, device: &Device) -> Result<Self> {
+        Self::load_with_dtype(dir, pipeline, device, ModelDtype::F32)
+    }
+
+    /// [`load`](Self::load) with the weights stored and matrix products run in `dtype`; the id
+    /// gets the dtype's [suffix](ModelDtype::id_suffix).
+    pub fn load_with_dtype(
+        dir: &Path,
+        pipeline: Option<Pipeline>,
+        device: &Device,
+        dtype: ModelDtype,
+    ) -> Result<Self> {
         let config_path = dir.join("config.json");
         let config = ClipVitConfig::from_file(&config_path)?;
         config.check(&config_path)?;
@@ -231,7 +244,7 @@ impl ClipVit {
         };
         let pipeline = pipeline.unwrap_or(Pipeline::Hf);
         let preprocess = Preprocess::clip(pipeline, config.image_size as u32);
-        Self::build(dir, config, weights, tokenizer, preprocess, device)
+        Self::build(dir, config, weights, tokenizer, preprocess, device, dtype)
     }
 
     fn build(
@@ -241,12 +254,10 @@ impl ClipVit {
         tokenizer: TextTokenizer,
         preprocess: Preprocess,
         device: &Device,
+        dtype: ModelDtype,
     ) -> Result<Self> {
         let c = &config;
-        let l = Loader {
-            w: &weights,
-            device,
-        };
+        let l = Loader::new(&weights, device, dtype.candle());
         let (dt, dv, p) = (c.text_hidden, c.vision_hidden, c.patch_size);
         let token_embedding = Embedding::new(
             l.t(
@@ -272,17 +283,15 @@ impl ClipVit {
             },
         )?;
         let final_norm = l.norm("text_model.final_layer_norm", dt, c.text_eps)?;
-        let patch = Conv2d::new(
-            l.t(
-                "vision_model.embeddings.patch_embedding.weight",
-                &[dv, 3, p, p],
-            )?,
-            None,
+        let patch = l.conv2d(
+            "vision_model.embeddings.patch_embedding",
+            [dv, 3, p, p],
+            false,
             Conv2dConfig {
                 stride: p,
                 ..Default::default()
             },
-        );
+        )?;
         let grid = c.image_size / p;
         let class_embedding = l
             .t("vision_model.embeddings.class_embedding", &[dv])?
@@ -310,7 +319,7 @@ impl ClipVit {
         let text_projection = l.linear_no_bias("text_projection", dt, c.projection_dim)?;
         let visual_projection = l.linear_no_bias("visual_projection", dv, c.projection_dim)?;
         let logit_scale = if l.has("logit_scale") {
-            l.t("logit_scale", &[])?
+            l.t_f32("logit_scale", &[])?
                 .to_scalar::<f32>()
                 .op("logit_scale")?
                 .exp()
@@ -319,11 +328,12 @@ impl ClipVit {
         };
         let causal = causal_mask(c.text_positions, device).op("causal mask")?;
         let id = format!(
-            "clip-vit:{}@{}",
+            "clip-vit:{}@{}{}",
             dir.file_name()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default(),
-            &weights.sha256()[..16]
+            &weights.sha256()[..16],
+            dtype.id_suffix()
         );
         Ok(ClipVit {
             id,
@@ -345,6 +355,7 @@ impl ClipVit {
             tokenizer,
             preprocess,
             device: device.clone(),
+            dtype: dtype.candle(),
         })
     }
 
@@ -376,7 +387,9 @@ impl ClipVit {
         if n == 0 {
             return Ok(Vec::new());
         }
-        let x = Tensor::from_slice(pixels, (n, 3, s, s), &self.device).op("pixels")?;
+        let x = Tensor::from_slice(pixels, (n, 3, s, s), &self.device)
+            .and_then(|x| x.to_dtype(self.dtype))
+            .op("pixels")?;
         let feats = self.vision_forward(&x).op("vision tower")?;
         feats
             .to_dtype(DType::F32)
@@ -421,7 +434,10 @@ impl ClipVit {
             .and_then(|h| h.index_select(&index, 0))
             .and_then(|h| self.text_projection.forward(&h))
             .op("text pooling")?;
-        pooled.to_vec2::<f32>().op("text embeddings")
+        pooled
+            .to_dtype(DType::F32)
+            .and_then(|t| t.to_vec2::<f32>())
+            .op("text embeddings")
     }
 }
 
@@ -429,7 +445,7 @@ impl ClipVit {
     fn vision_forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         let n = x.dim(0)?;
         let d = self.config.vision_hidden;
-        let patches = self.patch.forward(x)?.flatten_from(2)?.transpose(1, 2)?;
+        let patches = conv(&self.patch, x)?.flatten_from(2)?.transpose(1, 2)?;
         let cls = self.class_embedding.expand((n, 1, d))?;
         let h = Tensor::cat(&[&cls, &patches], 1)?
             .broadcast_add(&self.vision_positions)?

@@ -9,14 +9,15 @@
 
 use std::path::Path;
 
-use candle_core::{Device, Module, Tensor};
+use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{Conv2d, Conv2dConfig, LayerNorm, Linear};
 use image::RgbImage;
 use serde_json::Value;
 
+use crate::dtype::ModelDtype;
 use crate::error::{Error, Result, TensorContext};
 use crate::preprocess::{Pipeline, Preprocess};
-use crate::transformer::{attention, linear3, Loader};
+use crate::transformer::{attention, conv, linear3, Loader};
 use crate::weights::Weights;
 use crate::ImageEmbedder;
 
@@ -153,6 +154,7 @@ pub struct Dinov2 {
     norm: LayerNorm,
     preprocess: Preprocess,
     device: Device,
+    dtype: DType,
 }
 
 /// One-axis resampling matrix (`out x in`) of PyTorch's bicubic interpolation.
@@ -208,6 +210,13 @@ impl Dinov2 {
     /// is `BitImageProcessor`'s (shorter side 256, crop 224) unless `preprocessor_config.json`
     /// says otherwise.
     pub fn load(dir: &Path, device: &Device) -> Result<Self> {
+        Self::load_with_dtype(dir, device, ModelDtype::F32)
+    }
+
+    /// [`load`](Self::load) with the weights stored and matrix products run in `dtype`; the id
+    /// gets the dtype's [suffix](ModelDtype::id_suffix). The position embeddings are resized in
+    /// f64/f32 on the host before the cast.
+    pub fn load_with_dtype(dir: &Path, device: &Device, dtype: ModelDtype) -> Result<Self> {
         let config_path = dir.join("config.json");
         let text = std::fs::read_to_string(&config_path).map_err(|source| Error::Io {
             path: config_path.clone(),
@@ -221,23 +230,18 @@ impl Dinov2 {
         let cfg = Dinov2Config::from_value(&config_path, &value)?;
         let preprocess = read_bit_preprocess(&dir.join("preprocessor_config.json"))?;
         let weights = Weights::load(&dir.join("model.safetensors"), device)?;
-        let l = Loader {
-            w: &weights,
-            device,
-        };
+        let l = Loader::new(&weights, device, dtype.candle());
         let d = cfg.hidden;
         let p = cfg.patch_size;
-        let patch = Conv2d::new(
-            l.t(
-                "embeddings.patch_embeddings.projection.weight",
-                &[d, 3, p, p],
-            )?,
-            Some(l.t("embeddings.patch_embeddings.projection.bias", &[d])?),
+        let patch = l.conv2d(
+            "embeddings.patch_embeddings.projection",
+            [d, 3, p, p],
+            true,
             Conv2dConfig {
                 stride: p,
                 ..Default::default()
             },
-        );
+        )?;
         let cls = l.t("embeddings.cls_token", &[1, 1, d])?;
         let registers = if cfg.registers > 0 {
             Some(l.t("embeddings.register_tokens", &[1, cfg.registers, d])?)
@@ -245,7 +249,7 @@ impl Dinov2 {
             None
         };
         let stored = cfg.image_size / p;
-        let pos = l.t(
+        let pos = l.t_f32(
             "embeddings.position_embeddings",
             &[1, 1 + stored * stored, d],
         )?;
@@ -258,6 +262,7 @@ impl Dinov2 {
         } else {
             resize_positions(&pos, stored, grid, d, cfg.registers > 0, device)?
         };
+        let pos = pos.to_dtype(dtype.candle()).op("position embeddings")?;
         let mut layers = Vec::with_capacity(cfg.layers);
         let hidden_ffn = d * cfg.mlp_ratio;
         for i in 0..cfg.layers {
@@ -305,11 +310,12 @@ impl Dinov2 {
         }
         let norm = l.norm("layernorm", d, cfg.eps)?;
         let id = format!(
-            "dinov2:{}@{}",
+            "dinov2:{}@{}{}",
             dir.file_name()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default(),
-            &weights.sha256()[..16]
+            &weights.sha256()[..16],
+            dtype.id_suffix()
         );
         Ok(Dinov2 {
             id,
@@ -322,6 +328,7 @@ impl Dinov2 {
             norm,
             preprocess,
             device: device.clone(),
+            dtype: dtype.candle(),
         })
     }
 
@@ -345,8 +352,11 @@ impl Dinov2 {
         if n == 0 {
             return Ok(Vec::new());
         }
-        let x = Tensor::from_slice(pixels, (n, 3, h, w), &self.device).op("pixels")?;
+        let x = Tensor::from_slice(pixels, (n, 3, h, w), &self.device)
+            .and_then(|x| x.to_dtype(self.dtype))
+            .op("pixels")?;
         self.forward(&x)
+            .and_then(|t| t.to_dtype(DType::F32))
             .and_then(|t| t.to_vec2::<f32>())
             .op("dinov2 forward")
     }
@@ -354,7 +364,7 @@ impl Dinov2 {
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         let n = x.dim(0)?;
         let d = self.config.hidden;
-        let patches = self.patch.forward(x)?.flatten_from(2)?.transpose(1, 2)?;
+        let patches = conv(&self.patch, x)?.flatten_from(2)?.transpose(1, 2)?;
         let cls = self.cls.expand((n, 1, d))?;
         let mut hs = Tensor::cat(&[&cls, &patches], 1)?.broadcast_add(&self.pos)?;
         if let Some(r) = &self.registers {

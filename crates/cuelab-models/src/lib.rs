@@ -8,6 +8,7 @@
 //!   [`siglip_tokenizer`] and the SentencePiece reader [`spiece`].
 //! * [`resolve`] — model references (HF id, local directory) to files, offline first.
 //! * [`cache`] — the SQLite embedding cache.
+//! * [`dtype::ModelDtype`] — f32 (default), bf16 or f16 weights and matrix products.
 //! * [`qwen3_vl::Qwen3Vl`] — Qwen3-VL in-process: generation, scoring, surprisal, attention maps.
 //!
 //! The experiment code talks to models through two traits: [`ImageEmbedder`] (images → vectors)
@@ -18,6 +19,7 @@ pub mod cache;
 pub mod clip_resnet;
 pub mod clip_vit;
 pub mod dinov2;
+pub mod dtype;
 pub mod error;
 pub mod npy;
 pub mod open_clip_vit;
@@ -34,6 +36,7 @@ pub mod weights;
 pub use transformer::Act;
 
 pub use candle_core::Device;
+pub use dtype::ModelDtype;
 pub use error::{Error, Result};
 pub use preprocess::{load_image, Pipeline, Preprocess};
 
@@ -132,6 +135,9 @@ pub struct LoadOptions {
     pub pipeline: Option<Pipeline>,
     /// Where to run.
     pub device: Device,
+    /// The dtype weights are stored and matrix products run in (see [`dtype`]); embeddings are
+    /// returned as f32 whatever it is, and a non-f32 dtype is part of the model's id.
+    pub dtype: ModelDtype,
 }
 
 impl Default for LoadOptions {
@@ -139,6 +145,7 @@ impl Default for LoadOptions {
         LoadOptions {
             pipeline: None,
             device: Device::Cpu,
+            dtype: ModelDtype::F32,
         }
     }
 }
@@ -151,18 +158,21 @@ pub fn load_scorer(
 ) -> Result<Box<dyn ImageTextScorer + Send + Sync>> {
     let resolved = resolve::resolve(reference)?;
     let config_path = resolved.dir.join("config.json");
-    match model_type(&resolved.dir)?.as_str() {
-        "clip" => Ok(Box::new(clip_vit::ClipVit::load(
-            &resolved.dir,
+    let (dir, dev, dt) = (&resolved.dir, &opts.device, opts.dtype);
+    match model_type(dir)?.as_str() {
+        "clip" => Ok(Box::new(clip_vit::ClipVit::load_with_dtype(
+            dir,
             opts.pipeline,
-            &opts.device,
+            dev,
+            dt,
         )?)),
-        OPEN_CLIP => Ok(Box::new(clip_resnet::ClipResnet::load(
-            &resolved.dir,
+        OPEN_CLIP => Ok(Box::new(clip_resnet::ClipResnet::load_with_dtype(
+            dir,
             opts.pipeline,
-            &opts.device,
+            dev,
+            dt,
         )?)),
-        "siglip" => Ok(Box::new(siglip::Siglip::load(&resolved.dir, &opts.device)?)),
+        "siglip" => Ok(Box::new(siglip::Siglip::load_with_dtype(dir, dev, dt)?)),
         other => Err(Error::UnsupportedArchitecture {
             path: config_path,
             architecture: other.to_string(),
@@ -178,23 +188,25 @@ pub fn load_embedder(
 ) -> Result<Box<dyn ImageEmbedder + Send + Sync>> {
     let resolved = resolve::resolve(reference)?;
     let config_path = resolved.dir.join("config.json");
-    match model_type(&resolved.dir)?.as_str() {
-        "clip" => Ok(Box::new(clip_vit::ClipVit::load(
-            &resolved.dir,
+    let (dir, dev, dt) = (&resolved.dir, &opts.device, opts.dtype);
+    match model_type(dir)?.as_str() {
+        "clip" => Ok(Box::new(clip_vit::ClipVit::load_with_dtype(
+            dir,
             opts.pipeline,
-            &opts.device,
+            dev,
+            dt,
         )?)),
-        OPEN_CLIP => Ok(Box::new(clip_resnet::ClipResnet::load(
-            &resolved.dir,
+        OPEN_CLIP => Ok(Box::new(clip_resnet::ClipResnet::load_with_dtype(
+            dir,
             opts.pipeline,
-            &opts.device,
+            dev,
+            dt,
         )?)),
         "dinov2" | "dinov2_with_registers" => {
-            Ok(Box::new(dinov2::Dinov2::load(&resolved.dir, &opts.device)?))
+            Ok(Box::new(dinov2::Dinov2::load_with_dtype(dir, dev, dt)?))
         }
-        "siglip" | "siglip_vision_model" => Ok(Box::new(siglip::SiglipVision::load(
-            &resolved.dir,
-            &opts.device,
+        "siglip" | "siglip_vision_model" => Ok(Box::new(siglip::SiglipVision::load_with_dtype(
+            dir, dev, dt,
         )?)),
         other => Err(Error::UnsupportedArchitecture {
             path: config_path,

@@ -7,12 +7,12 @@
 
 use std::path::Path;
 
-use candle_core::{Module, Tensor};
+use candle_core::Tensor;
 use candle_nn::{Conv2d, Conv2dConfig, LayerNorm, Linear};
 use serde_json::Value;
 
 use crate::error::{Error, Result, TensorContext};
-use crate::transformer::{Act, Encoder, EncoderShape, Loader};
+use crate::transformer::{conv, Act, Encoder, EncoderShape, Loader};
 
 /// Sizes of an open_clip ViT image tower (`vision_cfg` with an integer `layers`).
 #[derive(Debug, Clone, PartialEq)]
@@ -104,14 +104,15 @@ impl VitTower {
     pub(crate) fn load(l: &Loader, c: &VitCfg, embed_dim: usize, act: Act) -> Result<Self> {
         let (w, p) = (c.width, c.patch_size);
         let grid = c.image_size / p;
-        let patch = Conv2d::new(
-            l.t("visual.conv1.weight", &[w, 3, p, p])?,
-            None,
+        let patch = l.conv2d(
+            "visual.conv1",
+            [w, 3, p, p],
+            false,
             Conv2dConfig {
                 stride: p,
                 ..Default::default()
             },
-        );
+        )?;
         let class_embedding = l
             .t("visual.class_embedding", &[w])?
             .reshape((1, 1, w))
@@ -148,7 +149,7 @@ impl VitTower {
 
     pub(crate) fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         let n = x.dim(0)?;
-        let patches = self.patch.forward(x)?.flatten_from(2)?.transpose(1, 2)?;
+        let patches = conv(&self.patch, x)?.flatten_from(2)?.transpose(1, 2)?;
         let cls = self.class_embedding.expand((n, 1, self.width))?;
         let h = Tensor::cat(&[&cls, &patches], 1)?
             .broadcast_add(&self.positions)?

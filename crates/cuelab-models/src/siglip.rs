@@ -12,15 +12,16 @@
 
 use std::path::Path;
 
-use candle_core::{Device, Module, Tensor};
+use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{Conv2d, Conv2dConfig, Embedding, LayerNorm, Linear};
 use image::RgbImage;
 use serde_json::Value;
 
+use crate::dtype::ModelDtype;
 use crate::error::{Error, Result, TensorContext};
 use crate::preprocess::{Pipeline, Preprocess};
 use crate::siglip_tokenizer::SiglipTokenizer;
-use crate::transformer::{linear3, Act, Encoder, EncoderShape, Loader};
+use crate::transformer::{conv, linear3, softmax_f32, Act, Encoder, EncoderShape, Loader};
 use crate::weights::Weights;
 use crate::{ImageEmbedder, ImageTextScorer};
 
@@ -46,17 +47,24 @@ pub struct SiglipVision {
     act: Act,
     preprocess: Preprocess,
     device: Device,
+    dtype: DType,
 }
 
 impl SiglipVision {
     /// Load the image tower from a HF-layout directory (`model_type` `siglip` or
     /// `siglip_vision_model`).
     pub fn load(dir: &Path, device: &Device) -> Result<Self> {
+        Self::load_with_dtype(dir, device, ModelDtype::F32)
+    }
+
+    /// [`load`](Self::load) with the weights stored and matrix products run in `dtype`; the id
+    /// gets the dtype's [suffix](ModelDtype::id_suffix).
+    pub fn load_with_dtype(dir: &Path, device: &Device, dtype: ModelDtype) -> Result<Self> {
         let config_path = dir.join("config.json");
         let root = read_config(&config_path)?;
         Self::check_config(&config_path, &root)?;
         let weights = Weights::load(&dir.join("model.safetensors"), device)?;
-        Self::from_weights(dir, &config_path, &root, &weights, device)
+        Self::from_weights(dir, &config_path, &root, &weights, device, dtype)
     }
 
     /// Validate the vision part of a parsed `config.json` without loading weights.
@@ -78,6 +86,7 @@ impl SiglipVision {
         root: &Value,
         weights: &Weights,
         device: &Device,
+        dtype: ModelDtype,
     ) -> Result<Self> {
         let config_path = config_path.to_path_buf();
         let (v, prefix, section) = match root.get("model_type").and_then(Value::as_str) {
@@ -139,17 +148,18 @@ impl SiglipVision {
                     .into(),
             });
         }
-        let l = Loader { w: weights, device };
+        let l = Loader::new(weights, device, dtype.candle());
         let pre = |s: &str| format!("{prefix}.{s}");
         let grid = image_size / p;
-        let patch = Conv2d::new(
-            l.t(&pre("embeddings.patch_embedding.weight"), &[d, 3, p, p])?,
-            Some(l.t(&pre("embeddings.patch_embedding.bias"), &[d])?),
+        let patch = l.conv2d(
+            &pre("embeddings.patch_embedding"),
+            [d, 3, p, p],
+            true,
             Conv2dConfig {
                 stride: p,
                 ..Default::default()
             },
-        );
+        )?;
         let positions = l.t(
             &pre("embeddings.position_embedding.weight"),
             &[grid * grid, d],
@@ -187,11 +197,12 @@ impl SiglipVision {
             squash: true,
         };
         let id = format!(
-            "siglip-vision:{}@{}",
+            "siglip-vision:{}@{}{}",
             dir.file_name()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default(),
-            &weights.sha256()[..16]
+            &weights.sha256()[..16],
+            dtype.id_suffix()
         );
         Ok(SiglipVision {
             id,
@@ -211,6 +222,7 @@ impl SiglipVision {
             act,
             preprocess,
             device: device.clone(),
+            dtype: dtype.candle(),
         })
     }
 
@@ -226,8 +238,11 @@ impl SiglipVision {
         if n == 0 {
             return Ok(Vec::new());
         }
-        let x = Tensor::from_slice(pixels, (n, 3, s, s), &self.device).op("pixels")?;
+        let x = Tensor::from_slice(pixels, (n, 3, s, s), &self.device)
+            .and_then(|x| x.to_dtype(self.dtype))
+            .op("pixels")?;
         self.forward(&x)
+            .and_then(|t| t.to_dtype(DType::F32))
             .and_then(|t| t.to_vec2::<f32>())
             .op("siglip forward")
     }
@@ -235,9 +250,7 @@ impl SiglipVision {
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         let n = x.dim(0)?;
         let d = self.hidden;
-        let h = self
-            .patch
-            .forward(x)?
+        let h = conv(&self.patch, x)?
             .flatten_from(2)?
             .transpose(1, 2)?
             .broadcast_add(&self.positions)?;
@@ -255,8 +268,7 @@ impl SiglipVision {
             .permute((2, 0, 3, 1, 4))?;
         let k = kv.get(0)?.contiguous()?;
         let v = kv.get(1)?.contiguous()?;
-        let att =
-            candle_nn::ops::softmax_last_dim(&(q.matmul(&k.t()?)? * (hd as f64).powf(-0.5))?)?;
+        let att = softmax_f32(&(q.matmul(&k.t()?)? * (hd as f64).powf(-0.5))?, None)?;
         let o = att.matmul(&v)?.transpose(1, 2)?.reshape((n, 1, d))?;
         let o = linear3(&o, &self.head_out)?;
         let y = self.head_norm.forward(&o)?;
@@ -396,9 +408,14 @@ pub struct SiglipText {
 }
 
 impl SiglipText {
-    fn from_weights(config: SiglipTextConfig, weights: &Weights, device: &Device) -> Result<Self> {
+    fn from_weights(
+        config: SiglipTextConfig,
+        weights: &Weights,
+        device: &Device,
+        dtype: ModelDtype,
+    ) -> Result<Self> {
         let c = &config;
-        let l = Loader { w: weights, device };
+        let l = Loader::new(weights, device, dtype.candle());
         let d = c.hidden;
         let token_embedding = Embedding::new(
             l.t(
@@ -463,6 +480,7 @@ impl SiglipText {
         }
         let input = Tensor::from_slice(ids, (rows, len), &self.device).op("token ids")?;
         self.forward(&input, len)
+            .and_then(|t| t.to_dtype(DType::F32))
             .and_then(|t| t.to_vec2::<f32>())
             .op("siglip text tower")
     }
@@ -496,6 +514,12 @@ impl Siglip {
     /// Load a full SigLIP checkpoint (`model_type: "siglip"`, `config.json` + `model.safetensors`
     /// with both towers, and `spiece.model` or `tokenizer.json`).
     pub fn load(dir: &Path, device: &Device) -> Result<Self> {
+        Self::load_with_dtype(dir, device, ModelDtype::F32)
+    }
+
+    /// [`load`](Self::load) with the weights stored and matrix products run in `dtype` (both
+    /// towers); the id gets the dtype's [suffix](ModelDtype::id_suffix).
+    pub fn load_with_dtype(dir: &Path, device: &Device, dtype: ModelDtype) -> Result<Self> {
         let config_path = dir.join("config.json");
         let root = read_config(&config_path)?;
         match root.get("model_type").and_then(Value::as_str) {
@@ -511,7 +535,7 @@ impl Siglip {
         let text_config = SiglipTextConfig::from_value(&config_path, &root)?;
         let tokenizer = SiglipTokenizer::load(dir, text_config.positions)?;
         let weights = Weights::load(&dir.join("model.safetensors"), device)?;
-        let vision = SiglipVision::from_weights(dir, &config_path, &root, &weights, device)?;
+        let vision = SiglipVision::from_weights(dir, &config_path, &root, &weights, device, dtype)?;
         if text_config.projection != vision.hidden {
             return Err(Error::Config {
                 path: config_path,
@@ -522,13 +546,10 @@ impl Siglip {
                 ),
             });
         }
-        let text = SiglipText::from_weights(text_config, &weights, device)?;
-        let l = Loader {
-            w: &weights,
-            device,
-        };
+        let text = SiglipText::from_weights(text_config, &weights, device, dtype)?;
+        let l = Loader::new(&weights, device, dtype.candle());
         let scalar = |name: &str| -> Result<f32> {
-            l.t_any(name)?
+            l.t_any_f32(name)?
                 .flatten_all()
                 .and_then(|t| t.to_vec1::<f32>())
                 .op(name)?
@@ -543,11 +564,12 @@ impl Siglip {
         let logit_scale = scalar("logit_scale")?.exp();
         let logit_bias = scalar("logit_bias")?;
         let id = format!(
-            "siglip:{}@{}",
+            "siglip:{}@{}{}",
             dir.file_name()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default(),
-            &weights.sha256()[..16]
+            &weights.sha256()[..16],
+            dtype.id_suffix()
         );
         Ok(Siglip {
             id,

@@ -2,7 +2,7 @@
 //! checks every tensor's shape and names it in errors.
 
 use candle_core::{DType, Device, Module, Tensor};
-use candle_nn::{LayerNorm, Linear};
+use candle_nn::{Conv2d, Conv2dConfig, LayerNorm, Linear};
 
 use crate::error::{Result, TensorContext};
 use crate::weights::Weights;
@@ -38,26 +38,73 @@ impl Act {
     }
 }
 
-/// Reads tensors with checked shapes.
+/// Reads tensors with checked shapes, converted to the compute dtype.
 pub(crate) struct Loader<'a> {
     pub w: &'a Weights,
     pub device: &'a Device,
+    /// The dtype weights are stored in and matrix products run in.
+    pub dtype: DType,
 }
 
-impl Loader<'_> {
+impl<'a> Loader<'a> {
+    pub fn new(w: &'a Weights, device: &'a Device, dtype: DType) -> Self {
+        Loader { w, device, dtype }
+    }
+
+    /// A tensor with a checked shape, in the compute dtype.
     pub fn t(&self, name: &str, shape: &[usize]) -> Result<Tensor> {
+        self.t_as(name, shape, self.dtype)
+    }
+
+    /// A tensor with a checked shape, in f32 whatever the compute dtype (scalars read on the
+    /// host, statistics folded at load time, embeddings resampled on the host).
+    pub fn t_f32(&self, name: &str, shape: &[usize]) -> Result<Tensor> {
+        self.t_as(name, shape, DType::F32)
+    }
+
+    fn t_as(&self, name: &str, shape: &[usize], dtype: DType) -> Result<Tensor> {
         self.w
-            .get_shape(name, shape, DType::F32)?
+            .get_shape(name, shape, dtype)?
             .to_device(self.device)
             .op(name)
     }
 
-    /// A tensor of any shape.
-    pub fn t_any(&self, name: &str) -> Result<Tensor> {
+    /// A tensor of any shape, in f32 (used for scalars read back on the host).
+    pub fn t_any_f32(&self, name: &str) -> Result<Tensor> {
         self.w
             .get(name, DType::F32)?
             .to_device(self.device)
             .op(name)
+    }
+
+    /// The dtype convolutions run in: the compute dtype, except bf16 on the CPU, where candle
+    /// 0.11's convolution has no bf16 kernel (its im2col path calls the f16/f32/f64-only GEMM
+    /// directly), so convolutions are upcast to f32 around the call (see [`conv`]).
+    pub fn conv_dtype(&self) -> DType {
+        if self.device.is_cpu() && self.dtype == DType::BF16 {
+            DType::F32
+        } else {
+            self.dtype
+        }
+    }
+
+    /// A 2-D convolution with weight `{prefix}.weight` of `shape` (and `{prefix}.bias` when
+    /// `bias`), in [`conv_dtype`](Self::conv_dtype).
+    pub fn conv2d(
+        &self,
+        prefix: &str,
+        shape: [usize; 4],
+        bias: bool,
+        cfg: Conv2dConfig,
+    ) -> Result<Conv2d> {
+        let dt = self.conv_dtype();
+        let w = self.t_as(&format!("{prefix}.weight"), &shape, dt)?;
+        let b = if bias {
+            Some(self.t_as(&format!("{prefix}.bias"), &[shape[0]], dt)?)
+        } else {
+            None
+        };
+        Ok(Conv2d::new(w, b, cfg))
     }
 
     pub fn has(&self, name: &str) -> bool {
@@ -78,6 +125,9 @@ impl Loader<'_> {
         ))
     }
 
+    /// A LayerNorm with weight and bias in the compute dtype. candle's fused layer-norm kernel
+    /// (used for contiguous inputs) accumulates the mean and variance in f32 for bf16/f16 inputs,
+    /// and its fallback upcasts to f32, so the statistics are f32 whatever the dtype.
     pub fn norm(&self, prefix: &str, d: usize, eps: f64) -> Result<LayerNorm> {
         Ok(LayerNorm::new(
             self.t(&format!("{prefix}.weight"), &[d])?,
@@ -98,6 +148,27 @@ impl Loader<'_> {
         };
         Ok(Linear::new(w, b))
     }
+}
+
+/// Apply a convolution whose weights may be in another dtype than `x` (see
+/// [`Loader::conv_dtype`]): `x` is cast to the weights' dtype and the result back to `x`'s. Both
+/// casts are no-ops when the dtypes agree (always, for f32).
+pub(crate) fn conv(c: &Conv2d, x: &Tensor) -> candle_core::Result<Tensor> {
+    let dt = x.dtype();
+    c.forward(&x.to_dtype(c.weight().dtype())?)?.to_dtype(dt)
+}
+
+/// Softmax over the last dimension computed in f32 (candle's CPU softmax accumulates the
+/// exponentials in the input dtype, which loses most of bf16's 8 mantissa bits over a few hundred
+/// keys), returned in `x`'s dtype; an additive f32 `mask` is applied after the upcast so that
+/// its large negative values never pass through f16.
+pub(crate) fn softmax_f32(x: &Tensor, mask: Option<&Tensor>) -> candle_core::Result<Tensor> {
+    let dt = x.dtype();
+    let mut y = x.to_dtype(DType::F32)?;
+    if let Some(m) = mask {
+        y = y.broadcast_add(&m.to_dtype(DType::F32)?)?;
+    }
+    candle_nn::ops::softmax_last_dim(&y)?.to_dtype(dt)
 }
 
 /// `x W^T + b` for `x` of shape `(n, t, d)` as one 2-D matrix product over all `n * t` rows
@@ -234,16 +305,13 @@ pub(crate) fn attention(
     let q = (qkv.get(0)? * (hd as f64).powf(-0.5))?.contiguous()?;
     let k = qkv.get(1)?.contiguous()?;
     let v = qkv.get(2)?.contiguous()?;
-    let mut att = q.matmul(&k.t()?)?;
-    if let Some(m) = mask {
-        att = att.broadcast_add(m)?;
-    }
-    let att = candle_nn::ops::softmax_last_dim(&att)?;
+    let att = softmax_f32(&q.matmul(&k.t()?)?, mask)?;
     let o = att.matmul(&v)?.transpose(1, 2)?.reshape((n, t, d))?;
     linear3(&o, out)
 }
 
-/// Additive causal mask `(t, t)`: 0 on and below the diagonal, `-inf`-like above.
+/// Additive causal mask `(t, t)` in f32: 0 on and below the diagonal, `-inf`-like above (added
+/// in f32 by [`softmax_f32`] whatever the compute dtype).
 pub(crate) fn causal_mask(t: usize, device: &Device) -> candle_core::Result<Tensor> {
     let m: Vec<f32> = (0..t)
         .flat_map(|i| (0..t).map(move |j| if j > i { f32::MIN } else { 0.0 }))

@@ -227,3 +227,78 @@ fn missing_model_is_a_clear_error() {
         "{err}"
     );
 }
+
+fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    let dot: f64 = a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum();
+    let na: f64 = a.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+    let nb: f64 = b.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+    dot / (na * nb)
+}
+
+/// `--dtype`: a bf16 run sharing a cache with an f32 run computes its own rows (the dtype is part
+/// of the model id, hence of the cache key), close to but not equal to the f32 ones; `score`
+/// records the dtype; an unknown dtype is a clear error.
+#[test]
+fn dtype_flag_reaches_the_model_and_the_cache_key() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let model = data().join("clip-vit-tiny");
+    let cache = tmp.path().join("cache.sqlite");
+    let kafka = data().join("images/kafka.pillow.png");
+    let mut runs = Vec::new();
+    for dtype in ["f32", "bf16", "f32", "bf16"] {
+        let out = tmp.path().join(format!("{dtype}.npy"));
+        let st = Command::new(bin())
+            .arg("embed")
+            .arg("--model")
+            .arg(&model)
+            .arg(&kafka)
+            .args(["--dtype", dtype, "--cache"])
+            .arg(&cache)
+            .arg("-o")
+            .arg(&out)
+            .status()
+            .expect("run");
+        assert!(st.success(), "embed --dtype {dtype}");
+        runs.push(read_npy(&out).1);
+    }
+    assert_eq!(
+        runs[0], runs[2],
+        "f32 rows are stable (second run from the cache)"
+    );
+    assert_eq!(
+        runs[1], runs[3],
+        "bf16 rows are stable (second run from the cache)"
+    );
+    assert_ne!(runs[0], runs[1], "bf16 was not served the cached f32 rows");
+    let c = cosine(&runs[0], &runs[1]);
+    assert!(c >= 0.999, "bf16 vs f32 cosine {c}");
+
+    let out = Command::new(bin())
+        .arg("score")
+        .arg("--model")
+        .arg(&model)
+        .arg(&kafka)
+        .args(["--text", "a dog", "--dtype", "f16", "--json"])
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["dtype"], "f16");
+    assert!(v["model"].as_str().expect("model").ends_with("+f16"), "{v}");
+
+    let out = Command::new(bin())
+        .arg("score")
+        .arg("--model")
+        .arg(&model)
+        .arg(&kafka)
+        .args(["--text", "a dog", "--dtype", "f8"])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unknown dtype `f8`"), "{err}");
+}

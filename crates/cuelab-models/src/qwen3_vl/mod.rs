@@ -184,7 +184,7 @@ impl Qwen3Vl {
         processor: ImageProcessor,
         device: &Device,
     ) -> Result<Self> {
-        let l = Loader { w: weights, device };
+        let l = Loader::new(weights, device, candle_core::DType::F32);
         let (vp, tp) = if l.has("model.visual.patch_embed.proj.weight") {
             ("model.visual", "model.language_model")
         } else {

@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use cuelab_models::cache::EmbeddingCache;
 use cuelab_models::{
-    l2_normalize, load_embedder, load_image, load_scorer, npy, LoadOptions, Pipeline,
+    l2_normalize, load_embedder, load_image, load_scorer, npy, LoadOptions, ModelDtype, Pipeline,
 };
 
 use crate::exit::ExitStatus;
@@ -41,6 +41,11 @@ pub struct EmbedArgs {
     /// Device: cpu, or cuda[:N] (build with the `cuda` feature).
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    /// Dtype the model's weights and matrix products use: f32, bf16 or f16 (reduced precision
+    /// is mainly for GPUs; embeddings are returned as f32). A non-f32 dtype is part of the model
+    /// id, so cache entries of different dtypes never mix.
+    #[arg(long, default_value = "f32", value_name = "f32|bf16|f16")]
+    pub dtype: String,
 }
 
 /// Run `cuelab embed`.
@@ -63,6 +68,7 @@ pub fn run(args: EmbedArgs) -> Result<ExitStatus> {
             .map(Pipeline::parse)
             .transpose()?,
         device: cuelab_models::device(&args.device)?,
+        dtype: args.dtype.parse::<ModelDtype>()?,
     };
     let mut cache = args
         .cache
@@ -108,6 +114,6 @@ pub fn run(args: EmbedArgs) -> Result<ExitStatus> {
     } else {
         npy::write_f32_2d(&args.output, &rows, dim)?;
     }
-    tracing::info!(rows = rows.len(), model = %id, "wrote {}", args.output.display());
+    tracing::info!(rows = rows.len(), model = %id, dtype = %opts.dtype, "wrote {}", args.output.display());
     Ok(ExitStatus::Success)
 }

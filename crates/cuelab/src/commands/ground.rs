@@ -347,6 +347,7 @@ pub fn load_models(
     let opts = LoadOptions {
         pipeline: Some(Pipeline::parse(preprocess)?),
         device: cuelab_models::device(device)?,
+        ..LoadOptions::default()
     };
     names
         .iter()

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use cuelab_models::{cosine_matrix, load_image, load_scorer, LoadOptions, Pipeline};
+use cuelab_models::{cosine_matrix, load_image, load_scorer, LoadOptions, ModelDtype, Pipeline};
 
 use crate::exit::ExitStatus;
 
@@ -30,6 +30,11 @@ pub struct ScoreArgs {
     /// Device: cpu, or cuda[:N] (build with the `cuda` feature).
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    /// Dtype the model's weights and matrix products use: f32, bf16 or f16 (reduced precision
+    /// is mainly for GPUs; embeddings are returned as f32). A non-f32 dtype is part of the model
+    /// id, so cache entries of different dtypes never mix.
+    #[arg(long, default_value = "f32", value_name = "f32|bf16|f16")]
+    pub dtype: String,
 }
 
 /// Run `cuelab score`.
@@ -44,6 +49,7 @@ pub fn run(args: ScoreArgs) -> Result<ExitStatus> {
             .map(Pipeline::parse)
             .transpose()?,
         device: cuelab_models::device(&args.device)?,
+        dtype: args.dtype.parse::<ModelDtype>()?,
     };
     let model = load_scorer(&args.model, &opts)
         .with_context(|| format!("loading model `{}`", args.model))?;
@@ -78,6 +84,7 @@ pub fn run(args: ScoreArgs) -> Result<ExitStatus> {
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
                 "model": model.id(),
+                "dtype": opts.dtype.name(),
                 "preprocess": model.preprocess().key(),
                 "logit_scale": scale,
                 "logit_bias": bias,
@@ -91,8 +98,9 @@ pub fn run(args: ScoreArgs) -> Result<ExitStatus> {
         format!("  logit bias {b:.4} (sigmoid probabilities)")
     });
     println!(
-        "model {}  preprocess {}  logit scale {scale:.4}{bias_note}",
+        "model {}  dtype {}  preprocess {}  logit scale {scale:.4}{bias_note}",
         model.id(),
+        opts.dtype,
         model.preprocess().pipeline.name()
     );
     for (i, p) in args.images.iter().enumerate() {
