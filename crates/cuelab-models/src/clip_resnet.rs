@@ -557,10 +557,11 @@ impl ClipResnet {
         )?;
         let final_norm = l.norm("ln_final", dt, 1e-5)?;
         // `x @ text_projection`: stored (width, embed), a Linear wants (embed, width).
+        // stored as (in, out) for `x @ P`: its transpose is the linear weight, already in the
+        // layout `gemm_linear` would make
         let proj = l
             .t("text_projection", &[dt, c.embed_dim])?
             .t()
-            .and_then(|t| t.contiguous())
             .op("text_projection")?;
         let text_projection = Linear::new(proj, None);
         let logit_scale = if l.has("logit_scale") {

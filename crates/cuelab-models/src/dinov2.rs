@@ -17,7 +17,7 @@ use serde_json::Value;
 use crate::dtype::ModelDtype;
 use crate::error::{Error, Result, TensorContext};
 use crate::preprocess::{Pipeline, Preprocess};
-use crate::transformer::{attention, conv, linear3, Loader};
+use crate::transformer::{attention, conv, gemm_linear, linear3, Loader};
 use crate::weights::Weights;
 use crate::ImageEmbedder;
 
@@ -287,8 +287,8 @@ impl Dinov2 {
                     let b_in = l.t(&format!("{pre}.mlp.weights_in.bias"), &[2 * hf])?;
                     let part = |t: &Tensor, k: usize| t.narrow(0, k * hf, hf).op("swiglu split");
                     Ffn::SwiGlu {
-                        gate: Linear::new(part(&w_in, 0)?, Some(part(&b_in, 0)?)),
-                        up: Linear::new(part(&w_in, 1)?, Some(part(&b_in, 1)?)),
+                        gate: gemm_linear(part(&w_in, 0)?, Some(part(&b_in, 0)?)).op("gate")?,
+                        up: gemm_linear(part(&w_in, 1)?, Some(part(&b_in, 1)?)).op("up")?,
                         down: l.linear(&format!("{pre}.mlp.weights_out"), hf, d)?,
                     }
                 }

@@ -130,11 +130,9 @@ impl VitTower {
                 act,
             },
         )?;
-        let proj = l
-            .t("visual.proj", &[w, embed_dim])?
-            .t()
-            .and_then(|t| t.contiguous())
-            .op("visual.proj")?;
+        // stored as (in, out) for `x @ P`: its transpose is the linear weight, already in the
+        // layout `gemm_linear` makes
+        let proj = l.t("visual.proj", &[w, embed_dim])?.t().op("visual.proj")?;
         Ok(VitTower {
             patch,
             class_embedding,

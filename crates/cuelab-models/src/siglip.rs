@@ -21,7 +21,9 @@ use crate::dtype::ModelDtype;
 use crate::error::{Error, Result, TensorContext};
 use crate::preprocess::{Pipeline, Preprocess};
 use crate::siglip_tokenizer::SiglipTokenizer;
-use crate::transformer::{conv, linear3, softmax_f32, Act, Encoder, EncoderShape, Loader};
+use crate::transformer::{
+    conv, gemm_linear, linear3, softmax_f32, Act, Encoder, EncoderShape, Loader,
+};
 use crate::weights::Weights;
 use crate::{ImageEmbedder, ImageTextScorer};
 
@@ -181,8 +183,9 @@ impl SiglipVision {
         let in_w = l.t(&pre("head.attention.in_proj_weight"), &[3 * d, d])?;
         let in_b = l.t(&pre("head.attention.in_proj_bias"), &[3 * d])?;
         let split = |t: &Tensor, a: usize, n: usize| t.narrow(0, a, n).op("split in_proj");
-        let head_q = Linear::new(split(&in_w, 0, d)?, Some(split(&in_b, 0, d)?));
-        let head_kv = Linear::new(split(&in_w, d, 2 * d)?, Some(split(&in_b, d, 2 * d)?));
+        let head_q = gemm_linear(split(&in_w, 0, d)?, Some(split(&in_b, 0, d)?)).op("head q")?;
+        let head_kv =
+            gemm_linear(split(&in_w, d, 2 * d)?, Some(split(&in_b, d, 2 * d)?)).op("head kv")?;
         let head_out = l.linear(&pre("head.attention.out_proj"), d, d)?;
         let head_norm = l.norm(&pre("head.layernorm"), d, eps)?;
         let head_fc1 = l.linear(&pre("head.mlp.fc1"), d, ff)?;

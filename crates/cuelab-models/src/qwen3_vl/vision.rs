@@ -152,7 +152,7 @@ impl VisionTower {
         })?;
         Ok(VisionTower {
             cfg: cfg.clone(),
-            patch: Linear::new(w, Some(b)),
+            patch: crate::transformer::gemm_linear(w, Some(b)).op("patch_embed")?,
             pos_embed,
             blocks,
             merger,
