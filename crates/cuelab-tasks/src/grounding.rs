@@ -204,8 +204,47 @@ struct TextState {
     classes: std::collections::HashMap<String, Vec<f32>>,
 }
 
+/// Where a run's time went, summed over every sample (with parallel samples the sums can exceed
+/// the wall time). Text embeddings are computed once, in [`Grounder::new`].
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct StageSeconds {
+    /// Embedding the prompts and debias texts (once per run).
+    pub texts: f64,
+    /// Drawing cued images and crops.
+    pub render: f64,
+    /// Image encoding (cache look-ups included).
+    pub encode_images: f64,
+}
+
+/// Nanosecond counters behind [`StageSeconds`].
+#[derive(Debug, Default)]
+struct StageClock {
+    texts: std::sync::atomic::AtomicU64,
+    render: std::sync::atomic::AtomicU64,
+    encode_images: std::sync::atomic::AtomicU64,
+}
+
+impl StageClock {
+    fn add(counter: &std::sync::atomic::AtomicU64, since: std::time::Instant) {
+        let ns = u64::try_from(since.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        counter.fetch_add(ns, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn seconds(&self) -> StageSeconds {
+        let s = |c: &std::sync::atomic::AtomicU64| {
+            c.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1e9
+        };
+        StageSeconds {
+            texts: s(&self.texts),
+            render: s(&self.render),
+            encode_images: s(&self.encode_images),
+        }
+    }
+}
+
 /// Shared state of a grounding run: backbones, cache, precomputed texts.
 pub struct Grounder<'m> {
+    clock: StageClock,
     models: &'m [Box<dyn ImageTextScorer + Send + Sync>],
     cache: Option<Mutex<EmbeddingCache>>,
     /// `texts[variant][model]`.
@@ -230,6 +269,7 @@ impl<'m> Grounder<'m> {
             return Err(TaskError::Config("at least one model is needed".into()));
         }
         let cache = cache.map(Mutex::new);
+        let started = std::time::Instant::now();
         let recipes = variants
             .iter()
             .map(|v| {
@@ -313,7 +353,10 @@ impl<'m> Grounder<'m> {
             }
             texts.push(per_model);
         }
+        let clock = StageClock::default();
+        StageClock::add(&clock.texts, started);
         Ok(Grounder {
+            clock,
             models,
             cache,
             texts,
@@ -321,6 +364,11 @@ impl<'m> Grounder<'m> {
             recipes,
             crop: Recipe::parse("crop")?,
         })
+    }
+
+    /// Time spent so far per stage.
+    pub fn stage_seconds(&self) -> StageSeconds {
+        self.clock.seconds()
     }
 
     /// The variants of this run.
@@ -375,12 +423,16 @@ impl<'m> Grounder<'m> {
         let mut scores = vec![vec![0f32; proposals.len()]; recipes.len()];
         let mut first_model_crops: Option<Vec<Vec<f32>>> = None;
         for (ri, (spec, recipe)) in recipes.iter().enumerate() {
+            let t = std::time::Instant::now();
             let cued: Vec<RgbImage> = proposals
                 .par_iter()
                 .map(|b| renderer.render(recipe, &Target::from_box(*b)))
                 .collect::<std::result::Result<_, _>>()?;
+            StageClock::add(&self.clock.render, t);
             for (mi, m) in self.models.iter().enumerate() {
+                let t = std::time::Instant::now();
                 let emb = encode_images(&self.cache, m.as_ref(), &cued, spec)?;
+                StageClock::add(&self.clock.encode_images, t);
                 let state = &self.texts[vi][mi];
                 let t = state.prompts.get(&prompt).ok_or_else(|| {
                     TaskError::Config(format!("prompt {prompt:?} was not prepared"))
@@ -466,12 +518,16 @@ impl<'m> Grounder<'m> {
         let Some(t) = target.clip_to(w, h) else {
             return Ok(None);
         };
+        let started = std::time::Instant::now();
         let mut crops = vec![renderer.render(&self.crop, &Target::from_box(t))?];
         if predicted_emb.is_none() {
             crops.push(renderer.render(&self.crop, &Target::from_box(*predicted))?);
         }
+        StageClock::add(&self.clock.render, started);
         let spec = self.crop.to_string();
+        let started = std::time::Instant::now();
         let emb = encode_images(&self.cache, m, &crops, &spec)?;
+        StageClock::add(&self.clock.encode_images, started);
         let p = match predicted_emb {
             Some(e) => e.clone(),
             None => emb[1].clone(),

@@ -131,6 +131,9 @@ def main():
     print(f"python (seed-style: Pillow + torchvision + transformers): {py_s:7.2f} s  {n / py_s:6.2f} expressions/s")
     print(f"cuelab ground (dev build, fresh run dir):                 {rs_s:7.2f} s  {n / rs_s:6.2f} expressions/s")
     print(f"ratio: {py_s / rs_s:.2f}x")
+    timing = json.loads((tmp / "run" / "timing.json").read_text())
+    print("cuelab time per stage (summed over samples): "
+          + ", ".join(f"{k} {v:.2f} s" for k, v in timing.items()))
 
 
 if __name__ == "__main__":

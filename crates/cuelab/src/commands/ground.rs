@@ -390,6 +390,17 @@ pub fn execute(
             progress: true,
         },
     )?;
+    // Where this invocation's time went (a resumed run counts only what it did itself).
+    let stages = grounder.stage_seconds();
+    tracing::info!(
+        texts_s = stages.texts,
+        render_s = stages.render,
+        encode_images_s = stages.encode_images,
+        "time per stage (summed over samples)"
+    );
+    let timing = serde_json::to_string_pretty(&stages)?;
+    std::fs::write(out.join("timing.json"), timing)
+        .with_context(|| format!("cannot write {}", out.join("timing.json").display()))?;
     Ok(summary)
 }
 
