@@ -260,7 +260,17 @@ pub fn run_grounding(
     data_description: &Value,
     opts: &RunOptions,
 ) -> Result<Summary> {
-    let config_hash = config.hash()?;
+    // Where the proposals came from is part of the run's identity: resuming with another
+    // proposals file, detector or detector thresholds would mix rows scored on different boxes.
+    let source = json!([
+        data_description.get("proposals"),
+        data_description.get("detector")
+    ]);
+    let config_hash = if source == json!([null, null]) {
+        config.hash()?
+    } else {
+        short_hash(&format!("{}|{source}", config.hash()?))
+    };
     let manifest = json!({
         "cuelab_version": env!("CARGO_PKG_VERSION"),
         "experiment": "grounding",

@@ -178,6 +178,14 @@ fn ground_with_builtin_detector_caches_and_records_it() {
         "{}",
         text(&o)
     );
+    // resuming with other detector thresholds is another run: refused, nothing appended
+    let before = std::fs::read_to_string(run_dir.join("results.jsonl")).unwrap();
+    let other = args(&["--conf", "0.45", "--iou", "0.5", "--max", "50"]);
+    let o = run(&other.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("another configuration"), "{}", text(&o));
+    let after = std::fs::read_to_string(run_dir.join("results.jsonl")).unwrap();
+    assert_eq!(before, after);
 
     // the class prior: a variant of its own, recorded in the manifest
     let prior_dir = dir.path().join("run-prior");
