@@ -143,6 +143,9 @@ pub struct Rle {
     pub counts: Vec<u32>,
 }
 
+/// Most characters one compressed RLE count may take (7 × 5 bits hold any `u32`).
+const MAX_COUNT_CHARS: u32 = 8;
+
 impl Rle {
     /// Decode COCO's compressed string form (as in `pycocotools`' `frString`).
     pub fn from_compressed(height: u32, width: u32, text: &str) -> Result<Self> {
@@ -163,6 +166,13 @@ impl Rle {
                     )));
                 }
                 let c = i64::from(byte) - 48;
+                // A u32 count needs at most 7 characters of 5 bits; more cannot be a valid
+                // count (and would shift past 64 bits).
+                if k >= MAX_COUNT_CHARS {
+                    return Err(CueError::Rle(format!(
+                        "count longer than {MAX_COUNT_CHARS} characters at byte {p}"
+                    )));
+                }
                 x |= (c & 0x1f) << (5 * k);
                 let more = c & 0x20 != 0;
                 p += 1;
@@ -173,12 +183,11 @@ impl Rle {
                     }
                     break;
                 }
-                if k > 12 {
-                    return Err(CueError::Rle("count too long".into()));
-                }
             }
             if counts.len() > 2 {
-                x += i64::from(counts[counts.len() - 2]);
+                x = x
+                    .checked_add(i64::from(counts[counts.len() - 2]))
+                    .ok_or_else(|| CueError::Rle("count overflows".into()))?;
             }
             let v = u32::try_from(x).map_err(|_| CueError::Rle(format!("negative count {x}")))?;
             counts.push(v);
@@ -323,6 +332,22 @@ mod tests {
             counts: vec![1, 2],
         };
         assert!(bad.decode().is_err());
+    }
+
+    #[test]
+    fn overlong_compressed_counts_are_errors_not_panics() {
+        // 13 continuation characters then a terminator: used to shift past 64 bits.
+        let text = format!("{}0", "o".repeat(13));
+        assert!(Rle::from_compressed(4, 4, &text).is_err());
+        // Every string of up to 3 characters from the alphabet (and a few outside) decodes
+        // or errors without panicking.
+        let alphabet: Vec<char> = (40u8..120).map(char::from).collect();
+        for a in &alphabet {
+            for b in &alphabet {
+                let s: String = [*a, *b, 'o', *a].iter().collect();
+                let _ = Rle::from_compressed(3, 3, &s).and_then(|r| r.decode());
+            }
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 pub mod check;
 pub mod coco;
+pub mod detect_format;
 pub mod error;
 pub mod jsonl;
 pub mod mmvp;
@@ -15,5 +16,6 @@ pub mod ssv2;
 mod util;
 
 pub use check::{check, CheckOptions, CheckReport, Format};
+pub use detect_format::detect_format;
 pub use error::{DataError, Result};
 pub use sample::{Expression, FrameBoxes, Sample, Task};

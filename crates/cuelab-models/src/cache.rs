@@ -255,6 +255,13 @@ impl EmbeddingCache {
         let missing: Vec<usize> = (0..out.len()).filter(|&i| out[i].is_none()).collect();
         if !missing.is_empty() {
             let fresh = compute(&missing)?;
+            if fresh.len() != missing.len() {
+                return Err(Error::Invalid(format!(
+                    "the encoder returned {} embeddings for {} inputs",
+                    fresh.len(),
+                    missing.len()
+                )));
+            }
             let items: Vec<(CacheKey, Vec<f32>)> = missing
                 .iter()
                 .zip(fresh)
@@ -265,7 +272,11 @@ impl EmbeddingCache {
                 out[i] = Some(v);
             }
         }
-        Ok(out.into_iter().map(Option::unwrap_or_default).collect())
+        out.into_iter()
+            .map(|v| {
+                v.ok_or_else(|| Error::Invalid("an embedding is missing after encoding".into()))
+            })
+            .collect()
     }
 }
 

@@ -35,6 +35,14 @@ pub enum TaskError {
         /// The hash of this run.
         expected: String,
     },
+    /// Another process has the run directory open.
+    #[error("{dir} is in use by another cuelab process ({holder}); wait for it to finish or choose another --out")]
+    Locked {
+        /// The run directory.
+        dir: PathBuf,
+        /// Who holds the lock, as recorded in the lock file.
+        holder: String,
+    },
     /// A cue error.
     #[error(transparent)]
     Cue(#[from] cuelab_cue::CueError),

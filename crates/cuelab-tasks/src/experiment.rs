@@ -201,6 +201,13 @@ impl GroundingConfig {
         }
         let mut seen = std::collections::BTreeSet::new();
         out.retain(|v| seen.insert(v.id()));
+        if out.is_empty() {
+            return Err(TaskError::Config(
+                "the grid is empty: `method`, `template`, `debias`, `aggregate` and `max_area` \
+                 each need at least one value"
+                    .into(),
+            ));
+        }
         Ok(out)
     }
 

@@ -2,9 +2,14 @@
 //! appended and flushed as it finishes) and `summary.json`.
 //!
 //! Resuming: opening an existing directory reads `results.jsonl`, drops a torn last line left
-//! by a killed process (truncating the file back to the last complete row), and reports which
-//! keys are done, so work is never repeated or counted twice. A directory made for a different
-//! configuration is refused rather than mixed.
+//! by a killed process (an unterminated tail: the only thing truncated), and reports which keys
+//! are done, so work is never repeated or counted twice. A complete line that is not valid JSON
+//! anywhere in the file stops the run with an error naming the line, and nothing is deleted. A
+//! directory made for a different configuration is refused rather than mixed.
+//!
+//! Concurrency: an open run holds an exclusive advisory lock on `run.lock` (released by the
+//! operating system when the process ends, even by `kill -9`), so a second process opening the
+//! same directory is refused with a clear error instead of appending to the same file.
 
 use std::collections::BTreeSet;
 use std::fs::{File, OpenOptions};
@@ -23,6 +28,8 @@ pub const MANIFEST: &str = "manifest.json";
 pub const RESULTS: &str = "results.jsonl";
 /// Final summary.
 pub const SUMMARY: &str = "summary.json";
+/// The lock file held while a process has the run open.
+pub const LOCK: &str = "run.lock";
 
 /// An open run directory.
 #[derive(Debug)]
@@ -30,6 +37,9 @@ pub struct RunDir {
     dir: PathBuf,
     results: File,
     done: BTreeSet<String>,
+    /// Held for the life of the run; the OS releases the lock when it is dropped or the
+    /// process dies.
+    _lock: File,
 }
 
 impl RunDir {
@@ -37,6 +47,7 @@ impl RunDir {
     /// when the directory is new (and its `end` field updated by [`RunDir::finish`]).
     pub fn open(dir: &Path, config_hash: &str, manifest: &Value) -> Result<Self> {
         std::fs::create_dir_all(dir).map_err(|e| TaskError::io(dir, e))?;
+        let lock = lock_dir(dir)?;
         let manifest_path = dir.join(MANIFEST);
         if manifest_path.exists() {
             let old: Value = read_json(&manifest_path)?;
@@ -62,6 +73,7 @@ impl RunDir {
             dir: dir.to_path_buf(),
             results,
             done,
+            _lock: lock,
         })
     }
 
@@ -118,6 +130,45 @@ impl RunDir {
     }
 }
 
+/// Take the run directory's exclusive lock, or explain who holds it.
+fn lock_dir(dir: &Path) -> Result<File> {
+    let path = dir.join(LOCK);
+    let mut file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .map_err(|e| TaskError::io(&path, e))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let holder = std::fs::read_to_string(&path).unwrap_or_default();
+            return Err(TaskError::Locked {
+                dir: dir.to_path_buf(),
+                holder: holder.trim().to_string(),
+            });
+        }
+        Err(std::fs::TryLockError::Error(e)) if e.kind() == std::io::ErrorKind::Unsupported => {
+            tracing::warn!(
+                "{}: this file system has no file locks; nothing stops a second process from \
+                 writing to this run directory",
+                dir.display()
+            );
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(TaskError::io(&path, e)),
+    }
+    // Record who holds it (for the message a second process prints); a lock left by a killed
+    // process is simply taken over, as the OS released it with the process.
+    let me = format!("pid {}", std::process::id());
+    file.set_len(0)
+        .and_then(|_| file.seek(SeekFrom::Start(0)))
+        .and_then(|_| file.write_all(me.as_bytes()))
+        .and_then(|_| file.flush())
+        .map_err(|e| TaskError::io(&path, e))?;
+    Ok(file)
+}
+
 /// Read every row of a results file, sorted by its `key` field.
 pub fn read_rows<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>> {
     let file = File::open(path).map_err(|e| TaskError::io(path, e))?;
@@ -151,49 +202,64 @@ pub fn read_rows<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>> {
         .collect()
 }
 
-/// Scan a results file: keep complete rows, truncate a torn tail, return the done keys.
+/// Scan a results file: keep complete rows, truncate a torn (unterminated) tail, return the
+/// done keys. A complete line that does not parse, or a row without a string `key`, is an error
+/// naming the line; nothing is deleted then.
 fn recover_results(path: &Path) -> Result<BTreeSet<String>> {
     let mut done = BTreeSet::new();
     if !path.exists() {
         return Ok(done);
     }
     let bytes = std::fs::read(path).map_err(|e| TaskError::io(path, e))?;
-    let mut good_len = 0usize;
     let mut start = 0usize;
+    let mut line_no = 0usize;
     for (i, &b) in bytes.iter().enumerate() {
         if b != b'\n' {
             continue;
         }
+        line_no += 1;
         let line = &bytes[start..i];
         start = i + 1;
         if line.iter().all(u8::is_ascii_whitespace) {
-            good_len = start;
             continue;
         }
-        match serde_json::from_slice::<Value>(line) {
-            Ok(v) => {
-                if let Some(k) = v.get("key").and_then(Value::as_str) {
-                    done.insert(k.to_string());
-                }
-                good_len = start;
+        let key = serde_json::from_slice::<Value>(line)
+            .map_err(|e| e.to_string())
+            .and_then(|v| match v.get("key").and_then(Value::as_str) {
+                Some(k) => Ok(k.to_string()),
+                None => Err("the row has no string field `key`".to_string()),
+            });
+        match key {
+            Ok(k) => {
+                done.insert(k);
             }
-            Err(_) => break,
+            Err(message) => {
+                return Err(TaskError::Json {
+                    path: path.to_path_buf(),
+                    message: format!(
+                        "line {line_no} is not a valid result row ({message}); nothing was \
+                         deleted: repair or remove that line, then rerun to resume"
+                    ),
+                })
+            }
         }
     }
-    if good_len < bytes.len() {
+    if start < bytes.len() {
+        let tail = &bytes[start..];
+        if tail.iter().all(u8::is_ascii_whitespace) {
+            return Ok(done);
+        }
         tracing::warn!(
-            "{}: dropping {} bytes of an unfinished row left by an interrupted run",
+            "{}: dropping {} bytes of an unfinished last row left by an interrupted run",
             path.display(),
-            bytes.len() - good_len
+            tail.len()
         );
         let f = OpenOptions::new()
             .write(true)
             .open(path)
             .map_err(|e| TaskError::io(path, e))?;
-        f.set_len(good_len as u64)
-            .map_err(|e| TaskError::io(path, e))?;
-        let mut f = f;
-        f.seek(SeekFrom::End(0))
+        f.set_len(start as u64)
+            .and_then(|_| f.sync_data())
             .map_err(|e| TaskError::io(path, e))?;
     }
     Ok(done)
@@ -281,6 +347,43 @@ mod tests {
         assert_eq!(rows.len(), 3);
         assert_eq!(rows[0]["v"], 1);
         assert!(RunDir::open(dir.path(), "other", &m).is_err());
+    }
+
+    #[test]
+    fn a_corrupt_middle_line_is_an_error_and_deletes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = json!({"config_hash": "abc"});
+        {
+            let mut run = RunDir::open(dir.path(), "abc", &m).unwrap();
+            run.append("a", &json!({"key": "a"})).unwrap();
+        }
+        let p = dir.path().join(RESULTS);
+        let mut f = OpenOptions::new().append(true).open(&p).unwrap();
+        f.write_all(b"{\"key\": \"b\"\n{\"key\": \"c\"}\n{\"key\": \"d\"")
+            .unwrap();
+        drop(f);
+        let before = std::fs::read(&p).unwrap();
+        let err = RunDir::open(dir.path(), "abc", &m).unwrap_err().to_string();
+        assert!(err.contains("line 2"), "{err}");
+        assert_eq!(std::fs::read(&p).unwrap(), before, "nothing may be deleted");
+
+        // A row without a key is refused the same way.
+        std::fs::write(&p, b"{\"key\": \"a\"}\n{\"v\": 1}\n").unwrap();
+        let err = RunDir::open(dir.path(), "abc", &m).unwrap_err().to_string();
+        assert!(err.contains("line 2") && err.contains("key"), "{err}");
+    }
+
+    #[test]
+    fn a_second_opener_is_refused_until_the_first_closes() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = json!({"config_hash": "abc"});
+        let first = RunDir::open(dir.path(), "abc", &m).unwrap();
+        let err = RunDir::open(dir.path(), "abc", &m).unwrap_err().to_string();
+        assert!(err.contains("in use") && err.contains("pid"), "{err}");
+        drop(first);
+        // A lock file left behind (as by kill -9) is taken over.
+        assert!(dir.path().join(LOCK).exists());
+        RunDir::open(dir.path(), "abc", &m).unwrap();
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! prints the error chain once and maps the outcome to an exit code.
 
 mod args;
+mod bundled;
 mod commands;
 mod exit;
 mod parquet_out;

@@ -67,3 +67,36 @@ fn bad_input_exit_codes() {
     let o = cuelab(&["data", "check", &fixture("mmvp"), "--format", "nonsense"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// Without `--format`, every layout `cuelab scenes` writes (and the fixtures) is recognised.
+#[test]
+fn check_recognises_the_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_string_lossy().to_string();
+    let o = cuelab(&["scenes", "--seed", "2", "--n", "12", "-o", &root]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let at = |p: &str| dir.path().join(p).to_string_lossy().to_string();
+    for (path, format) in [
+        (root.clone(), "scenes"),
+        (at("samples.jsonl"), "jsonl"),
+        (at("refcoco"), "refcoco"),
+        (at("coco/instances.json"), "coco-instances"),
+        (at("coco/captions.json"), "coco-captions"),
+        (at("coco/dataset_coco.json"), "karpathy"),
+        (at("mmvp"), "mmvp"),
+        (at("ssv2"), "ssv2"),
+        (fixture("mmvp_vlm"), "mmvp-vlm"),
+    ] {
+        let o = cuelab(&["data", "check", &path]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains(&format!("recognised as {format}")),
+            "{path}: {err}"
+        );
+        assert_eq!(o.status.code(), Some(0), "{path}: {err}");
+    }
+    // Something else is a clear error that asks for --format.
+    let o = cuelab(&["data", "check", &at("mmvp/patterns.json")]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--format"));
+}

@@ -29,9 +29,9 @@ pub struct CheckArgs {
     /// The dataset file or folder.
     pub path: PathBuf,
     /// Format: jsonl, refcoco, coco-instances, coco-captions, karpathy, caption-results, mmvp,
-    /// mmvp-vlm, ssv2, scenes.
+    /// mmvp-vlm, ssv2, scenes. Recognised from the path when omitted.
     #[arg(short, long, value_parser = parse_format)]
-    pub format: Format,
+    pub format: Option<Format>,
     /// Image or video folder: every referenced file must exist there.
     #[arg(long)]
     pub media: Option<PathBuf>,
@@ -70,8 +70,16 @@ fn run_check(a: CheckArgs) -> Result<ExitStatus> {
         split: a.split.clone(),
         fix_errata: a.fix_errata,
     };
-    let report = check(&a.path, a.format, &opts)
-        .with_context(|| format!("checking {} as {}", a.path.display(), a.format.name()))?;
+    let format = match a.format {
+        Some(f) => f,
+        None => {
+            let f = cuelab_data::detect_format(&a.path)?;
+            eprintln!("{}: recognised as {}", a.path.display(), f.name());
+            f
+        }
+    };
+    let report = check(&a.path, format, &opts)
+        .with_context(|| format!("checking {} as {}", a.path.display(), format.name()))?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

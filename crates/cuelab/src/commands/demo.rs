@@ -6,7 +6,7 @@
 //! same CLIP as the answerer, plain vs boxed, with MMVP-style pair accuracy (`questions/`).
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -43,26 +43,16 @@ pub struct DemoArgs {
 /// The real default model.
 const DEFAULT_MODEL: &str = "openai/clip-vit-base-patch32";
 
-/// The random-weight tiny CLIP committed as a test fixture (real architecture and layout).
-fn bundled_model() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../cuelab-models/tests/data/clip-vit-tiny")
-}
-
-/// Pick the model: the user's, else the real default when cached, else the bundled tiny one.
-fn choose_model(explicit: &Option<String>) -> Result<(String, bool)> {
+/// Pick the model: the user's, else the real default when cached, else the bundled tiny one
+/// (compiled into the binary and written under `output/models/`).
+fn choose_model(explicit: &Option<String>, output: &Path) -> Result<(String, bool)> {
     if let Some(m) = explicit {
         return Ok((m.clone(), false));
     }
     match cuelab_models::resolve::resolve(DEFAULT_MODEL) {
         Ok(_) => Ok((DEFAULT_MODEL.to_string(), false)),
         Err(e) => {
-            let tiny = bundled_model();
-            if !tiny.join("config.json").exists() {
-                anyhow::bail!(
-                    "{e}\nGet the model with `huggingface-cli download {DEFAULT_MODEL}` on a machine with network access \
-                     (it lands in the HF hub cache that cuelab reads offline), or pass --model DIR with a local checkpoint"
-                );
-            }
+            let tiny = crate::bundled::write_tiny_clip(&output.join("models"))?;
             eprintln!(
                 "note: {DEFAULT_MODEL} is not in the local Hugging Face cache ({e}).\n      \
                  Using the bundled random-weight tiny CLIP instead: the numbers below show the pipeline, not what CLIP sees.\n      \
@@ -101,7 +91,7 @@ pub fn run(args: DemoArgs) -> Result<ExitStatus> {
     let started = Instant::now();
     gallery(&args.output.join("gallery"))?;
 
-    let (model, random_weights) = choose_model(&args.model)?;
+    let (model, random_weights) = choose_model(&args.model, &args.output)?;
     let scenes_dir = args.output.join("scenes");
     cuelab_data::scenes::export::write(
         &cuelab_data::scenes::Config::new(args.seed, args.scenes),

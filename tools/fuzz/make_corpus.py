@@ -1,0 +1,104 @@
+"""Build the seed corpora of crates/cuelab-fuzz (small, committed) from the repository's own
+fixtures plus a few hand-written cases. Only the standard library is needed.
+
+Run from the repository root: python3 tools/fuzz/make_corpus.py
+"""
+import io
+import json
+import shutil
+import struct
+import zlib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+OUT = ROOT / "crates/cuelab-fuzz/corpus"
+DATA = ROOT / "crates/cuelab-data/tests/data"
+MODELS = ROOT / "crates/cuelab-models/tests/data"
+CUE = ROOT / "crates/cuelab-cue/tests/fixtures"
+
+
+def put(target, name, data):
+    d = OUT / target
+    d.mkdir(parents=True, exist_ok=True)
+    (d / name).write_bytes(data if isinstance(data, bytes) else data.encode())
+
+
+def copy(target, src, name=None):
+    put(target, name or src.name, src.read_bytes())
+
+
+def png(w, h, rgb):
+    raw = b"".join(b"\0" + bytes(rgb) * w for _ in range(h))
+    def chunk(t, d):
+        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xFFFFFFFF)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def safetensors(tensors):
+    header, blobs, off = {}, [], 0
+    for name, (dtype, shape, data) in tensors.items():
+        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [off, off + len(data)]}
+        blobs.append(data)
+        off += len(data)
+    h = json.dumps(header).encode()
+    return struct.pack("<Q", len(h)) + h + b"".join(blobs)
+
+
+def main():
+    if OUT.exists():
+        shutil.rmtree(OUT)
+    specs = ["plain", "ellipse(color=red,width=3)+blur(radius=20)+gray", "rect(color=#ff0000,width=2)",
+             "rounded(color=yellow,width=4,corner=16)", "dim(amount=0.6)+label(text=auto,size=24)",
+             "fill(color=black,alpha=0.5)", "colorcode", "tint(alpha=0.5)", "crop(context=0.1)",
+             "arrow(from=top-right)+dot(radius=8)", "trajectory(color=cyan,width=4,fade=true)",
+             "mask(color=magenta,alpha=0.35)"]
+    for i, s in enumerate(specs):
+        put("cue_spec", f"{i:02}.txt", s)
+    for i, s in enumerate(["120,210,320,540", "0,0,1,1", "10.5, 20.25, 30, 40", "1e3,2,3e3,4"]):
+        put("box", f"{i}.txt", s)
+    for i, s in enumerate(["61X13N2O1N2O1N3M2N1O1N2N1O1O1M3N2M3N1O1N2O0O1N3M2N2N1O1N1O1O0",
+                           "0", "52", "PP0"]):
+        put("rle", f"{i}.txt", s)
+    regions = [{"box": {"x0": 1, "y0": 2, "x1": 30, "y1": 40}},
+               {"polygon": [[1, 1, 20, 1, 20, 30, 1, 30]]},
+               {"mask": {"height": 3, "width": 3, "counts": [1, 2, 6]}}]
+    for i, r in enumerate(regions):
+        put("region_json", f"{i}.json", json.dumps(r))
+    for f in ["dot_src.png", "mode_p.png", "mode_l.png", "exif_rot6.jpg", "expected_exif_rot6.png"]:
+        copy("image", CUE / f)
+    put("image", "rgb.png", png(5, 3, (200, 30, 40)))
+    copy("jsonl", DATA / "bad/samples.jsonl")
+    put("jsonl", "good.jsonl", json.dumps({"id": "a", "task": "grounding", "image": "x.jpg",
+                                           "expressions": [{"raw": "the dog", "sent": "the dog"}],
+                                           "target": {"box": {"x0": 1, "y0": 2, "x1": 3, "y1": 4}}}) + "\n")
+    for f in ["instances.json"]:
+        copy("coco_instances", DATA / "refcocog" / f)
+    copy("coco_captions", DATA / "coco/captions_val2014.json")
+    copy("karpathy", DATA / "coco/dataset_coco.json")
+    copy("caption_results", DATA / "coco/results.json")
+    copy("mmvp", DATA / "mmvp/Questions.csv")
+    copy("mmvp_vlm", DATA / "mmvp_vlm/Questions.csv")
+    copy("ssv2_labels", DATA / "ssv2/labels.json")
+    copy("refcoco_pickle", DATA / "refcocog/refs(umd).p", "refs_p0.p")
+    copy("refcoco_pickle", DATA / "refcocog/refs(umd)_p2.p", "refs_p2.p")
+    copy("refcoco_pickle", DATA / "refcocog/refs(umd)_p4.p", "refs_p4.p")
+    put("grounding_toml", "grid.toml",
+        'models = ["m"]\nmethod = ["baseline", "redcircle"]\ndebias = 20\nseed = 3\n'
+        'cue = ["ellipse(color=red,width={w})+blur(radius=20)"]\n[sweep]\nw = [1, 3]\n')
+    put("grounding_toml", "plain.toml", 'models = ["a", "b"]\nmethod = "redcircle"\n')
+    for d in ["clip-vit-tiny", "siglip-tiny", "dinov2-tiny"]:
+        copy("config_json", MODELS / d / "config.json", f"{d}.json")
+    f32 = struct.pack("<4f", 1.0, -2.0, 0.5, 3.0)
+    put("safetensors", "two.safetensors",
+        safetensors({"a.weight": ("F32", [2, 2], f32), "b.bias": ("F32", [4], f32)}))
+    put("safetensors", "empty.safetensors", safetensors({}))
+    for i, t in enumerate(["A man riding a horse.", "  two  DOGS &amp; a cat!!  ", "", "日本語のテキスト",
+                           "<|startoftext|>hello<|endoftext|>", "a" * 300]):
+        put("text", f"{i}.txt", t)
+    for f in (MODELS / "spiece-variants").glob("*.model"):
+        copy("spiece", f)
+
+
+if __name__ == "__main__":
+    main()
