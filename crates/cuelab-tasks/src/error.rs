@@ -35,6 +35,9 @@ pub enum TaskError {
         /// The hash of this run.
         expected: String,
     },
+    /// Run directories that do not form one complete run (merge).
+    #[error("cannot merge: {0}")]
+    Merge(String),
     /// A cue error.
     #[error(transparent)]
     Cue(#[from] cuelab_cue::CueError),
