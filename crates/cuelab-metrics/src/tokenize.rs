@@ -1,7 +1,7 @@
 //! A Rust reimplementation of the tokenisation step of pycocoevalcap: the Stanford PTB tokenizer
 //! (CoreNLP 3.4.1, run with `-preserveLines -lowerCase`) followed by pycocoevalcap's punctuation
 //! filter. No Java is involved; the behaviour was studied on probe text and is checked token for
-//! token against the Java output on the committed fixture (`tests/parity.rs`).
+//! token against the Java output on the committed fixture (`tests/it/parity.rs`).
 //!
 //! Covered: lowercasing, contractions (`don't` → `do n't`, `can't` → `ca n't`, `'s 'm 're 've 'll 'd`,
 //! `cannot`, `gonna`), quotes (ASCII, LaTeX and curly), brackets (`(` → `-lrb-`, which the

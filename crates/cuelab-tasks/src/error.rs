@@ -43,6 +43,9 @@ pub enum TaskError {
         /// Who holds the lock, as recorded in the lock file.
         holder: String,
     },
+    /// Run directories that do not form one complete run (merge).
+    #[error("cannot merge: {0}")]
+    Merge(String),
     /// A cue error.
     #[error(transparent)]
     Cue(#[from] cuelab_cue::CueError),

@@ -30,6 +30,13 @@ use crate::boxes::iou;
 use crate::error::{Result, TaskError};
 use crate::spatial::is_spatial;
 
+pub mod config;
+pub mod run;
+pub mod summary;
+
+pub use config::{default_cues, GroundingConfig, OneOrMany};
+pub use run::run_grounding;
+
 /// One referring expression to ground.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GroundingSample {

@@ -15,7 +15,6 @@ use std::sync::Arc;
 use cuelab_cue::{load_rgb, Renderer};
 use cuelab_vlm::{Answer, Answerer, ParseOutcome, Question, VlmError};
 use image::RgbImage;
-use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -25,8 +24,8 @@ use super::item::{ItemKind, VqaItem};
 use super::order::shown_order;
 use super::summary::{summarize_vqa, vqa_table, VqaSummary};
 use crate::error::{Result, TaskError};
-use crate::experiment::RunOptions;
-use crate::run_dir::{now_rfc3339, RunDir};
+use crate::run_dir::now_rfc3339;
+use crate::runner::{self, RunOptions};
 
 /// File of transport failures (questions to ask again).
 pub const FAILURES: &str = "failures.jsonl";
@@ -217,27 +216,21 @@ pub fn run_vqa(
 ) -> Result<VqaOutcome> {
     let variants = config.variants()?;
     let config_hash = config.hash(backend_identity)?;
-    let selected: Vec<(usize, &VqaItem)> = items
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| opts.shard.is_none_or(|(k, n)| i % n == k))
-        .take(config.limit.unwrap_or(usize::MAX))
-        .collect();
-    let manifest = json!({
-        "cuelab_version": env!("CARGO_PKG_VERSION"),
-        "experiment": "vqa",
-        "config_hash": config_hash,
-        "config": config,
-        "variants": variants.iter().map(|v| json!({"id": v.id, "label": v.label})).collect::<Vec<_>>(),
-        "backend": answerer.describe(),
-        "backend_identity": backend_identity,
-        "data": data_description,
-        "questions": selected.len(),
-        "shard": opts.shard.map(|(i, n)| format!("{i}/{n}")),
-        "seed": config.seed,
-        "start": now_rfc3339(),
-    });
-    let mut run = RunDir::open(&opts.out, &config_hash, &manifest)?;
+    let selected = runner::select(items, opts.shard, config.limit);
+    let mut run = runner::start(
+        opts,
+        runner::VQA,
+        &config_hash,
+        config.seed,
+        json!({
+            "config": config,
+            "variants": variants.iter().map(|v| json!({"id": v.id, "label": v.label})).collect::<Vec<_>>(),
+            "backend": answerer.describe(),
+            "backend_identity": backend_identity,
+            "data": data_description,
+            "questions": selected.len(),
+        }),
+    )?;
     // Every (variant, item) pair that applies: cue variants need a target to point at.
     let mut todo: Vec<(usize, usize)> = Vec::new(); // (ordinal in `selected`, variant index)
     let mut expected = 0usize;
@@ -252,15 +245,7 @@ pub fn run_vqa(
             }
         }
     }
-    let bar = if opts.progress {
-        ProgressBar::new(expected as u64)
-    } else {
-        ProgressBar::hidden()
-    };
-    bar.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} answers  {per_sec}  eta {eta}  {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
+    let bar = runner::progress_bar(opts.progress, expected as u64, "answers");
     bar.set_position((expected - todo.len()) as u64);
     let failures_path = opts.out.join(FAILURES);
     let mut failed = 0usize;
@@ -366,13 +351,7 @@ pub fn run_vqa(
         .map(|v| (v.id.clone(), v.label.clone()))
         .collect();
     let summary = summarize_vqa(&rows, &order, config.seed, missing);
-    let summary_json = serde_json::to_value(&summary).map_err(|e| TaskError::Json {
-        path: opts.out.join(crate::run_dir::SUMMARY),
-        message: e.to_string(),
-    })?;
-    run.finish(&summary_json)?;
-    std::fs::write(opts.out.join("summary.txt"), vqa_table(&summary))
-        .map_err(|e| TaskError::io(&opts.out, e))?;
+    runner::finish(&run, &summary, &vqa_table(&summary))?;
     if let Some(e) = fatal {
         return Err(TaskError::Backend(format!(
             "{e} ({} answers kept in {}; rerun to resume)",

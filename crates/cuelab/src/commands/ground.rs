@@ -274,14 +274,7 @@ fn read_refcoco(
 
 /// Parse `I/N`.
 pub fn parse_shard(text: &str) -> Result<(usize, usize)> {
-    let (i, n) = text
-        .split_once('/')
-        .context("--shard expects I/N, e.g. 0/4")?;
-    let (i, n): (usize, usize) = (i.trim().parse()?, n.trim().parse()?);
-    if n == 0 || i >= n {
-        bail!("--shard {text}: need 0 <= I < N");
-    }
-    Ok((i, n))
+    Ok(cuelab_tasks::runner::parse_shard(text)?)
 }
 
 /// Build the configuration from the file and flags.

@@ -1,18 +1,18 @@
-//! `cuelab merge`: combine the run directories of shards into one and summarise.
+//! `cuelab merge`: combine the run directories of shards (grounding or questions) into one and
+//! summarise; incomplete or mismatched shard sets are refused.
 
 use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
-use cuelab_tasks::experiment::merge_runs;
-use cuelab_tasks::summary::table;
+use cuelab_tasks::runner::merge_runs;
 
 use crate::exit::ExitStatus;
 
 /// Flags of `cuelab merge`.
 #[derive(Debug, Args)]
 pub struct MergeArgs {
-    /// Shard run directories (same configuration).
+    /// Shard run directories: every shard `I/N` of one configuration, each finished.
     #[arg(required = true)]
     pub runs: Vec<PathBuf>,
     /// The merged run directory.
@@ -22,8 +22,8 @@ pub struct MergeArgs {
 
 /// Run `cuelab merge`.
 pub fn run(args: MergeArgs) -> Result<ExitStatus> {
-    let summary = merge_runs(&args.runs, &args.out)?;
-    print!("{}", table(&summary));
+    let merged = merge_runs(&args.runs, &args.out)?;
+    print!("{}", merged.table());
     println!("merged run directory: {}", args.out.display());
     Ok(ExitStatus::Success)
 }

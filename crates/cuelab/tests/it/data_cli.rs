@@ -1,15 +1,8 @@
 //! `cuelab scenes` and `cuelab data check` end to end: generation, every export accepted, exit
 //! codes on bad input.
 
+use crate::fixtures::cuelab;
 use std::path::PathBuf;
-use std::process::Command;
-
-fn cuelab(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_cuelab"))
-        .args(args)
-        .output()
-        .expect("run cuelab")
-}
 
 fn fixture(p: &str) -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -3,19 +3,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+use crate::fixtures::{cuelab, tiny_clip};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn tiny_clip() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../cuelab-models/tests/data/clip-vit-tiny")
-}
-
-fn cuelab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cuelab"))
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 fn scenes(dir: &Path) {
     let o = cuelab(&["scenes", "-n", "12", "--out", dir.to_str().unwrap()]);

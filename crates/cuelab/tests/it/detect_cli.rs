@@ -3,36 +3,14 @@
 
 #![allow(clippy::unwrap_used)]
 
+use crate::fixtures::{cuelab as run, text, tiny_clip_arg as tiny_clip};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cuelab"))
-        .args(args)
-        .output()
-        .expect("run cuelab")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 fn photo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../assets/photos/dog.jpg")
         .canonicalize()
         .unwrap()
-}
-
-fn tiny_clip() -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../cuelab-models/tests/data/clip-vit-tiny")
-        .display()
-        .to_string()
 }
 
 fn json(p: &Path) -> serde_json::Value {

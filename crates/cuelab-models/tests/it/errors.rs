@@ -1,14 +1,11 @@
 //! Bad input gives errors that name the file, key or tensor — never a panic.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+use crate::fixtures::data;
 use cuelab_models::clip_vit::ClipVit;
 use cuelab_models::dinov2::Dinov2;
 use cuelab_models::{load_image, Device, ImageTextScorer};
-
-fn data() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data")
-}
 
 fn copy_fixture(name: &str) -> tempfile::TempDir {
     let tmp = tempfile::tempdir().expect("tempdir");

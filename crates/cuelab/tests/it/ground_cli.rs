@@ -4,32 +4,10 @@
 
 #![allow(clippy::unwrap_used)]
 
+use crate::fixtures::{command as bin, cuelab as run, text, tiny_clip_arg as tiny_model};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_cuelab"))
-}
-
-fn run(args: &[&str]) -> Output {
-    bin().args(args).output().expect("run cuelab")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn tiny_model() -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../cuelab-models/tests/data/clip-vit-tiny")
-        .display()
-        .to_string()
-}
 
 /// Scenes (and a first demo run) in `dir`; returns the samples file.
 fn scenes(dir: &Path) -> PathBuf {

@@ -2,12 +2,9 @@
 //! End-to-end `cuelab vlm` on the tiny random-weight Qwen3-VL fixture: option scores equal the
 //! transformers reference (1e-3), greedy answer, surprisal, attention files, and bad input.
 
+use crate::fixtures::bin_path as bin;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_cuelab")
-}
 
 fn model_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../cuelab-models/tests/data/qwen3-vl-tiny")

@@ -1,5 +1,6 @@
 //! Reduced-precision (bf16, f16) embeddings of every model family against the committed f32
-//! references (the same fixtures as tests/parity.rs, tests/resnet.rs and tests/siglip_text.rs).
+//! references (the same fixtures as the parity, resnet and
+//! siglip_text modules).
 //!
 //! Tolerance: cosine >= 0.999 to the reference for every embedding. bf16 keeps 8 significant
 //! bits (relative rounding error up to 2^-9 ≈ 0.2% per weight and per stored activation), f16
@@ -10,8 +11,9 @@
 //! (ResNet CLIP texts; every other bf16 case >= 0.99991), f16 0.999994. 0.999 leaves a ~4x margin
 //! in `1 - cos` over the bf16 worst case, for other kernels (GPU) that round differently.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+use crate::fixtures::{cosine, data, json, rows, vecf};
 use cuelab_models::clip_resnet::ClipResnet;
 use cuelab_models::clip_vit::ClipVit;
 use cuelab_models::dinov2::Dinov2;
@@ -26,34 +28,6 @@ use serde_json::Value;
 const MIN_COSINE: f64 = 0.999;
 
 const REDUCED: [ModelDtype; 2] = [ModelDtype::Bf16, ModelDtype::F16];
-
-fn data() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data")
-}
-
-fn json(path: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(path).expect("read json")).expect("parse json")
-}
-
-fn vecf(v: &Value) -> Vec<f32> {
-    v.as_array()
-        .expect("array")
-        .iter()
-        .map(|x| x.as_f64().expect("number") as f32)
-        .collect()
-}
-
-fn rows(v: &Value) -> Vec<Vec<f32>> {
-    v.as_array().expect("rows").iter().map(vecf).collect()
-}
-
-fn cosine(a: &[f32], b: &[f32]) -> f64 {
-    assert_eq!(a.len(), b.len());
-    let dot: f64 = a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum();
-    let na: f64 = a.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
-    let nb: f64 = b.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
-    dot / (na * nb)
-}
 
 /// Assert every row's cosine to the reference and return the worst.
 fn check(got: &[Vec<f32>], want: &[Vec<f32>], what: &str) -> f64 {

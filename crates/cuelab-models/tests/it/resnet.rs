@@ -11,6 +11,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::fixtures::{max_abs, rows};
 use cuelab_models::bpe::BpeTokenizer;
 use cuelab_models::clip_resnet::{ClipResnet, ClipResnetConfig};
 use cuelab_models::preprocess::{load_image, Pipeline, Preprocess};
@@ -28,28 +29,6 @@ fn photos() -> PathBuf {
 
 fn reference() -> Value {
     serde_json::from_str(&std::fs::read_to_string(dir().join("reference.json")).unwrap()).unwrap()
-}
-
-fn rows(v: &Value) -> Vec<Vec<f32>> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            r.as_array()
-                .unwrap()
-                .iter()
-                .map(|x| x.as_f64().unwrap() as f32)
-                .collect()
-        })
-        .collect()
-}
-
-fn max_abs(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
 }
 
 fn cosine(a: &[f32], b: &[f32]) -> f32 {

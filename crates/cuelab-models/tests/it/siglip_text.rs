@@ -2,18 +2,15 @@
 //! tools/reference/models/make_siglip_text_fixture.py): tokenizer ids from `spiece.model` and from
 //! `tokenizer.json`, text and image embeddings, `logits_per_image`, sigmoid probabilities, errors.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
+use crate::fixtures::{cosine, data, max_abs, rows as matrix};
 use cuelab_models::preprocess::load_image;
 use cuelab_models::siglip::{sigmoid_rows, Siglip};
 use cuelab_models::siglip_tokenizer::SiglipTokenizer;
 use cuelab_models::spiece::SentencePiece;
 use cuelab_models::{load_scorer, Device, Error, ImageEmbedder, ImageTextScorer, LoadOptions};
 use serde_json::Value;
-
-fn data() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data")
-}
 
 fn model_dir() -> PathBuf {
     data().join("siglip-text-tiny")
@@ -45,35 +42,6 @@ fn ids(v: &Value) -> Vec<Vec<u32>> {
                 .collect()
         })
         .collect()
-}
-
-fn matrix(v: &Value) -> Vec<Vec<f32>> {
-    v.as_array()
-        .expect("matrix")
-        .iter()
-        .map(|row| {
-            row.as_array()
-                .expect("row")
-                .iter()
-                .map(|x| x.as_f64().expect("number") as f32)
-                .collect()
-        })
-        .collect()
-}
-
-fn cosine(a: &[f32], b: &[f32]) -> f64 {
-    let dot: f64 = a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum();
-    let na: f64 = a.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
-    let nb: f64 = b.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
-    dot / (na * nb)
-}
-
-fn max_abs(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
 }
 
 fn check_ids(tok: &SiglipTokenizer, texts: &[String], want: &[Vec<u32>], what: &str) {

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use cuelab_data::scenes::{export, Config};
-use cuelab_tasks::experiment::RunOptions;
+use cuelab_tasks::runner::{merge_runs, Merged, RunOptions};
 use cuelab_tasks::vqa::{items_from_samples, run_vqa, ItemKind, VqaConfig, VqaItem, VqaRow};
 use cuelab_vlm::{Answer, FnAnswerer, ParseOutcome, Question, VlmError};
 
@@ -256,4 +256,55 @@ fn unparseable_answers_are_counted_never_guessed() {
     let all = &outcome.summary.variants[0].all;
     assert_eq!(all.unparseable, items.len());
     assert_eq!(all.accuracy.mean, 0.0);
+}
+
+#[test]
+fn shards_of_a_question_run_merge_and_an_incomplete_set_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let items = scenes(&tmp.path().join("data"));
+    let answers = truth(&items);
+    let oracle = FnAnswerer::new("oracle", |q: &Question| {
+        let (choice, count) = &answers[item_id(q)];
+        if let Some(c) = count {
+            return Ok(Answer {
+                text: format!("There are {c}."),
+                choice: None,
+                parse: ParseOutcome::Open,
+                option_logprobs: None,
+                from_cache: false,
+            });
+        }
+        let right = q
+            .choices
+            .iter()
+            .position(|c| Some(c) == choice.as_ref())
+            .unwrap();
+        Ok(Answer::exact(q, right))
+    });
+    let config = VqaConfig::default();
+    let identity = serde_json::json!({"model": "oracle"});
+    let data = serde_json::json!({"file": "samples.jsonl"});
+    let mut dirs = Vec::new();
+    for k in 0..2 {
+        let dir = tmp.path().join(format!("s{k}"));
+        let opts = RunOptions {
+            shard: Some((k, 2)),
+            ..opts(&dir)
+        };
+        run_vqa(&config, &items, &oracle, &identity, &data, &opts).unwrap();
+        let manifest = std::fs::read_to_string(dir.join("manifest.json")).unwrap();
+        assert!(manifest.contains("\"machine\""), "{manifest}");
+        dirs.push(dir);
+    }
+    let err = merge_runs(&dirs[..1], &tmp.path().join("partial")).unwrap_err();
+    assert!(err.to_string().contains("missing shard(s) 1/2"), "{err}");
+    let merged = merge_runs(&dirs, &tmp.path().join("merged")).unwrap();
+    let Merged::Vqa(summary) = &merged else {
+        panic!("a question run merges as one: {merged:?}");
+    };
+    assert_eq!(summary.variants[0].all.accuracy.n, items.len());
+    assert!((summary.variants[0].all.accuracy.mean - 1.0).abs() < 1e-12);
+    let rows = std::fs::read_to_string(tmp.path().join("merged/results.jsonl")).unwrap();
+    assert_eq!(rows.lines().count(), items.len());
+    assert!(merged.table().contains("plain"), "{}", merged.table());
 }

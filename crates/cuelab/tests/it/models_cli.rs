@@ -1,15 +1,8 @@
 //! End-to-end `cuelab embed` / `cuelab score` on the tiny random-weight CLIP fixture.
 
-use std::path::{Path, PathBuf};
+use crate::fixtures::{bin_path as bin, models_data as data};
+use std::path::Path;
 use std::process::Command;
-
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_cuelab")
-}
-
-fn data() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../cuelab-models/tests/data")
-}
 
 fn read_npy(path: &Path) -> (Vec<usize>, Vec<f32>) {
     let bytes = std::fs::read(path).expect("read npy");

@@ -2,27 +2,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn cuelab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cuelab"))
-        .args(args)
-        .output()
-        .expect("run cuelab")
-}
-
-fn photo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/photos/dog.jpg")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use crate::fixtures::{cuelab, photo, text};
 
 #[test]
 fn every_primitive_renders_on_a_real_photo() {

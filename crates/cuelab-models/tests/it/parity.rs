@@ -2,16 +2,12 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::fixtures::{cosine, data, json, max_abs, vecf};
 use cuelab_models::clip_vit::ClipVit;
 use cuelab_models::npy::read_f32;
 use cuelab_models::preprocess::{load_image, Pipeline, Preprocess};
 use cuelab_models::tokenize::TextTokenizer;
 use cuelab_models::{Device, ImageEmbedder, ImageTextScorer};
-use serde_json::Value;
-
-fn data() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data")
-}
 
 /// Reference embeddings of `kafka.jpg` were computed from Pillow's decode of it.
 fn pixels_of(name: &str) -> &str {
@@ -24,33 +20,6 @@ fn pixels_of(name: &str) -> &str {
 
 fn png(path: &Path) -> image::RgbImage {
     image::open(path).expect("open png").to_rgb8()
-}
-
-fn max_abs(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
-}
-
-fn cosine(a: &[f32], b: &[f32]) -> f64 {
-    let dot: f64 = a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum();
-    let na: f64 = a.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
-    let nb: f64 = b.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
-    dot / (na * nb)
-}
-
-fn json(path: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(path).expect("read json")).expect("parse json")
-}
-
-fn vecf(v: &Value) -> Vec<f32> {
-    v.as_array()
-        .expect("array")
-        .iter()
-        .map(|x| x.as_f64().expect("number") as f32)
-        .collect()
 }
 
 /// The uint8 crop of both pipelines equals the reference exactly (PNG-decoded input, so the
@@ -216,7 +185,7 @@ fn clip_vit_text_embeddings_match_transformers() {
 }
 
 /// One-off full-size run (not in CI): `CUELAB_FULL_PARITY_DIR=DIR cargo test -p cuelab-models
-/// --release --test parity -- --ignored`, DIR from `make_fixtures.py --full-size DIR`.
+/// --release --test it parity::full_size -- --ignored`, DIR from `make_fixtures.py --full-size DIR`.
 #[test]
 #[ignore = "needs the full-size random-weight ViT-B/32 from make_fixtures.py --full-size"]
 fn full_size_vit_b32_parity() {

@@ -2,8 +2,6 @@
 //! folder with `HOME` and `HF_HOME` pointing at an empty folder (no model cache), it must finish
 //! with exit code 0 and write its run directories — nothing may be looked up in the checkout.
 
-#![allow(clippy::unwrap_used)]
-
 use std::path::Path;
 use std::process::Command;
 

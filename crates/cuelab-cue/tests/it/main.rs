@@ -1,0 +1,4 @@
+//! Integration tests of cuelab-cue in one test binary (one link instead of one per file); each
+//! module is one area. Run one module with `cargo test -p cuelab-cue --test it pillow_parity::`.
+
+mod pillow_parity;

@@ -1,0 +1,5 @@
+//! Integration tests of cuelab-data in one test binary (one link instead of one per file); each
+//! module is one area. Run one module with `cargo test -p cuelab-data --test it loaders::`.
+
+mod loaders;
+mod scenes;

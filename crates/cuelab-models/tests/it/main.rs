@@ -1,0 +1,11 @@
+//! Integration tests of cuelab-models in one test binary (one link against candle instead of
+//! one per file). Each module was a test file of its own; `fixtures` holds what they share.
+//! Run one module with `cargo test -p cuelab-models --test it resnet::`.
+
+mod dtype;
+mod errors;
+mod fixtures;
+mod parity;
+mod qwen3_vl;
+mod resnet;
+mod siglip_text;

@@ -1,0 +1,447 @@
+//! The run machinery every run kind shares (grounding, questions, and the studies to come):
+//!
+//! - [`start`]: open or resume a [`RunDir`] whose identity is a configuration hash (a directory
+//!   made by another configuration is refused), writing a manifest with the same core fields for
+//!   every kind — cuelab version, experiment kind, config hash, shard, seed, machine record,
+//!   start time (model checksums are part of the model ids each kind records, data checksums part
+//!   of the data description, see [`describe_data_file`]);
+//! - [`select`]: shard and limit selection (`i % N == I`, then the first `limit`);
+//! - [`progress_bar`]: the progress bar (hidden when not wanted);
+//! - [`finish`]: `summary.json`, `summary.txt` and the manifest's `end` stamp;
+//! - [`merge_runs`]: shard directories of any kind combined into one, refusing incomplete or
+//!   mismatched shard sets.
+
+use std::path::{Path, PathBuf};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::error::{Result, TaskError};
+use crate::run_dir::{now_rfc3339, read_json, read_rows, RunDir, MANIFEST, RESULTS, SUMMARY};
+
+/// Options of one run, whatever its kind.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Run directory.
+    pub out: PathBuf,
+    /// `(index, count)`: only samples with `i % count == index`.
+    pub shard: Option<(usize, usize)>,
+    /// Show a progress bar.
+    pub progress: bool,
+}
+
+/// The `experiment` value of grounding runs' manifests.
+pub const GROUNDING: &str = "grounding";
+/// The `experiment` value of question-answering runs' manifests.
+pub const VQA: &str = "vqa";
+
+/// Parse a shard `I/N` (0-based, `I < N`).
+pub fn parse_shard(text: &str) -> Result<(usize, usize)> {
+    let bad = || {
+        TaskError::Config(format!(
+            "--shard {text}: expected I/N with 0 <= I < N, e.g. 0/4"
+        ))
+    };
+    let (i, n) = text.split_once('/').ok_or_else(bad)?;
+    let i: usize = i.trim().parse().map_err(|_| bad())?;
+    let n: usize = n.trim().parse().map_err(|_| bad())?;
+    if n == 0 || i >= n {
+        return Err(bad());
+    }
+    Ok((i, n))
+}
+
+/// The items a run works on: those of its shard (`i % N == I`), then the first `limit` of them.
+/// Returns `(index in items, item)`.
+pub fn select<T>(
+    items: &[T],
+    shard: Option<(usize, usize)>,
+    limit: Option<usize>,
+) -> Vec<(usize, &T)> {
+    items
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| shard.is_none_or(|(k, n)| i % n == k))
+        .take(limit.unwrap_or(usize::MAX))
+        .collect()
+}
+
+/// The machine a run ran on.
+pub fn machine() -> Value {
+    json!({
+        "os": std::env::consts::OS,
+        "arch": std::env::consts::ARCH,
+        "threads": rayon::current_num_threads(),
+        "host": std::env::var("HOSTNAME").unwrap_or_default(),
+    })
+}
+
+/// SHA-256 of a file, hex.
+pub fn sha256_file(path: &Path) -> Result<String> {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).map_err(|e| TaskError::io(path, e))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = f.read(&mut buf).map_err(|e| TaskError::io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// `fields` (a JSON object describing a run's data) with the SHA-256 of `path` added as
+/// `sha256` when `path` is a regular file (a dataset folder is described by its path alone).
+pub fn describe_data_file(path: &Path, fields: Value) -> Result<Value> {
+    let mut fields = fields;
+    if path.is_file() {
+        let sum = sha256_file(path)?;
+        if let Some(o) = fields.as_object_mut() {
+            o.insert("sha256".into(), Value::String(sum));
+        }
+    }
+    Ok(fields)
+}
+
+/// The manifest of a new run: the fields every kind records, then the kind's own `fields`
+/// (a JSON object: configuration, variants as `[{"id", "label", ...}]`, models, data, ...).
+pub fn manifest(
+    experiment: &str,
+    config_hash: &str,
+    seed: u64,
+    shard: Option<(usize, usize)>,
+    fields: Value,
+) -> Value {
+    let mut m = json!({
+        "cuelab_version": env!("CARGO_PKG_VERSION"),
+        "experiment": experiment,
+        "config_hash": config_hash,
+        "shard": shard.map(|(i, n)| format!("{i}/{n}")),
+        "seed": seed,
+        "machine": machine(),
+        "start": now_rfc3339(),
+    });
+    if let (Some(m), Value::Object(extra)) = (m.as_object_mut(), fields) {
+        for (k, v) in extra {
+            m.entry(k).or_insert(v);
+        }
+    }
+    m
+}
+
+/// Open (or resume) the run directory of `opts` for a run of kind `experiment` whose identity
+/// is `config_hash`; see [`manifest`] for `fields`.
+pub fn start(
+    opts: &RunOptions,
+    experiment: &str,
+    config_hash: &str,
+    seed: u64,
+    fields: Value,
+) -> Result<RunDir> {
+    let m = manifest(experiment, config_hash, seed, opts.shard, fields);
+    RunDir::open(&opts.out, config_hash, &m)
+}
+
+/// A progress bar over `total` units named `unit` (hidden when `show` is false).
+pub fn progress_bar(show: bool, total: u64, unit: &str) -> ProgressBar {
+    let bar = if show {
+        ProgressBar::new(total)
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template(&format!(
+            "{{bar:40}} {{pos}}/{{len}} {unit}  {{per_sec}}  eta {{eta}}  {{msg}}"
+        ))
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+/// Write `summary.json` (and `summary.txt` with `table`), and stamp the manifest's end time.
+pub fn finish<S: Serialize>(run: &RunDir, summary: &S, table: &str) -> Result<()> {
+    let dir = run.path();
+    let summary_json = serde_json::to_value(summary).map_err(|e| TaskError::Json {
+        path: dir.join(SUMMARY),
+        message: e.to_string(),
+    })?;
+    run.finish(&summary_json)?;
+    std::fs::write(dir.join("summary.txt"), table).map_err(|e| TaskError::io(dir, e))
+}
+
+/// The summary of merged run directories, by kind.
+#[derive(Debug, Clone)]
+pub enum Merged {
+    /// A grounding run.
+    Grounding(crate::grounding::summary::Summary),
+    /// A question-answering run.
+    Vqa(crate::vqa::VqaSummary),
+}
+
+impl Merged {
+    /// The summary table, as `summary.txt` holds it.
+    pub fn table(&self) -> String {
+        match self {
+            Merged::Grounding(s) => crate::grounding::summary::table(s),
+            Merged::Vqa(s) => crate::vqa::vqa_table(s),
+        }
+    }
+}
+
+fn merge_error(message: String) -> TaskError {
+    TaskError::Merge(message)
+}
+
+/// Check that `manifests` (one per directory) form one complete run: same kind and config
+/// hash, every shard finished, and either a single unsharded run or exactly the shards
+/// `0/N .. N-1/N`, each once.
+fn check_shard_set(dirs: &[PathBuf], manifests: &[Value]) -> Result<()> {
+    let first = &manifests[0];
+    let hash = first["config_hash"].as_str().unwrap_or("");
+    for (d, m) in dirs.iter().zip(manifests) {
+        if m["experiment"] != first["experiment"] {
+            return Err(merge_error(format!(
+                "{} is a {} run, {} a {} run",
+                d.display(),
+                m["experiment"],
+                dirs[0].display(),
+                first["experiment"]
+            )));
+        }
+        if m["config_hash"] != first["config_hash"] {
+            return Err(TaskError::RunMismatch {
+                dir: d.clone(),
+                found: m["config_hash"].as_str().unwrap_or("").into(),
+                expected: hash.to_string(),
+            });
+        }
+        let data_key = |m: &Value| match m["data"].get("sha256") {
+            Some(sum) => sum.clone(),
+            None => m["data"].clone(),
+        };
+        if data_key(m) != data_key(first) {
+            return Err(merge_error(format!(
+                "{} ran on other data than {} ({} vs {})",
+                d.display(),
+                dirs[0].display(),
+                m["data"],
+                first["data"]
+            )));
+        }
+        if m.get("end").is_none_or(Value::is_null) || !d.join(SUMMARY).exists() {
+            return Err(merge_error(format!(
+                "{} has not finished (no end time or summary.json); resume it before merging",
+                d.display()
+            )));
+        }
+        if let Ok(summary) = read_json::<Value>(&d.join(SUMMARY)) {
+            if let Some(missing) = summary.get("missing").and_then(Value::as_u64) {
+                if missing > 0 {
+                    return Err(merge_error(format!(
+                        "{} still misses {missing} answer(s); rerun it before merging",
+                        d.display()
+                    )));
+                }
+            }
+        }
+    }
+    let shards: Vec<Option<(usize, usize)>> = manifests
+        .iter()
+        .map(|m| m["shard"].as_str().and_then(|s| parse_shard(s).ok()))
+        .collect();
+    if shards.iter().all(Option::is_none) {
+        if dirs.len() > 1 {
+            return Err(merge_error(format!(
+                "{} unsharded runs of the same configuration overlap; merge shards (--shard I/N)",
+                dirs.len()
+            )));
+        }
+        return Ok(());
+    }
+    let Some(count) = shards.iter().flatten().map(|&(_, n)| n).next() else {
+        return Ok(());
+    };
+    let mut seen = vec![None::<&PathBuf>; count];
+    for (d, s) in dirs.iter().zip(&shards) {
+        let Some((i, n)) = *s else {
+            return Err(merge_error(format!(
+                "{} is not a shard, the others are shards of {count}",
+                d.display()
+            )));
+        };
+        if n != count {
+            return Err(merge_error(format!(
+                "{} is shard {i}/{n}, the others are shards of {count}",
+                d.display()
+            )));
+        }
+        if let Some(other) = seen[i] {
+            return Err(merge_error(format!(
+                "shard {i}/{n} given twice ({} and {})",
+                other.display(),
+                d.display()
+            )));
+        }
+        seen[i] = Some(d);
+    }
+    let missing: Vec<String> = (0..count)
+        .filter(|&i| seen[i].is_none())
+        .map(|i| format!("{i}/{count}"))
+        .collect();
+    if !missing.is_empty() {
+        return Err(merge_error(format!(
+            "incomplete shard set: missing shard(s) {}",
+            missing.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// Merge the `results.jsonl` of shard directories (any run kind) into `out` and summarise.
+/// Refused unless the directories are finished runs of one configuration forming a complete
+/// shard set (or a single run).
+pub fn merge_runs(dirs: &[PathBuf], out: &Path) -> Result<Merged> {
+    if dirs.is_empty() {
+        return Err(TaskError::Config(
+            "merge needs at least one run directory".into(),
+        ));
+    }
+    let manifests: Vec<Value> = dirs
+        .iter()
+        .map(|d| read_json(&d.join(MANIFEST)))
+        .collect::<Result<_>>()?;
+    check_shard_set(dirs, &manifests)?;
+    let manifest = &manifests[0];
+    let hash = manifest["config_hash"].as_str().unwrap_or("").to_string();
+    let mut merged = manifest.clone();
+    if let Some(o) = merged.as_object_mut() {
+        o.insert("merged_from".into(), json!(dirs));
+        o.insert("shard".into(), Value::Null);
+        o.remove("end");
+    }
+    let order: Vec<(String, String)> = manifest["variants"]
+        .as_array()
+        .map(|v| {
+            v.iter()
+                .map(|x| {
+                    (
+                        x["id"].as_str().unwrap_or("").to_string(),
+                        x["label"].as_str().unwrap_or("").to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let seed = manifest["seed"].as_u64().unwrap_or(0);
+    let mut run = RunDir::open(out, &hash, &merged)?;
+    match manifest["experiment"].as_str() {
+        Some(VQA) => {
+            for d in dirs {
+                let rows: Vec<crate::vqa::VqaRow> = read_rows(&d.join(RESULTS))?;
+                for r in rows {
+                    run.append(&r.key.clone(), &r)?;
+                }
+            }
+            let rows: Vec<crate::vqa::VqaRow> = run.rows()?;
+            let summary = crate::vqa::summarize_vqa(&rows, &order, seed, 0);
+            finish(&run, &summary, &crate::vqa::vqa_table(&summary))?;
+            Ok(Merged::Vqa(summary))
+        }
+        Some(GROUNDING) | None => {
+            for d in dirs {
+                let rows: Vec<crate::grounding::GroundingRow> = read_rows(&d.join(RESULTS))?;
+                for r in rows {
+                    run.append(&r.key.clone(), &r)?;
+                }
+            }
+            let rows: Vec<crate::grounding::GroundingRow> = run.rows()?;
+            let summary = crate::grounding::summary::summarize(&rows, &order, seed);
+            finish(&run, &summary, &crate::grounding::summary::table(&summary))?;
+            Ok(Merged::Grounding(summary))
+        }
+        Some(other) => Err(merge_error(format!(
+            "{}: runs of kind {other:?} cannot be merged by this version",
+            dirs[0].display()
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_and_limits_select() {
+        let items: Vec<usize> = (0..10).collect();
+        let pick = |shard, limit| -> Vec<usize> {
+            select(&items, shard, limit)
+                .into_iter()
+                .map(|(i, _)| i)
+                .collect()
+        };
+        assert_eq!(pick(None, None), items);
+        assert_eq!(pick(Some((1, 3)), None), vec![1, 4, 7]);
+        assert_eq!(pick(Some((1, 3)), Some(2)), vec![1, 4]);
+        assert_eq!(pick(None, Some(3)), vec![0, 1, 2]);
+        assert_eq!(parse_shard("1/4").unwrap(), (1, 4));
+        for bad in ["4/4", "1", "a/2", "0/0"] {
+            assert!(parse_shard(bad).is_err(), "{bad}");
+        }
+    }
+
+    fn finished_shard(root: &Path, name: &str, shard: Option<&str>, hash: &str) -> PathBuf {
+        let dir = root.join(name);
+        let m = json!({"experiment": "grounding", "config_hash": hash, "shard": shard,
+                       "variants": [], "seed": 0, "data": {"f": 1}});
+        let run = RunDir::open(&dir, hash, &m).unwrap();
+        run.finish(&json!({"variants": [], "paired": []})).unwrap();
+        dir
+    }
+
+    #[test]
+    fn merge_refuses_incomplete_or_mismatched_shard_sets() {
+        let tmp = tempfile::tempdir().unwrap();
+        let r = tmp.path();
+        let s0 = finished_shard(r, "s0", Some("0/3"), "h");
+        let s1 = finished_shard(r, "s1", Some("1/3"), "h");
+        let s2 = finished_shard(r, "s2", Some("2/3"), "h");
+        let other = finished_shard(r, "o", Some("2/3"), "other");
+        let four = finished_shard(r, "f", Some("2/4"), "h");
+        let whole = finished_shard(r, "w", None, "h");
+        let err = |dirs: &[PathBuf]| {
+            merge_runs(dirs, &r.join("out-err"))
+                .expect_err("refused")
+                .to_string()
+        };
+        let e = err(&[s0.clone(), s1.clone()]);
+        assert!(e.contains("missing shard(s) 2/3"), "{e}");
+        let e = err(&[s0.clone(), s1.clone(), s1.clone()]);
+        assert!(e.contains("given twice"), "{e}");
+        let e = err(&[s0.clone(), s1.clone(), four]);
+        assert!(e.contains("shards of 3"), "{e}");
+        let e = err(&[s0.clone(), s1.clone(), other]);
+        assert!(e.contains("another configuration"), "{e}");
+        let e = err(&[s0.clone(), whole.clone()]);
+        assert!(e.contains("not a shard"), "{e}");
+        let e = err(&[whole.clone(), whole.clone()]);
+        assert!(e.contains("overlap"), "{e}");
+        // an unfinished shard (no end stamp)
+        let s2_unfinished = r.join("s2u");
+        RunDir::open(
+            &s2_unfinished,
+            "h",
+            &json!({"experiment": "grounding", "config_hash": "h", "shard": "2/3",
+                    "data": {"f": 1}}),
+        )
+        .unwrap();
+        let e = err(&[s0.clone(), s1.clone(), s2_unfinished]);
+        assert!(e.contains("has not finished"), "{e}");
+        // the complete set merges, and so does a single whole run
+        assert!(merge_runs(&[s0, s1, s2], &r.join("merged")).is_ok());
+        assert!(merge_runs(&[whole], &r.join("merged-whole")).is_ok());
+    }
+}

@@ -1,0 +1,14 @@
+//! End-to-end tests of the `cuelab` binary in one test binary (one link instead of one per
+//! file). Each module was a test file of its own; `fixtures` holds what they share. Run one
+//! module with `cargo test -p cuelab --test it ground_cli::`.
+
+mod ask_cli;
+mod caption_eval;
+mod data_cli;
+mod detect_cli;
+mod fixtures;
+mod ground_cli;
+mod installed_demo;
+mod models_cli;
+mod render_cli;
+mod vlm_cli;
