@@ -3,26 +3,23 @@
 use std::io::Write;
 use std::path::Path;
 
+use image::error::{DecodingError, ImageFormatHint};
+use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, RgbImage};
 
 use crate::error::{CueError, Result};
+use crate::jpeg;
 
 /// Read an image file as 8-bit RGB, applying its EXIF orientation. Alpha is dropped (as
-/// Pillow's `convert('RGB')`), gray is replicated, 16-bit samples are scaled to 8 bits.
+/// Pillow's `convert('RGB')`), gray is replicated, 16-bit samples are scaled to 8 bits. JPEG
+/// files give exactly Pillow's pixels (libjpeg-turbo's decoder, see `docs/jpeg.md`); a
+/// truncated JPEG is an error, as in Pillow.
 pub fn load_rgb(path: &Path) -> Result<RgbImage> {
-    let err = |reason| CueError::ImageRead {
+    let bytes = std::fs::read(path).map_err(|e| CueError::ImageRead {
         path: path.to_path_buf(),
-        reason,
-    };
-    let reader = ImageReader::open(path)
-        .map_err(|e| err(image::ImageError::IoError(e)))?
-        .with_guessed_format()
-        .map_err(|e| err(image::ImageError::IoError(e)))?;
-    let mut decoder = reader.into_decoder().map_err(err)?;
-    let orientation = decoder.orientation().map_err(err)?;
-    let mut img = DynamicImage::from_decoder(decoder).map_err(err)?;
-    img.apply_orientation(orientation);
-    Ok(img.to_rgb8())
+        reason: image::ImageError::IoError(e),
+    })?;
+    decode_rgb(&bytes, path)
 }
 
 /// Decode an in-memory image the same way as [`load_rgb`]; `name` is used in errors.
@@ -31,6 +28,20 @@ pub fn decode_rgb(bytes: &[u8], name: &Path) -> Result<RgbImage> {
         path: name.to_path_buf(),
         reason,
     };
+    if jpeg::is_jpeg(bytes) {
+        let (rgb, orientation) = jpeg::decode(bytes).map_err(|e| {
+            err(image::ImageError::Decoding(DecodingError::new(
+                ImageFormatHint::Exact(ImageFormat::Jpeg),
+                e.to_string(),
+            )))
+        })?;
+        if orientation == Orientation::NoTransforms {
+            return Ok(rgb);
+        }
+        let mut img = DynamicImage::ImageRgb8(rgb);
+        img.apply_orientation(orientation);
+        return Ok(img.into_rgb8());
+    }
     let reader = ImageReader::new(std::io::Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| err(image::ImageError::IoError(e)))?;

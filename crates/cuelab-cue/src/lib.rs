@@ -26,6 +26,7 @@ pub mod draw;
 pub mod effects;
 mod error;
 mod io;
+mod jpeg;
 mod region;
 mod render;
 pub mod schema;
