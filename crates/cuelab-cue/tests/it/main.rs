@@ -1,4 +1,5 @@
 //! Integration tests of cuelab-cue in one test binary (one link instead of one per file); each
 //! module is one area. Run one module with `cargo test -p cuelab-cue --test it pillow_parity::`.
 
+mod jpeg_parity;
 mod pillow_parity;
