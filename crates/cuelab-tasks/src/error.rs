@@ -46,6 +46,33 @@ pub enum TaskError {
     /// Run directories that do not form one complete run (merge).
     #[error("cannot merge: {0}")]
     Merge(String),
+    /// A dataset could not be read.
+    #[error(transparent)]
+    Data(#[from] cuelab_data::DataError),
+    /// The data holds nothing this run can use.
+    #[error("{0}")]
+    NoSamples(String),
+    /// A model could not be loaded.
+    #[error("loading model `{model}`")]
+    LoadModel {
+        /// The model reference (HF id or directory).
+        model: String,
+        /// Why.
+        #[source]
+        source: cuelab_models::Error,
+    },
+    /// An object detector failed (loading, thresholds, an image).
+    #[error("{context}")]
+    Detect {
+        /// What was being done.
+        context: String,
+        /// Why it failed.
+        #[source]
+        source: cuelab_detect::DetectError,
+    },
+    /// A caption-metric error (CLIPScore).
+    #[error(transparent)]
+    Metrics(#[from] cuelab_metrics::Error),
     /// A cue error.
     #[error(transparent)]
     Cue(#[from] cuelab_cue::CueError),

@@ -32,10 +32,15 @@ use crate::spatial::is_spatial;
 
 pub mod config;
 pub mod run;
+pub mod study;
 pub mod summary;
 
 pub use config::{default_cues, GroundingConfig, OneOrMany};
 pub use run::run_grounding;
+pub use study::{
+    load_models, load_samples, read_refcoco, read_samples, run_study, run_with_models,
+    GroundingOutcome, GroundingSettings, DEFAULT_MODEL, TIMING_FILE,
+};
 
 /// One referring expression to ground.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -99,6 +104,21 @@ pub enum Method {
     Redcircle,
 }
 
+impl std::str::FromStr for Method {
+    type Err = TaskError;
+
+    /// `baseline` or `redcircle`.
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "baseline" => Ok(Method::Baseline),
+            "redcircle" => Ok(Method::Redcircle),
+            other => Err(TaskError::Config(format!(
+                "unknown method {other:?} (expected baseline or redcircle)"
+            ))),
+        }
+    }
+}
+
 /// How scores of several cue recipes for one proposal are combined.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -107,6 +127,21 @@ pub enum Aggregate {
     Mean,
     /// Max over recipes.
     Max,
+}
+
+impl std::str::FromStr for Aggregate {
+    type Err = TaskError;
+
+    /// `mean` or `max`.
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "mean" => Ok(Aggregate::Mean),
+            "max" => Ok(Aggregate::Max),
+            other => Err(TaskError::Config(format!(
+                "unknown aggregation {other:?} (expected mean or max)"
+            ))),
+        }
+    }
 }
 
 /// One point of the experiment grid.

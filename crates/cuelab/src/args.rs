@@ -37,9 +37,10 @@ pub enum Command {
     Render(commands::render::RenderArgs),
     /// List the cue primitives, their parameters and defaults.
     Cues(commands::cues::CuesArgs),
-    /// Embed images or texts with a model (CLIP, DINOv2) into a float32 .npy.
+    /// Embed images or texts with a model (CLIP ViT/ResNet/open_clip, DINOv2, SigLIP) into a
+    /// float32 .npy or a Parquet file.
     Embed(commands::embed::EmbedArgs),
-    /// Score images against texts with a CLIP model (cosine, logit, probability).
+    /// Score images against texts with a CLIP or SigLIP model (cosine, logit, probability).
     Score(commands::score::ScoreArgs),
     /// Ask an in-process Qwen3-VL about images: generate, score options, surprisal, attention heatmap.
     Vlm(Box<commands::vlm::VlmArgs>),

@@ -1,6 +1,10 @@
-//! Grounding experiments as configurations: a TOML file (or the same fields from CLI flags)
-//! whose list-valued fields expand into a grid of [`Variant`]s, run over samples into a
-//! resumable run directory.
+//! Grounding experiments as configurations: a TOML file (or the same fields from CLI flags, or
+//! [`GroundingConfig::default`] with fields set in Rust) whose list-valued fields expand into a
+//! grid of [`Variant`]s, run over samples into a resumable run directory.
+//!
+//! Precedence, as `cuelab ground` applies it: flags, then the file, then the defaults below
+//! (seed 004's recipes: baseline and red circle, `"This is {expr}"`, 5,000 debias expressions,
+//! mean aggregation, seed 0, `openai/clip-vit-base-patch32`).
 //!
 //! ```toml
 //! models = ["openai/clip-vit-base-patch32"]
@@ -80,6 +84,26 @@ pub struct GroundingConfig {
     /// [`crate::grounding::class_prior_scores`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub class_prior: Option<f32>,
+}
+
+impl Default for GroundingConfig {
+    /// The defaults a TOML file gets for the fields it leaves out, and
+    /// [`crate::grounding::DEFAULT_MODEL`] as the model.
+    fn default() -> Self {
+        GroundingConfig {
+            models: vec![crate::grounding::DEFAULT_MODEL.to_string()],
+            method: default_methods(),
+            cues: default_cues(),
+            template: default_template(),
+            debias: default_debias(),
+            aggregate: default_aggregate(),
+            max_area: None,
+            sweep: BTreeMap::new(),
+            seed: 0,
+            limit: None,
+            class_prior: None,
+        }
+    }
 }
 
 fn default_methods() -> OneOrMany<Method> {

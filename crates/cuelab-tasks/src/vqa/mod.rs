@@ -4,6 +4,7 @@
 //! MMVP-VLM), scored by question type x cue variant with bootstrap CIs, McNemar against plain,
 //! MMVP pair accuracy, and counting scored exactly and by absolute error.
 
+pub mod backend;
 pub mod clip_choice;
 pub mod config;
 pub mod count;
@@ -13,9 +14,10 @@ pub mod order;
 pub mod run;
 pub mod summary;
 
+pub use backend::{remote_identity, run_questions, with_run_cache, Backend};
 pub use clip_choice::ClipChoiceAnswerer;
 pub use config::{ChoiceOrder, VqaConfig, VqaVariant};
 pub use item::{items_from_samples, ItemKind, VqaItem};
 pub use local::LocalVlmAnswerer;
-pub use run::{run_vqa, VqaRow};
+pub use run::{run_vqa, VqaOutcome, VqaRow};
 pub use summary::{summarize_vqa, vqa_table, VqaSummary};

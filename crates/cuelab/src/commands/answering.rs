@@ -5,11 +5,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use cuelab_tasks::experiment::RunOptions;
-use cuelab_tasks::vqa::{
-    run_vqa, vqa_table, ChoiceOrder, ClipChoiceAnswerer, LocalVlmAnswerer, VqaConfig, VqaItem,
-};
-use cuelab_vlm::Answerer;
+use cuelab_models::Pipeline;
+use cuelab_tasks::runner::RunOptions;
+use cuelab_tasks::vqa::{run_questions, vqa_table, Backend, ChoiceOrder, VqaConfig, VqaItem};
+use cuelab_vlm::remote::RemoteConfig;
 
 use crate::exit::ExitStatus;
 
@@ -85,8 +84,8 @@ pub struct BackendArgs {
     #[arg(long, default_value = "")]
     pub clip_prefix: String,
     /// Image preprocessing for `--clip`: openai or hf.
-    #[arg(long, default_value = "openai")]
-    pub preprocess: String,
+    #[arg(long, default_value = "openai", value_parser = |s: &str| Pipeline::parse(s))]
+    pub preprocess: Pipeline,
     /// Device for in-process models: cpu or cuda[:N].
     #[arg(long, default_value = "cpu")]
     pub device: String,
@@ -157,6 +156,80 @@ impl RunArgs {
     }
 }
 
+impl BackendArgs {
+    /// The backend these flags choose; a remote one caches responses in `run_dir`.
+    pub fn backend(&self, run_dir: &Path) -> Result<Backend> {
+        if let Some(model) = &self.clip {
+            return Ok(Backend::Clip {
+                model: model.clone(),
+                prefix: self.clip_prefix.clone(),
+                pipeline: self.preprocess,
+                device: self.device.clone(),
+            });
+        }
+        if let Some(model) = &self.local {
+            return Ok(Backend::Local {
+                model: model.clone(),
+                adapter: self.adapter.clone(),
+                max_new_tokens: self.max_tokens.unwrap_or(16) as usize,
+                device: self.device.clone(),
+            });
+        }
+        let cfg = self.remote_config()?;
+        Ok(Backend::Remote(Box::new(if self.no_cache {
+            cfg
+        } else {
+            cuelab_tasks::vqa::with_run_cache(cfg, run_dir)?
+        })))
+    }
+
+    /// The OpenAI-compatible backend's settings: flags over `--backend-config` over the defaults.
+    fn remote_config(&self) -> Result<RemoteConfig> {
+        let mut cfg = match &self.backend_config {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("cannot read {}", p.display()))?;
+                toml::from_str::<RemoteConfig>(&text).with_context(|| {
+                    format!("{}: not a remote backend configuration", p.display())
+                })?
+            }
+            None => RemoteConfig::default(),
+        };
+        if !self.endpoints.is_empty() {
+            cfg.endpoints = self.endpoints.clone();
+        } else if self.backend_config.is_none() {
+            bail!("give --endpoint URL (an OpenAI-compatible server), --backend-config FILE.toml or --clip MODEL");
+        }
+        cfg.model = self.model.clone().unwrap_or(cfg.model);
+        if cfg.model.trim().is_empty() {
+            bail!("--model is required with --endpoint (the model name the server serves)");
+        }
+        cfg.mode = self.mode.unwrap_or(cfg.mode);
+        cfg.concurrency = self.concurrency.unwrap_or(cfg.concurrency);
+        cfg.timeout_s = self.timeout.unwrap_or(cfg.timeout_s);
+        cfg.retries = self.retries.unwrap_or(cfg.retries);
+        cfg.api_key_env = self.api_key_env.clone().unwrap_or(cfg.api_key_env);
+        if let Some(f) = &self.image_format {
+            cfg.image_format = match f.as_str() {
+                "png" => cuelab_vlm::remote::ImageFormat::Png,
+                _ => cuelab_vlm::remote::ImageFormat::Jpeg,
+            };
+        }
+        cfg.jpeg_quality = self.jpeg_quality.unwrap_or(cfg.jpeg_quality);
+        cfg.max_pixels = self.max_pixels.or(cfg.max_pixels);
+        let g = &mut cfg.generation;
+        g.temperature = self.temperature.or(g.temperature);
+        g.top_p = self.top_p.or(g.top_p);
+        g.top_k = self.top_k.or(g.top_k);
+        g.max_tokens = self.max_tokens.or(g.max_tokens);
+        g.seed = self.gen_seed.or(g.seed);
+        if self.no_cache {
+            cfg.cache_path = None;
+        }
+        Ok(cfg)
+    }
+}
+
 /// Build the answering backend and run every item, printing the table. Exit 1 when questions
 /// are still unanswered or could not be asked.
 pub fn execute(
@@ -176,52 +249,8 @@ pub fn execute(
         shard: run.shard()?,
         progress: true,
     };
-    let outcome = if let Some(model) = &backend.clip {
-        let scorer = crate::commands::ground::load_models(
-            std::slice::from_ref(model),
-            &backend.preprocess,
-            &backend.device,
-        )?
-        .pop()
-        .context("no model loaded")?;
-        let answerer = ClipChoiceAnswerer::new(scorer.as_ref(), backend.clip_prefix.clone());
-        run_vqa(
-            &cfg,
-            items,
-            &answerer,
-            &answerer.identity(),
-            &data_description,
-            &opts,
-        )?
-    } else if let Some(reference) = &backend.local {
-        let resolved = cuelab_models::resolve::resolve(reference)?;
-        let device = cuelab_models::device(&backend.device)?;
-        let model = cuelab_models::qwen3_vl::Qwen3Vl::load_with_adapter(
-            &resolved.dir,
-            backend.adapter.as_deref(),
-            &device,
-        )
-        .with_context(|| format!("loading {reference}"))?;
-        let answerer = LocalVlmAnswerer::new(&model, backend.max_tokens.unwrap_or(16) as usize);
-        run_vqa(
-            &cfg,
-            items,
-            &answerer,
-            &answerer.identity(),
-            &data_description,
-            &opts,
-        )?
-    } else {
-        let (answerer, identity) = remote_answerer(backend, &out)?;
-        run_vqa(
-            &cfg,
-            items,
-            answerer.as_ref(),
-            &identity,
-            &data_description,
-            &opts,
-        )?
-    };
+    let backend = backend.backend(&out)?;
+    let outcome = run_questions(&cfg, items, &backend, &data_description, &opts)?;
     print!("{}", vqa_table(&outcome.summary));
     println!("run directory: {}", out.display());
     let errors: usize = outcome.summary.variants.iter().map(|v| v.all.errors).sum();
@@ -230,95 +259,4 @@ pub fn execute(
     } else {
         ExitStatus::Success
     })
-}
-
-/// The OpenAI-compatible backend and its identity (what decides answers: not endpoints,
-/// concurrency, timeouts or the cache).
-fn remote_answerer(
-    backend: &BackendArgs,
-    out: &Path,
-) -> Result<(Box<dyn Answerer>, serde_json::Value)> {
-    use cuelab_vlm::remote::{RemoteAnswerer, RemoteConfig};
-    let mut cfg = match &backend.backend_config {
-        Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .with_context(|| format!("cannot read {}", p.display()))?;
-            toml::from_str::<RemoteConfig>(&text)
-                .with_context(|| format!("{}: not a remote backend configuration", p.display()))?
-        }
-        None => RemoteConfig::default(),
-    };
-    if !backend.endpoints.is_empty() {
-        cfg.endpoints = backend.endpoints.clone();
-    } else if backend.backend_config.is_none() {
-        bail!("give --endpoint URL (an OpenAI-compatible server), --backend-config FILE.toml or --clip MODEL");
-    }
-    if let Some(m) = &backend.model {
-        cfg.model = m.clone();
-    }
-    if cfg.model.trim().is_empty() {
-        bail!("--model is required with --endpoint (the model name the server serves)");
-    }
-    if let Some(mode) = backend.mode {
-        cfg.mode = mode;
-    }
-    if let Some(c) = backend.concurrency {
-        cfg.concurrency = c;
-    }
-    if let Some(t) = backend.timeout {
-        cfg.timeout_s = t;
-    }
-    if let Some(r) = backend.retries {
-        cfg.retries = r;
-    }
-    if let Some(k) = &backend.api_key_env {
-        cfg.api_key_env = k.clone();
-    }
-    if let Some(f) = &backend.image_format {
-        cfg.image_format = match f.as_str() {
-            "png" => cuelab_vlm::remote::ImageFormat::Png,
-            _ => cuelab_vlm::remote::ImageFormat::Jpeg,
-        };
-    }
-    if let Some(q) = backend.jpeg_quality {
-        cfg.jpeg_quality = q;
-    }
-    if backend.max_pixels.is_some() {
-        cfg.max_pixels = backend.max_pixels;
-    }
-    let g = &mut cfg.generation;
-    if backend.temperature.is_some() {
-        g.temperature = backend.temperature;
-    }
-    if backend.top_p.is_some() {
-        g.top_p = backend.top_p;
-    }
-    if backend.top_k.is_some() {
-        g.top_k = backend.top_k;
-    }
-    if backend.max_tokens.is_some() {
-        g.max_tokens = backend.max_tokens;
-    }
-    if backend.gen_seed.is_some() {
-        g.seed = backend.gen_seed;
-    }
-    if backend.no_cache {
-        cfg.cache_path = None;
-    } else if cfg.cache_path.is_none() {
-        std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-        cfg.cache_path = Some(out.join("responses.sqlite"));
-    }
-    let identity = serde_json::json!({
-        "backend": "openai-compatible",
-        "model": cfg.model,
-        "mode": cfg.mode,
-        "generation": cfg.generation,
-        "template": cfg.template,
-        "image_format": cfg.image_format,
-        "jpeg_quality": cfg.jpeg_quality,
-        "max_pixels": cfg.max_pixels,
-        "top_logprobs": cfg.top_logprobs,
-    });
-    let answerer = RemoteAnswerer::new(cfg).context("starting the OpenAI-compatible client")?;
-    Ok((Box::new(answerer), identity))
 }

@@ -58,8 +58,9 @@ pub fn run(args: CaptionEvalArgs) -> Result<ExitStatus> {
                 w: args.clip_w,
                 prefix: args.clip_prefix.clone(),
             };
+            let pipeline = cuelab_models::Pipeline::parse(&args.preprocess)?;
             let (rows, missing) =
-                super::clipscore::compute(&set, dir, &args.model, &args.preprocess, &opts)?;
+                cuelab_tasks::clipscore::compute(&set, dir, &args.model, pipeline, &opts)?;
             let n = rows.len().max(1) as f64;
             let cs = rows.iter().map(|r| r.clip_score).sum::<f64>() / n;
             let rcs = rows.iter().map(|r| r.ref_clip_score).sum::<f64>() / n;
@@ -83,7 +84,7 @@ pub fn run(args: CaptionEvalArgs) -> Result<ExitStatus> {
     if let Some(dir) = &args.out {
         write_outputs(dir, &scores, &skipped)?;
         if let Some(rows) = &clip {
-            super::clipscore::write_rows(dir, rows)?;
+            cuelab_tasks::clipscore::write_rows(dir, rows)?;
         }
         println!("wrote {}", dir.display());
     }

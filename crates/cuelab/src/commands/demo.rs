@@ -12,6 +12,9 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::Args;
 use cuelab_cue::{decode_rgb, save_atomic, BoxXyxy, Recipe, Region, Renderer, Target};
+use cuelab_models::Pipeline;
+use cuelab_tasks::grounding::{self, GroundingConfig, Method, OneOrMany};
+use cuelab_tasks::runner::RunOptions;
 use rayon::prelude::*;
 
 use crate::exit::ExitStatus;
@@ -97,22 +100,27 @@ pub fn run(args: DemoArgs) -> Result<ExitStatus> {
         &cuelab_data::scenes::Config::new(args.seed, args.scenes),
         &scenes_dir,
     )?;
-    let samples = super::ground::read_samples(&scenes_dir.join("samples.jsonl"))?;
-    let debias = samples.len().min(5000);
-    let cfg: cuelab_tasks::experiment::GroundingConfig = toml::from_str(&format!(
-        "models = [{model:?}]\nmethod = [\"baseline\", \"redcircle\"]\ndebias = {debias}\nseed = {}\n",
-        args.seed
-    ))?;
-    let models = super::ground::load_models(&cfg.models, "openai", &args.device)?;
+    let samples = grounding::read_samples(&scenes_dir.join("samples.jsonl"))?;
+    let cfg = GroundingConfig {
+        models: vec![model.clone()],
+        method: OneOrMany::Many(vec![Method::Baseline, Method::Redcircle]),
+        debias: OneOrMany::One(samples.len().min(5000)),
+        seed: args.seed,
+        ..GroundingConfig::default()
+    };
+    let models = grounding::load_models(&cfg.models, Pipeline::Openai, &args.device)?;
     let out = args.output.join("grounding");
-    let summary = super::ground::execute(
+    let (summary, _timing) = grounding::run_with_models(
         &cfg,
         &samples,
         &models,
-        &out,
-        None,
+        &RunOptions {
+            out: out.clone(),
+            shard: None,
+            progress: true,
+        },
         true,
-        serde_json::json!({"synthetic_scenes": args.scenes, "seed": args.seed, "random_weights": random_weights}),
+        &serde_json::json!({"synthetic_scenes": args.scenes, "seed": args.seed, "random_weights": random_weights}),
     )?;
     println!(
         "\nGrounding on {} synthetic scenes ({} referring expressions, ground-truth proposals), model {model}{}:\n",
@@ -144,7 +152,7 @@ pub fn run(args: DemoArgs) -> Result<ExitStatus> {
         &answerer,
         &answerer.identity(),
         &serde_json::json!({"synthetic_scenes": args.scenes, "seed": args.seed, "random_weights": random_weights}),
-        &cuelab_tasks::experiment::RunOptions {
+        &RunOptions {
             out: questions_out.clone(),
             shard: None,
             progress: true,

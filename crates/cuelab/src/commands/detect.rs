@@ -1,15 +1,15 @@
 //! `cuelab detect`: region proposals from an ONNX object detector (built-in CenterNet or any
-//! Ultralytics YOLO export), written in the JSON shape `cuelab ground --proposals` reads; and the
-//! detector step of `cuelab ground --detector`, cached in the run directory.
+//! Ultralytics YOLO export), written in the JSON shape `cuelab ground --proposals` reads. The
+//! detector flags are shared with `cuelab ground --detector` (whose detections cache is
+//! `cuelab_tasks::proposals`).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use cuelab_detect::{DetectOptions, Detection, Detector};
-use serde::{Deserialize, Serialize};
-use serde_json::json;
+use cuelab_detect::DetectOptions;
+use cuelab_tasks::proposals::{load_detector, DetJson};
 
 use crate::exit::ExitStatus;
 
@@ -61,36 +61,6 @@ impl Thresholds {
         o.validate()?;
         Ok(o)
     }
-}
-
-/// One detection as written to JSON (readable by `ground --proposals`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DetJson {
-    /// `[x0, y0, x1, y1]` in photo pixels.
-    #[serde(rename = "box")]
-    pub bbox: [f32; 4],
-    /// Confidence.
-    pub score: f32,
-    /// Class name.
-    pub class: String,
-    /// Class index.
-    pub class_id: usize,
-}
-
-impl From<&Detection> for DetJson {
-    fn from(d: &Detection) -> Self {
-        DetJson {
-            bbox: [d.bbox.x0, d.bbox.y0, d.bbox.x1, d.bbox.y1],
-            score: d.score,
-            class: d.class_name.clone(),
-            class_id: d.class_id,
-        }
-    }
-}
-
-/// Load a detector by built-in name or path, with context.
-pub fn load_detector(spec: &str) -> Result<Detector> {
-    Detector::load(spec).with_context(|| format!("loading detector `{spec}`"))
 }
 
 /// JSON keys for images: the file name when all names are distinct, else the path as given.
@@ -164,89 +134,4 @@ pub fn run(args: DetectArgs) -> Result<ExitStatus> {
     } else {
         ExitStatus::Success
     })
-}
-
-/// The detector cache of a run directory: detections per image for one detector setting.
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct DetCache {
-    detector: serde_json::Value,
-    images: BTreeMap<String, Vec<DetJson>>,
-}
-
-/// File name of the detection cache in a run directory.
-pub const CACHE_FILE: &str = "detections.json";
-
-/// Run `detector` on every distinct image, reusing `run_dir/detections.json` when it was made with
-/// the same detector and thresholds (written after each image, so a killed run resumes).
-/// Returns detections by image path and the detector description for the manifest.
-pub fn detect_cached(
-    detector: &Detector,
-    spec: &str,
-    opts: &DetectOptions,
-    images: &[PathBuf],
-    run_dir: &Path,
-) -> Result<(BTreeMap<PathBuf, Vec<DetJson>>, serde_json::Value)> {
-    let description = json!({
-        "detector": spec,
-        "layout": detector.layout(),
-        "input_size": detector.input_size(),
-        "conf": opts.conf,
-        "iou": opts.iou,
-        "max_det": opts.max_det,
-        "agnostic": opts.agnostic,
-        "engine": "tract-onnx 0.23.9",
-    });
-    std::fs::create_dir_all(run_dir)
-        .with_context(|| format!("cannot create {}", run_dir.display()))?;
-    let cache_path = run_dir.join(CACHE_FILE);
-    let mut cache: DetCache = match std::fs::read_to_string(&cache_path) {
-        Ok(text) => match serde_json::from_str::<DetCache>(&text) {
-            Ok(c) if c.detector == description => c,
-            Ok(_) => {
-                tracing::warn!(
-                    "{}: made with another detector or thresholds; detecting again",
-                    cache_path.display()
-                );
-                DetCache::default()
-            }
-            Err(e) => {
-                tracing::warn!(
-                    "{}: unreadable ({e}); detecting again",
-                    cache_path.display()
-                );
-                DetCache::default()
-            }
-        },
-        Err(_) => DetCache::default(),
-    };
-    cache.detector = description.clone();
-    let mut out = BTreeMap::new();
-    let mut distinct: Vec<&PathBuf> = images.iter().collect();
-    distinct.sort();
-    distinct.dedup();
-    let (mut reused, mut ran) = (0usize, 0usize);
-    for path in distinct {
-        let key = path.display().to_string();
-        if let Some(d) = cache.images.get(&key) {
-            reused += 1;
-            out.insert(path.clone(), d.clone());
-            continue;
-        }
-        let dets: Vec<DetJson> = detector
-            .detect_path(path, opts)
-            .with_context(|| format!("detecting objects in {}", path.display()))?
-            .iter()
-            .map(DetJson::from)
-            .collect();
-        ran += 1;
-        cache.images.insert(key, dets.clone());
-        out.insert(path.clone(), dets);
-        let tmp = cache_path.with_extension("json.tmp");
-        std::fs::write(&tmp, serde_json::to_string(&cache)?)
-            .with_context(|| format!("cannot write {}", tmp.display()))?;
-        std::fs::rename(&tmp, &cache_path)
-            .with_context(|| format!("cannot write {}", cache_path.display()))?;
-    }
-    eprintln!("detector {spec}: {ran} image(s) detected, {reused} from the run directory's cache");
-    Ok((out, description))
 }

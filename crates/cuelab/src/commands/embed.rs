@@ -16,7 +16,7 @@ use crate::exit::ExitStatus;
 #[derive(Debug, Args)]
 pub struct EmbedArgs {
     /// Model: a Hugging Face id (looked up in the local hub cache) or a local directory
-    /// (CLIP for images and texts, DINOv2 for images).
+    /// (CLIP ViT, ResNet or open_clip, and SigLIP for images and texts; DINOv2 for images).
     #[arg(long, short = 'm')]
     pub model: String,
     /// Images to embed (one output row each, in order).

@@ -1,15 +1,17 @@
 //! `cuelab ground`: the grounding experiment of seed 004 (baseline crops vs red-circle cues),
 //! resumable, sharded, from a TOML config or flags.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::Args;
-use cuelab_models::cache::EmbeddingCache;
-use cuelab_models::{load_scorer, ImageTextScorer, LoadOptions, Pipeline};
-use cuelab_tasks::experiment::{run_grounding, GroundingConfig, OneOrMany, RunOptions};
-use cuelab_tasks::grounding::{from_data_samples, Aggregate, Grounder, GroundingSample, Method};
-use cuelab_tasks::summary::table;
+use cuelab_models::Pipeline;
+use cuelab_tasks::grounding::summary::table;
+use cuelab_tasks::grounding::{
+    run_study, Aggregate, GroundingConfig, GroundingSettings, Method, OneOrMany, DEFAULT_MODEL,
+};
+use cuelab_tasks::proposals::{BoxFormat, ProposalSource};
 
 use crate::exit::ExitStatus;
 
@@ -34,8 +36,9 @@ pub struct GroundArgs {
     #[arg(long = "model", short = 'm')]
     pub models: Vec<String>,
     /// Methods (repeatable): baseline, redcircle.
-    #[arg(long = "method", value_parser = ["baseline", "redcircle"])]
-    pub methods: Vec<String>,
+    #[arg(long = "method", value_parser = PossibleValuesParser::new(["baseline", "redcircle"])
+        .try_map(|s| s.parse::<Method>()))]
+    pub methods: Vec<Method>,
     /// One cue recipe of the red-circle set (repeatable; the set is aggregated per proposal).
     #[arg(long = "cue")]
     pub cues: Vec<String>,
@@ -43,8 +46,9 @@ pub struct GroundArgs {
     #[arg(long)]
     pub debias: Option<usize>,
     /// Aggregation over cue recipes: mean or max.
-    #[arg(long, value_parser = ["mean", "max"])]
-    pub aggregate: Option<String>,
+    #[arg(long, value_parser = PossibleValuesParser::new(["mean", "max"])
+        .try_map(|s| s.parse::<Aggregate>()))]
+    pub aggregate: Option<Aggregate>,
     /// Only the first N samples.
     #[arg(long)]
     pub limit: Option<usize>,
@@ -55,8 +59,8 @@ pub struct GroundArgs {
     #[arg(long, value_name = "I/N")]
     pub shard: Option<String>,
     /// Image preprocessing for every backbone: openai (seed 004, default) or hf.
-    #[arg(long, default_value = "openai")]
-    pub preprocess: String,
+    #[arg(long, default_value = "openai", value_parser = |s: &str| Pipeline::parse(s))]
+    pub preprocess: Pipeline,
     /// Run directory (resumed when it exists).
     #[arg(short, long, default_value = "runs/ground")]
     pub out: PathBuf,
@@ -72,8 +76,9 @@ pub struct GroundArgs {
     #[arg(long, value_name = "FILE.json")]
     pub proposals: Option<PathBuf>,
     /// Box layout in the proposals file: xyxy (exclusive end) or xywh (COCO).
-    #[arg(long, default_value = "xyxy", value_parser = ["xyxy", "xywh"])]
-    pub proposals_format: String,
+    #[arg(long, default_value = "xyxy", value_parser = PossibleValuesParser::new(["xyxy", "xywh"])
+        .try_map(|s| s.parse::<BoxFormat>()))]
+    pub proposals_format: BoxFormat,
     /// Drop proposals scored below this.
     #[arg(long, default_value_t = 0.0)]
     pub min_score: f32,
@@ -93,215 +98,25 @@ pub struct GroundArgs {
     pub thresholds: crate::commands::detect::Thresholds,
 }
 
-/// One proposal entry: a bare box or a box with a score.
-#[derive(Debug, serde::Deserialize)]
-#[serde(untagged)]
-enum ProposalEntry {
-    Bare([f32; 4]),
-    Scored {
-        #[serde(rename = "box", alias = "bbox")]
-        bbox: [f32; 4],
-        #[serde(default)]
-        score: Option<f32>,
-        /// Class name from a detector (`cuelab detect` writes it); used by `--class-prior`.
-        #[serde(default)]
-        class: Option<String>,
-    },
-}
-
-/// Replace each sample's proposals by those of `path` for its image (by path, file name or stem).
-/// Images missing from the file get no proposals (the run falls back to the whole image and
-/// records it).
-fn apply_proposals(
-    samples: &mut [GroundingSample],
-    path: &Path,
-    xywh: bool,
-    min_score: f32,
-) -> Result<()> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let map: std::collections::BTreeMap<String, Vec<ProposalEntry>> = serde_json::from_str(&text)
-        .with_context(|| {
-        format!(
-            "{}: expected {{\"image\": [[x0,y0,x1,y1], ...]}}",
-            path.display()
-        )
-    })?;
-    type Boxes = (Vec<cuelab_cue::BoxXyxy>, Vec<String>);
-    let mut boxes: std::collections::BTreeMap<String, Boxes> = Default::default();
-    for (key, entries) in map {
-        let mut list = Vec::new();
-        let mut classes = Vec::new();
-        for (i, e) in entries.into_iter().enumerate() {
-            let (b, score, class) = match e {
-                ProposalEntry::Bare(b) => (b, None, None),
-                ProposalEntry::Scored { bbox, score, class } => (bbox, score, class),
-            };
-            if score.is_some_and(|s| s < min_score) {
-                continue;
-            }
-            let parsed = if xywh {
-                cuelab_cue::BoxXyxy::from_xywh(b[0], b[1], b[2], b[3])
-            } else {
-                cuelab_cue::BoxXyxy::new(b[0], b[1], b[2], b[3])
-            };
-            list.push(parsed.with_context(|| format!("{}: {key} proposal #{i}", path.display()))?);
-            classes.extend(class);
-        }
-        // classes only when every kept proposal has one
-        if classes.len() != list.len() {
-            classes.clear();
-        }
-        boxes.insert(key, (list, classes));
-    }
-    for s in samples.iter_mut() {
-        let full = s.image.display().to_string();
-        let name = s
-            .image
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default()
-            .to_string();
-        let stem = s
-            .image
-            .file_stem()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default()
-            .to_string();
-        (s.proposals, s.proposal_classes) = [full, name, stem]
-            .iter()
-            .find_map(|k| boxes.get(k))
-            .cloned()
-            .unwrap_or_default();
-    }
-    Ok(())
-}
-
-/// Replace the proposals of the samples this run will score (shard, limit) by the detections of
-/// `spec` on their images (cached in `out/detections.json`). Returns the detector description
-/// recorded in the manifest.
-fn apply_detector(
-    samples: &mut [GroundingSample],
-    spec: &str,
-    thresholds: &crate::commands::detect::Thresholds,
-    shard: Option<(usize, usize)>,
-    limit: Option<usize>,
-    out: &Path,
-) -> Result<serde_json::Value> {
-    let opts = thresholds.options()?;
-    let detector = crate::commands::detect::load_detector(spec)?;
-    let selected: Vec<usize> = (0..samples.len())
-        .filter(|i| shard.is_none_or(|(k, n)| i % n == k))
-        .take(limit.unwrap_or(usize::MAX))
-        .collect();
-    let images: Vec<PathBuf> = selected.iter().map(|&i| samples[i].image.clone()).collect();
-    let (dets, description) =
-        crate::commands::detect::detect_cached(&detector, spec, &opts, &images, out)?;
-    for &i in &selected {
-        let s = &mut samples[i];
-        (s.proposals, s.proposal_classes) = dets
-            .get(&s.image)
-            .map(|d| {
-                d.iter()
-                    .filter_map(|d| {
-                        cuelab_cue::BoxXyxy::new(d.bbox[0], d.bbox[1], d.bbox[2], d.bbox[3])
-                            .ok()
-                            .map(|b| (b, d.class.clone()))
-                    })
-                    .unzip()
-            })
-            .unwrap_or_default();
-    }
-    Ok(description)
-}
-
-/// Read grounding samples from JSONL: either cuelab's generic dataset format (`cuelab scenes`'
-/// `samples.jsonl`, any converted dataset: grounding samples expand to one row per expression) or
-/// flat grounding rows (`{"id","image","expression","target","proposals"}`). Image paths are
-/// relative to the file.
-pub fn read_samples(path: &Path) -> Result<Vec<GroundingSample>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let base = path.parent().unwrap_or(Path::new("."));
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let ctx = || format!("{}: line {}", path.display(), i + 1);
-        let value: serde_json::Value = serde_json::from_str(line).with_context(ctx)?;
-        if value.get("task").is_some() {
-            let sample: cuelab_data::Sample = serde_json::from_value(value).with_context(ctx)?;
-            out.extend(from_data_samples(&[sample], base));
-        } else {
-            let mut s: GroundingSample = serde_json::from_value(value)
-                .with_context(|| format!("{}: not a grounding sample", ctx()))?;
-            if s.image.is_relative() {
-                s.image = base.join(&s.image);
-            }
-            out.push(s);
-        }
-    }
-    if out.is_empty() {
-        bail!("{}: no grounding samples", path.display());
-    }
-    Ok(out)
-}
-
-/// Grounding samples of a RefCOCO-style dataset: one per sentence, all instance boxes of the
-/// image as proposals.
-fn read_refcoco(
-    data: &Path,
-    images: Option<&Path>,
-    split: Option<&str>,
-) -> Result<Vec<GroundingSample>> {
-    let (refs, instances) = cuelab_data::refcoco::find_files(data)?;
-    let loaded = cuelab_data::refcoco::load(&refs, &instances, images, split, false)?;
-    let base = match images {
-        Some(dir) => dir.to_path_buf(),
-        None => refs.parent().unwrap_or(Path::new(".")).to_path_buf(),
-    };
-    let samples = from_data_samples(&loaded.samples, &base);
-    if samples.is_empty() {
-        bail!(
-            "{}: no grounding samples{}",
-            data.display(),
-            split.map(|s| format!(" in split {s}")).unwrap_or_default()
-        );
-    }
-    Ok(samples)
-}
-
 /// Parse `I/N`.
 pub fn parse_shard(text: &str) -> Result<(usize, usize)> {
     Ok(cuelab_tasks::runner::parse_shard(text)?)
 }
 
-/// Build the configuration from the file and flags.
+/// The experiment: the TOML file's fields (or the defaults), then the flags over them.
 fn config(args: &GroundArgs) -> Result<GroundingConfig> {
     let mut cfg = match &args.config {
         Some(p) => GroundingConfig::from_toml_file(p)?,
-        None => toml::from_str::<GroundingConfig>("models = []")?,
+        None => GroundingConfig::default(),
     };
     if !args.models.is_empty() {
         cfg.models = args.models.clone();
     }
     if cfg.models.is_empty() {
-        cfg.models = vec!["openai/clip-vit-base-patch32".into()];
+        cfg.models = vec![DEFAULT_MODEL.into()];
     }
     if !args.methods.is_empty() {
-        let m: Vec<Method> = args
-            .methods
-            .iter()
-            .map(|m| {
-                if m == "baseline" {
-                    Method::Baseline
-                } else {
-                    Method::Redcircle
-                }
-            })
-            .collect();
-        cfg.method = OneOrMany::Many(m);
+        cfg.method = OneOrMany::Many(args.methods.clone());
     }
     if !args.cues.is_empty() {
         cfg.cues = vec![args.cues.clone()];
@@ -309,19 +124,11 @@ fn config(args: &GroundArgs) -> Result<GroundingConfig> {
     if let Some(d) = args.debias {
         cfg.debias = OneOrMany::One(d);
     }
-    if let Some(a) = &args.aggregate {
-        cfg.aggregate = OneOrMany::One(if a == "max" {
-            Aggregate::Max
-        } else {
-            Aggregate::Mean
-        });
+    if let Some(a) = args.aggregate {
+        cfg.aggregate = OneOrMany::One(a);
     }
-    if args.limit.is_some() {
-        cfg.limit = args.limit;
-    }
-    if let Some(s) = args.seed {
-        cfg.seed = s;
-    }
+    cfg.limit = args.limit.or(cfg.limit);
+    cfg.seed = args.seed.unwrap_or(cfg.seed);
     if let Some(l) = args.class_prior {
         if !l.is_finite() || l < 0.0 {
             bail!("--class-prior {l}: expected a weight >= 0");
@@ -331,122 +138,48 @@ fn config(args: &GroundArgs) -> Result<GroundingConfig> {
     Ok(cfg)
 }
 
-/// Load every backbone of the configuration.
-pub fn load_models(
-    names: &[String],
-    preprocess: &str,
-    device: &str,
-) -> Result<Vec<Box<dyn ImageTextScorer + Send + Sync>>> {
-    let opts = LoadOptions {
-        pipeline: Some(Pipeline::parse(preprocess)?),
-        device: cuelab_models::device(device)?,
-        ..LoadOptions::default()
-    };
-    names
-        .iter()
-        .map(|m| load_scorer(m, &opts).with_context(|| format!("loading model `{m}`")))
-        .collect()
-}
-
-/// Run a grounding experiment and print its table; shared by `ground` and `demo`.
-pub fn execute(
-    cfg: &GroundingConfig,
-    samples: &[GroundingSample],
-    models: &[Box<dyn ImageTextScorer + Send + Sync>],
-    out: &Path,
-    shard: Option<(usize, usize)>,
-    use_cache: bool,
-    data_description: serde_json::Value,
-) -> Result<cuelab_tasks::summary::Summary> {
-    let cache = if use_cache {
-        std::fs::create_dir_all(out)?;
-        Some(EmbeddingCache::open(&out.join("embeddings.sqlite"))?)
-    } else {
-        None
-    };
-    let pool: Vec<String> = samples.iter().map(|s| s.expression.clone()).collect();
-    let grounder = Grounder::new(models, cache, cfg.variants()?, samples, &pool, cfg.seed)?;
-    let ids: Vec<String> = models
-        .iter()
-        .map(|m| format!("{} ({})", m.id(), m.preprocess().key()))
-        .collect();
-    let summary = run_grounding(
-        cfg,
-        samples,
-        &pool,
-        &grounder,
-        &ids,
-        &data_description,
-        &RunOptions {
-            out: out.to_path_buf(),
-            shard,
-            progress: true,
+/// The settings of the run: flags over the configuration file over the defaults.
+fn settings(args: &GroundArgs) -> Result<GroundingSettings> {
+    let proposals = match (&args.proposals, &args.detector) {
+        (Some(path), _) => ProposalSource::File {
+            path: path.clone(),
+            format: args.proposals_format,
+            min_score: args.min_score,
         },
-    )?;
-    // Where this invocation's time went (a resumed run counts only what it did itself).
-    let stages = grounder.stage_seconds();
-    tracing::info!(
-        texts_s = stages.texts,
-        render_s = stages.render,
-        encode_images_s = stages.encode_images,
-        "time per stage (summed over samples)"
-    );
-    let timing = serde_json::to_string_pretty(&stages)?;
-    std::fs::write(out.join("timing.json"), timing)
-        .with_context(|| format!("cannot write {}", out.join("timing.json").display()))?;
-    Ok(summary)
+        (None, Some(spec)) => ProposalSource::Detector {
+            spec: spec.clone(),
+            options: args.thresholds.options()?,
+        },
+        (None, None) => ProposalSource::GroundTruth,
+    };
+    Ok(GroundingSettings {
+        config: config(args)?,
+        data: args.data.clone(),
+        split: args.split.clone(),
+        images: args.images.clone(),
+        proposals,
+        preprocess: args.preprocess,
+        device: args.device.clone(),
+        out: args.out.clone(),
+        shard: args.shard.as_deref().map(parse_shard).transpose()?,
+        use_cache: !args.no_cache,
+        progress: true,
+    })
 }
 
 /// Run `cuelab ground`.
 pub fn run(args: GroundArgs) -> Result<ExitStatus> {
-    let cfg = config(&args)?;
-    let mut samples = if args.data.is_dir() || args.data.extension().is_some_and(|e| e == "p") {
-        read_refcoco(&args.data, args.images.as_deref(), args.split.as_deref())?
-    } else {
-        read_samples(&args.data)?
-    };
-    if let Some(p) = &args.proposals {
-        apply_proposals(
-            &mut samples,
-            p,
-            args.proposals_format == "xywh",
-            args.min_score,
-        )?;
+    let settings = settings(&args)?;
+    let outcome = run_study(&settings)?;
+    if let (Some(d), Some(spec)) = (&outcome.detections, &args.detector) {
+        eprintln!(
+            "detector {spec}: {} image(s) detected, {} from the run directory's cache",
+            d.detected, d.reused
+        );
     }
-    let shard = args.shard.as_deref().map(parse_shard).transpose()?;
-    let detector_description = match &args.detector {
-        Some(spec) => Some(apply_detector(
-            &mut samples,
-            spec,
-            &args.thresholds,
-            shard,
-            cfg.limit,
-            &args.out,
-        )?),
-        None => None,
-    };
-    let models = load_models(&cfg.models, &args.preprocess, &args.device)?;
-    let summary = execute(
-        &cfg,
-        &samples,
-        &models,
-        &args.out,
-        shard,
-        !args.no_cache,
-        serde_json::json!({
-            "samples_file": args.data.display().to_string(),
-            "proposals": match (&args.proposals, &args.detector) {
-                (Some(p), _) => p.display().to_string(),
-                (None, Some(d)) => format!("detector {d}"),
-                (None, None) => "ground truth".into(),
-            },
-            "detector": detector_description,
-        }),
-    )?;
-    print!("{}", table(&summary));
+    print!("{}", table(&outcome.summary));
     println!("run directory: {}", args.out.display());
-    let errors: usize = summary.variants.iter().map(|v| v.errors).sum();
-    Ok(if errors > 0 {
+    Ok(if outcome.errors() > 0 {
         ExitStatus::Partial
     } else {
         ExitStatus::Success

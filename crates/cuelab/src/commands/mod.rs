@@ -3,7 +3,6 @@
 pub mod answering;
 pub mod ask;
 pub mod caption_eval;
-pub mod clipscore;
 pub mod cues;
 pub mod data;
 pub mod demo;

@@ -2,6 +2,7 @@
 //! file). Each module was a test file of its own; `fixtures` holds what they share. Run one
 //! module with `cargo test -p cuelab --test it ground_cli::`.
 
+mod architecture;
 mod ask_cli;
 mod caption_eval;
 mod data_cli;

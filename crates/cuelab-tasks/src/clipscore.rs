@@ -1,17 +1,18 @@
-//! CLIPScore / RefCLIPScore for `cuelab caption-eval --images DIR`: encodes each image, its
-//! candidate (with the prefix) and its references with a CLIP model from the model engine, and
-//! applies `cuelab_metrics::clipscore` (Hessel et al. 2021).
+//! CLIPScore / RefCLIPScore of captions over their images (`cuelab caption-eval --images DIR`):
+//! encodes each image, its candidate (with the prefix) and its references with a CLIP model from
+//! the model engine, and applies `cuelab_metrics::clipscore` (Hessel et al. 2021).
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
 use cuelab_metrics::caption_io::Skipped;
 use cuelab_metrics::clipscore::{clip_score, ref_clip_score, ClipScoreOptions};
 use cuelab_metrics::CaptionSet;
 use cuelab_models::{load_image, load_scorer, LoadOptions, Pipeline};
 use serde::Serialize;
+
+use crate::error::{Result, TaskError};
 
 /// CLIPScore of one image.
 #[derive(Debug, Clone, Serialize)]
@@ -30,8 +31,8 @@ pub struct ClipScoreRow {
 /// `COCO_val2014_000000000123.jpg`.
 fn index_images(dir: &Path) -> Result<BTreeMap<String, PathBuf>> {
     let mut map = BTreeMap::new();
-    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
-        let path = entry?.path();
+    for entry in std::fs::read_dir(dir).map_err(|e| TaskError::io(dir, e))? {
+        let path = entry.map_err(|e| TaskError::io(dir, e))?.path();
         if let Some(stem) = path.file_stem().and_then(|s| s.to_str()) {
             map.insert(stem.to_string(), path.clone());
             if let Some((_, tail)) = stem.rsplit_once('_') {
@@ -50,18 +51,21 @@ pub fn compute(
     set: &CaptionSet,
     dir: &Path,
     model: &str,
-    preprocess: &str,
+    pipeline: Pipeline,
     opts: &ClipScoreOptions,
 ) -> Result<(Vec<ClipScoreRow>, Vec<Skipped>)> {
     let files = index_images(dir)?;
     let scorer = load_scorer(
         model,
         &LoadOptions {
-            pipeline: Some(Pipeline::parse(preprocess)?),
+            pipeline: Some(pipeline),
             ..LoadOptions::default()
         },
     )
-    .with_context(|| format!("loading model `{model}`"))?;
+    .map_err(|source| TaskError::LoadModel {
+        model: model.to_string(),
+        source,
+    })?;
     let mut rows = Vec::new();
     let mut skipped = Vec::new();
     for (id, cand) in &set.cands {
@@ -99,10 +103,16 @@ pub fn compute(
 
 /// Write `clipscore.jsonl` into `dir`.
 pub fn write_rows(dir: &Path, rows: &[ClipScoreRow]) -> Result<()> {
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    let path = dir.join("clipscore.jsonl");
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| TaskError::io(dir, e))?;
     for r in rows {
-        writeln!(tmp, "{}", serde_json::to_string(r)?)?;
+        let line = serde_json::to_string(r).map_err(|e| TaskError::Json {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        writeln!(tmp, "{line}").map_err(|e| TaskError::io(&path, e))?;
     }
-    tmp.persist(dir.join("clipscore.jsonl"))?;
+    tmp.persist(&path)
+        .map_err(|e| TaskError::io(&path, e.error))?;
     Ok(())
 }
