@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 pub mod boxes;
+pub mod debias;
 pub mod error;
 pub mod experiment;
 pub mod grounding;

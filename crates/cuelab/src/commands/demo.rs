@@ -118,6 +118,7 @@ pub fn run(args: DemoArgs) -> Result<ExitStatus> {
     let summary = super::ground::execute(
         &cfg,
         &samples,
+        None,
         &models,
         &out,
         None,

@@ -8,7 +8,7 @@ use clap::Args;
 use cuelab_models::cache::EmbeddingCache;
 use cuelab_models::{load_scorer, ImageTextScorer, LoadOptions, Pipeline};
 use cuelab_tasks::experiment::{run_grounding, GroundingConfig, OneOrMany, RunOptions};
-use cuelab_tasks::grounding::{from_data_samples, Aggregate, Grounder, GroundingSample, Method};
+use cuelab_tasks::grounding::{from_data_samples_as, Aggregate, Grounder, GroundingSample, Method};
 use cuelab_tasks::summary::table;
 
 use crate::exit::ExitStatus;
@@ -42,6 +42,19 @@ pub struct GroundArgs {
     /// Random expressions to debias with (0 = off).
     #[arg(long)]
     pub debias: Option<usize>,
+    /// Where debias prompts are drawn from: `train` (seed 004: the training split's expressions;
+    /// default for RefCOCO), `eval` (the evaluated expressions, cuelab's earlier behaviour;
+    /// default for JSONL) or a FILE with one prompt per line.
+    #[arg(long, value_name = "train|eval|FILE")]
+    pub debias_pool: Option<String>,
+    /// Draw debias prompts with replacement (default: true for train and FILE, as seed 004;
+    /// false for eval).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub debias_with_replacement: Option<bool>,
+    /// Which text of RefCOCO expressions is scored: `sent` (lower-case, tokenised, no
+    /// punctuation; seed 004, default) or `raw` (as typed).
+    #[arg(long, value_parser = ["raw", "sent"])]
+    pub text_field: Option<String>,
     /// Aggregation over cue recipes: mean or max.
     #[arg(long, value_parser = ["mean", "max"])]
     pub aggregate: Option<String>,
@@ -220,6 +233,11 @@ fn apply_detector(
 /// flat grounding rows (`{"id","image","expression","target","proposals"}`). Image paths are
 /// relative to the file.
 pub fn read_samples(path: &Path) -> Result<Vec<GroundingSample>> {
+    read_samples_as(path, cuelab_data::TextField::Sent)
+}
+
+/// [`read_samples`] with generic samples' expression text taken from `field`.
+pub fn read_samples_as(path: &Path, field: cuelab_data::TextField) -> Result<Vec<GroundingSample>> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let base = path.parent().unwrap_or(Path::new("."));
@@ -232,7 +250,7 @@ pub fn read_samples(path: &Path) -> Result<Vec<GroundingSample>> {
         let value: serde_json::Value = serde_json::from_str(line).with_context(ctx)?;
         if value.get("task").is_some() {
             let sample: cuelab_data::Sample = serde_json::from_value(value).with_context(ctx)?;
-            out.extend(from_data_samples(&[sample], base));
+            out.extend(from_data_samples_as(&[sample], base, field));
         } else {
             let mut s: GroundingSample = serde_json::from_value(value)
                 .with_context(|| format!("{}: not a grounding sample", ctx()))?;
@@ -248,20 +266,25 @@ pub fn read_samples(path: &Path) -> Result<Vec<GroundingSample>> {
     Ok(out)
 }
 
-/// Grounding samples of a RefCOCO-style dataset: one per sentence, all instance boxes of the
-/// image as proposals.
+/// Grounding samples of a RefCOCO-style dataset: one per sentence (its `field` text), all
+/// instance boxes of the image as proposals; and the training split's expressions (the `train`
+/// debias pool).
 fn read_refcoco(
     data: &Path,
     images: Option<&Path>,
     split: Option<&str>,
-) -> Result<Vec<GroundingSample>> {
-    let (refs, instances) = cuelab_data::refcoco::find_files(data)?;
-    let loaded = cuelab_data::refcoco::load(&refs, &instances, images, split, false)?;
+    field: cuelab_data::TextField,
+) -> Result<(Vec<GroundingSample>, Vec<String>)> {
+    let (refs_path, instances) = cuelab_data::refcoco::find_files(data)?;
+    let refs = cuelab_data::refcoco::read_refs(&refs_path)?;
+    let loaded =
+        cuelab_data::refcoco::load_refs(&refs, &refs_path, &instances, images, split, false)?;
+    let train = cuelab_data::refcoco::split_expressions(&refs, "train", field);
     let base = match images {
         Some(dir) => dir.to_path_buf(),
-        None => refs.parent().unwrap_or(Path::new(".")).to_path_buf(),
+        None => refs_path.parent().unwrap_or(Path::new(".")).to_path_buf(),
     };
-    let samples = from_data_samples(&loaded.samples, &base);
+    let samples = from_data_samples_as(&loaded.samples, &base, field);
     if samples.is_empty() {
         bail!(
             "{}: no grounding samples{}",
@@ -269,7 +292,7 @@ fn read_refcoco(
             split.map(|s| format!(" in split {s}")).unwrap_or_default()
         );
     }
-    Ok(samples)
+    Ok((samples, train))
 }
 
 /// Parse `I/N`.
@@ -316,6 +339,15 @@ fn config(args: &GroundArgs) -> Result<GroundingConfig> {
     if let Some(d) = args.debias {
         cfg.debias = OneOrMany::One(d);
     }
+    if let Some(p) = &args.debias_pool {
+        cfg.debias_pool = Some(p.clone());
+    }
+    if let Some(r) = args.debias_with_replacement {
+        cfg.debias_with_replacement = Some(r);
+    }
+    if let Some(f) = &args.text_field {
+        cfg.text_field = cuelab_data::TextField::parse(f);
+    }
     if let Some(a) = &args.aggregate {
         cfg.aggregate = OneOrMany::One(if a == "max" {
             Aggregate::Max
@@ -356,14 +388,17 @@ pub fn load_models(
 }
 
 /// Run a grounding experiment and print its table; shared by `ground` and `demo`.
+/// `train_expressions` feed the `train` debias pool.
+#[allow(clippy::too_many_arguments)]
 pub fn execute(
     cfg: &GroundingConfig,
     samples: &[GroundingSample],
+    train_expressions: Option<&[String]>,
     models: &[Box<dyn ImageTextScorer + Send + Sync>],
     out: &Path,
     shard: Option<(usize, usize)>,
     use_cache: bool,
-    data_description: serde_json::Value,
+    mut data_description: serde_json::Value,
 ) -> Result<cuelab_tasks::summary::Summary> {
     let cache = if use_cache {
         std::fs::create_dir_all(out)?;
@@ -371,8 +406,13 @@ pub fn execute(
     } else {
         None
     };
-    let pool: Vec<String> = samples.iter().map(|s| s.expression.clone()).collect();
-    let grounder = Grounder::new(models, cache, cfg.variants()?, samples, &pool, cfg.seed)?;
+    let debias = cfg.build_debias_pool(samples, train_expressions)?;
+    if let Some(d) = data_description.as_object_mut() {
+        d.insert("debias".into(), debias.describe());
+        d.insert("text_field".into(), cfg.text_field().as_str().into());
+    }
+    let pool = debias.expressions.clone();
+    let grounder = Grounder::with_pool(models, cache, cfg.variants()?, samples, &debias, cfg.seed)?;
     let ids: Vec<String> = models
         .iter()
         .map(|m| format!("{} ({})", m.id(), m.preprocess().key()))
@@ -406,11 +446,24 @@ pub fn execute(
 
 /// Run `cuelab ground`.
 pub fn run(args: GroundArgs) -> Result<ExitStatus> {
-    let cfg = config(&args)?;
-    let mut samples = if args.data.is_dir() || args.data.extension().is_some_and(|e| e == "p") {
-        read_refcoco(&args.data, args.images.as_deref(), args.split.as_deref())?
+    let mut cfg = config(&args)?;
+    let refcoco = args.data.is_dir() || args.data.extension().is_some_and(|e| e == "p");
+    cfg.resolve_defaults(refcoco);
+    let (mut samples, train) = if refcoco {
+        read_refcoco(
+            &args.data,
+            args.images.as_deref(),
+            args.split.as_deref(),
+            cfg.text_field(),
+        )?
     } else {
-        read_samples(&args.data)?
+        let samples = read_samples_as(&args.data, cfg.text_field())?;
+        let train = samples
+            .iter()
+            .filter(|s| s.split == "train")
+            .map(|s| s.expression.clone())
+            .collect();
+        (samples, train)
     };
     if let Some(p) = &args.proposals {
         apply_proposals(
@@ -436,6 +489,7 @@ pub fn run(args: GroundArgs) -> Result<ExitStatus> {
     let summary = execute(
         &cfg,
         &samples,
+        Some(train.as_slice()),
         &models,
         &args.out,
         shard,
