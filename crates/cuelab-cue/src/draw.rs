@@ -88,44 +88,6 @@ pub fn composite(image: &mut RgbImage, layer: &Pixmap, ox: u32, oy: u32) {
     }
 }
 
-/// An aliased elliptical ring inscribed in `b`, as Pillow's `ImageDraw.ellipse(outline, width)`
-/// draws it: a pixel is painted when its centre lies inside the ellipse inscribed in the box and
-/// outside the ellipse inscribed in the box shrunk by `width` on every side (the whole ellipse
-/// when the ring would be thicker than the box).
-pub fn ellipse_ring_aliased(image: &mut RgbImage, b: &crate::BoxXyxy, width: f32, color: Color) {
-    let (cx, cy) = ((b.x0 + b.x1) * 0.5, (b.y0 + b.y1) * 0.5);
-    let (ra, rb) = ((b.x1 - b.x0) * 0.5, (b.y1 - b.y0) * 0.5);
-    if ra <= 0.0 || rb <= 0.0 {
-        return;
-    }
-    let (ia, ib) = (ra - width, rb - width);
-    let inner = ia > 0.0 && ib > 0.0;
-    let (w, h) = image.dimensions();
-    let ys = (b.y0.floor().max(0.0) as u32)..(b.y1.ceil().min(h as f32).max(0.0) as u32);
-    let xs = (b.x0.floor().max(0.0) as u32)..(b.x1.ceil().min(w as f32).max(0.0) as u32);
-    let [r, g, bl, a] = color.rgba;
-    for y in ys {
-        let dy = y as f32 + 0.5 - cy;
-        for x in xs.clone() {
-            let dx = x as f32 + 0.5 - cx;
-            let outer = (dx / ra).powi(2) + (dy / rb).powi(2) <= 1.0;
-            if !outer || (inner && (dx / ia).powi(2) + (dy / ib).powi(2) < 1.0) {
-                continue;
-            }
-            let p = image.get_pixel_mut(x, y);
-            p.0 = if a == 255 {
-                [r, g, bl]
-            } else {
-                [
-                    crate::effects::blend(p.0[0], r, a),
-                    crate::effects::blend(p.0[1], g, a),
-                    crate::effects::blend(p.0[2], bl, a),
-                ]
-            };
-        }
-    }
-}
-
 /// A rectangle path (no-op `None` when degenerate).
 pub fn rect_path(x0: f32, y0: f32, x1: f32, y1: f32) -> Option<Path> {
     let r = Rect::from_ltrb(x0, y0, x1, y1)?;

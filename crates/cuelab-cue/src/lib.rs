@@ -4,7 +4,8 @@
 //! backgrounds, crops, position colour codes, Set-of-Mark labels, arrows, dots, trajectories and
 //! masks. A cue is a [`Recipe`] parsed from a small spec language
 //! (`ellipse(color=red,width=3)+blur(radius=20)+gray`) and applied by a [`Renderer`] to an RGB
-//! image and a [`Target`] region. Blur and grayscale reproduce Pillow bit for bit.
+//! image and a [`Target`] region. Blur, grayscale and the aliased ellipse (outline and fill) reproduce
+//! Pillow bit for bit.
 //!
 //! ```
 //! use cuelab_cue::{BoxXyxy, Recipe, Renderer, Target};
@@ -27,6 +28,7 @@ pub mod effects;
 mod error;
 mod io;
 mod jpeg;
+pub mod pillow_ellipse;
 mod region;
 mod render;
 pub mod schema;

@@ -21,6 +21,7 @@ use crate::color::Color;
 use crate::draw::{self, Brush};
 use crate::effects::{dim_in_place, fill_in_place, grayscale_in_place, position_color};
 use crate::error::{CueError, Result};
+use crate::pillow_ellipse;
 use crate::region::{BoxXyxy, Region};
 use crate::schema::Phase;
 use crate::spec::{Recipe, Step};
@@ -228,7 +229,14 @@ fn overlay(
     let b = bbox;
     match step.name() {
         "ellipse" if !step.flag("aa") => {
-            draw::ellipse_ring_aliased(out, b, step.num("width"), stroke_color(step));
+            // Pillow's `ImageDraw.ellipse(outline, width)`, pixel for pixel (the default).
+            let style = pillow_ellipse::EllipseStyle::Outline(step.num("width") as u32);
+            pillow_ellipse::draw(
+                out,
+                pillow_ellipse::pillow_box(b),
+                style,
+                stroke_color(step),
+            );
         }
         "rect" | "ellipse" | "rounded" => {
             let width = step.num("width");

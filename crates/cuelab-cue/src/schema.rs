@@ -119,11 +119,16 @@ pub const PRIMITIVES: &[PrimitiveSpec] = &[
     PrimitiveSpec {
         name: "ellipse",
         phase: Phase::Overlay,
-        doc: "outline of the ellipse inscribed in the region's box (seed 004's red circle)",
+        doc: "outline of the ellipse inscribed in the region's box (seed 004's red circle); by default pixel-identical to Pillow's ImageDraw.ellipse(outline, width)",
         params: &[
             p("color", COLOR, "red", "stroke colour"),
             p("width", WIDTH, "3", "stroke width in pixels"),
-            p("aa", BOOL, "false", "anti-aliased edges (Pillow draws without)"),
+            p(
+                "aa",
+                BOOL,
+                "false",
+                "anti-aliased stroke (default false: Pillow's aliased ellipse, pixel for pixel)",
+            ),
             p("alpha", UNIT, "1", "opacity"),
         ],
     },

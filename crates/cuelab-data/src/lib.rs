@@ -18,4 +18,4 @@ mod util;
 pub use check::{check, CheckOptions, CheckReport, Format};
 pub use detect_format::detect_format;
 pub use error::{DataError, Result};
-pub use sample::{Expression, FrameBoxes, Sample, Task};
+pub use sample::{Expression, FrameBoxes, Sample, Task, TextField};

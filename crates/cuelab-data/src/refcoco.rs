@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::coco::{parse_segmentation, Instances};
 use crate::error::{DataError, Result};
 use crate::jsonl::Loaded;
-use crate::sample::{Expression, Sample, Task};
+use crate::sample::{Expression, Sample, Task, TextField};
 use crate::util;
 
 /// One sentence of a ref.
@@ -98,6 +98,24 @@ pub fn find_files(dir: &Path) -> Result<(PathBuf, PathBuf)> {
     Ok((refs, dir.join("instances.json")))
 }
 
+/// Every expression of the refs in `split` (each ref's sentences in order, refs in file order),
+/// as `field` gives it: the pool seed 004 draws its debias prompts from (`split = "train"`).
+pub fn split_expressions(refs: &[Ref], split: &str, field: TextField) -> Vec<String> {
+    refs.iter()
+        .filter(|r| r.split == split)
+        .flat_map(|r| r.sentences.iter())
+        .map(|x| sentence_text(x, field).to_string())
+        .collect()
+}
+
+/// The text of one sentence: `sent`, or `raw` when asked for or when `sent` is empty.
+pub fn sentence_text(x: &RefSentence, field: TextField) -> &str {
+    match field {
+        TextField::Sent if !x.sent.trim().is_empty() => &x.sent,
+        _ => &x.raw,
+    }
+}
+
 /// Load grounding samples: one per ref, with every sentence, the target box (xyxy), category,
 /// target mask/polygon and every instance box of the image as proposals. `split` filters;
 /// with `image_dir`, each image must exist there.
@@ -109,6 +127,19 @@ pub fn load(
     skip_bad: bool,
 ) -> Result<Loaded> {
     let refs = read_refs(refs_path)?;
+    load_refs(&refs, refs_path, instances_path, image_dir, split, skip_bad)
+}
+
+/// [`load`] with the refs already read from `refs_path` (to reuse them, e.g. for
+/// [`split_expressions`]). Each expression keeps both `raw` and `sent`.
+pub fn load_refs(
+    refs: &[Ref],
+    refs_path: &Path,
+    instances_path: &Path,
+    image_dir: Option<&Path>,
+    split: Option<&str>,
+    skip_bad: bool,
+) -> Result<Loaded> {
     let inst = Instances::read(instances_path)?;
     let names = inst.category_names();
     let images: HashMap<u64, _> = inst.images.iter().map(|i| (i.id, i)).collect();
@@ -124,7 +155,7 @@ pub fn load(
         .unwrap_or("refcoco")
         .to_string();
     let mut out = Loaded::default();
-    for r in &refs {
+    for r in refs {
         if split.is_some_and(|s| s != r.split) {
             continue;
         }
@@ -190,6 +221,7 @@ pub fn load(
                     raw: x.raw.clone(),
                     tokens: x.tokens.clone(),
                     sent_id: Some(x.sent_id),
+                    sent: Some(x.sent.clone()),
                 })
                 .collect();
             s.extra.insert("ann_id".into(), r.ann_id.into());

@@ -37,6 +37,51 @@ pub struct Expression {
     /// The dataset's sentence id, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sent_id: Option<u64>,
+    /// The dataset's normalised sentence (RefCOCO's `sent`: lower-case, tokenised, no
+    /// punctuation), if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent: Option<String>,
+}
+
+/// Which text of a referring expression is scored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TextField {
+    /// The sentence as typed (RefCOCO's `raw`: "Man in a dark uniform.").
+    Raw,
+    /// The normalised sentence (RefCOCO's `sent`: "man in a dark uniform"), as seed 004 scores
+    /// it; falls back to `raw` for expressions without one.
+    #[default]
+    Sent,
+}
+
+impl TextField {
+    /// Parse `raw` or `sent`.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "raw" => Some(TextField::Raw),
+            "sent" => Some(TextField::Sent),
+            _ => None,
+        }
+    }
+
+    /// The name (`raw` or `sent`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TextField::Raw => "raw",
+            TextField::Sent => "sent",
+        }
+    }
+}
+
+impl Expression {
+    /// The text to score: `sent` when asked for and present (non-empty), else `raw`.
+    pub fn text(&self, field: TextField) -> &str {
+        match (field, self.sent.as_deref()) {
+            (TextField::Sent, Some(s)) if !s.trim().is_empty() => s,
+            _ => &self.raw,
+        }
+    }
 }
 
 /// Boxes of one video frame.

@@ -1,6 +1,8 @@
 //! Reading caption files: COCO `captions_*.json` (annotations with `image_id`/`caption`) and COCO
 //! results (a list of `{image_id, caption}`), or the simple `{image_id: [refs]}` /
 //! `{image_id: caption}` objects. Bad entries are skipped and reported, never silently dropped.
+//! Empty captions are not bad entries: pycocoevalcap scores them (an empty candidate gets 0 and
+//! stays in the mean), so they are kept; [`crate::CaptionScores`] lists them for a warning.
 
 use std::collections::BTreeMap;
 
@@ -40,17 +42,14 @@ fn parse_json(bytes: &[u8], what: &str) -> Result<Value> {
 /// Reference captions keyed by image id.
 pub type RefMap = BTreeMap<String, Vec<String>>;
 
-/// Parse reference captions; empty captions are dropped and reported.
+/// Parse reference captions. Empty captions are kept (pycocoevalcap keeps them: they count in
+/// CIDEr-D's mean over references and in BLEU's closest length); non-strings are reported.
 pub fn parse_refs(bytes: &[u8]) -> Result<(RefMap, Vec<Skipped>)> {
     let v = parse_json(bytes, "references")?;
     let mut refs: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut skipped = Vec::new();
     let mut add = |id: String, cap: &Value, skipped: &mut Vec<Skipped>| match cap.as_str() {
-        Some(c) if !c.trim().is_empty() => refs.entry(id).or_default().push(c.to_string()),
-        Some(_) => skipped.push(Skipped {
-            image_id: id,
-            reason: "empty reference caption".into(),
-        }),
+        Some(c) => refs.entry(id).or_default().push(c.to_string()),
         None => skipped.push(Skipped {
             image_id: id,
             reason: "reference caption is not a string".into(),
@@ -87,7 +86,8 @@ pub fn parse_refs(bytes: &[u8]) -> Result<(RefMap, Vec<Skipped>)> {
     Ok((refs, skipped))
 }
 
-/// Parse candidate captions; empty and duplicate candidates are skipped and reported.
+/// Parse candidate captions; duplicate and non-string candidates are skipped and reported.
+/// Empty candidates are kept: they are scored (0), as pycocoevalcap scores them.
 pub fn parse_cands(bytes: &[u8]) -> Result<(BTreeMap<String, String>, Vec<Skipped>)> {
     let v = parse_json(bytes, "candidates")?;
     let mut cands = BTreeMap::new();
@@ -98,10 +98,6 @@ pub fn parse_cands(bytes: &[u8]) -> Result<(BTreeMap<String, String>, Vec<Skippe
             other => other,
         };
         match cap.as_str() {
-            Some(c) if c.trim().is_empty() => skipped.push(Skipped {
-                image_id: id,
-                reason: "empty candidate caption".into(),
-            }),
             Some(_) if cands.contains_key(&id) => skipped.push(Skipped {
                 image_id: id,
                 reason: "duplicate candidate (first one kept)".into(),
@@ -176,14 +172,15 @@ mod tests {
     fn coco_and_simple_formats() {
         let coco = br#"{"images":[],"annotations":[{"image_id":1,"caption":"a dog"},{"image_id":1,"caption":" "},{"image_id":2,"caption":"x"}]}"#;
         let (r, s) = parse_refs(coco).unwrap();
-        assert_eq!(r["1"], vec!["a dog"]);
-        assert_eq!(s.len(), 1);
-        let (c, s) = parse_cands(br#"[{"image_id":1,"caption":"dog"},{"image_id":1,"caption":"cat"},{"image_id":3,"caption":""}]"#).unwrap();
+        assert_eq!(r["1"], vec!["a dog", " "]);
+        assert!(s.is_empty());
+        let (c, s) = parse_cands(br#"[{"image_id":1,"caption":"dog"},{"image_id":1,"caption":"cat"},{"image_id":3,"caption":""},{"image_id":2,"caption":7}]"#).unwrap();
         assert_eq!(c["1"], "dog");
+        assert_eq!(c["3"], "");
         assert_eq!(s.len(), 2);
         let (set, s) = pair(r, c);
         assert_eq!(set.cands.len(), 1);
-        assert_eq!(s.len(), 1);
+        assert_eq!(s.len(), 2);
         let (r, _) = parse_refs(br#"{"a":["x","y"]}"#).unwrap();
         assert_eq!(r["a"].len(), 2);
         assert!(parse_cands(b"[\xff]").is_err());

@@ -47,9 +47,22 @@ pub struct CaptionScores {
     pub bleu: [f64; MAX_N],
     /// Mean ROUGE-L over images.
     pub rouge_l: f64,
+    /// Images whose candidate is empty after PTB tokenisation (empty, whitespace-only or
+    /// punctuation-only text). They are scored as pycocoevalcap scores them (0 unless a reference
+    /// is empty too) and stay in every mean; listed so that callers can warn.
+    #[serde(default)]
+    pub empty_candidates: Vec<String>,
+    /// Images with at least one reference that is empty after PTB tokenisation (kept and scored
+    /// as pycocoevalcap does).
+    #[serde(default)]
+    pub empty_references: Vec<String>,
 }
 
 /// Tokenise every caption (pycocoevalcap's PTB step) and score the set.
+///
+/// Every image counts: a candidate that is empty (or becomes empty after tokenisation, such as
+/// `"..."`) is scored, not skipped, exactly as pycocoevalcap does, so a model that outputs
+/// nothing is never rewarded. [`CaptionScores::empty_candidates`] lists such images.
 pub fn evaluate(set: &CaptionSet) -> Result<CaptionScores> {
     if set.cands.is_empty() && set.refs.is_empty() {
         return Err(Error::Empty);
@@ -141,6 +154,19 @@ pub fn evaluate_tokenized(
         .map_init(Vec::new, |row, (c, rs)| rouge_l(c, rs, row))
         .collect();
 
+    let is_empty = |s: &str| s.split_whitespace().next().is_none();
+    let empty_candidates = image_ids
+        .iter()
+        .zip(cands)
+        .filter(|(_, c)| is_empty(c))
+        .map(|(id, _)| id.clone())
+        .collect();
+    let empty_references = image_ids
+        .iter()
+        .zip(refs)
+        .filter(|(_, rs)| rs.iter().any(|r| is_empty(r)))
+        .map(|(id, _)| id.clone())
+        .collect();
     let n = image_ids.len() as f64;
     let per_image = (0..image_ids.len())
         .map(|i| ImageScores {
@@ -155,6 +181,8 @@ pub fn evaluate_tokenized(
         cider_d: cider.iter().sum::<f64>() / n,
         bleu: bleu_corpus,
         rouge_l: rouge.iter().sum::<f64>() / n,
+        empty_candidates,
+        empty_references,
     })
 }
 
@@ -180,5 +208,26 @@ mod tests {
         let s = evaluate(&set).unwrap();
         assert!((s.bleu[3] - 1.0).abs() < 1e-6);
         assert!((s.rouge_l - 1.0).abs() < 1e-12);
+        assert!(s.empty_candidates.is_empty());
+    }
+
+    #[test]
+    fn empty_and_punctuation_only_candidates_score_zero_and_stay_in_the_mean() {
+        let mut set = CaptionSet::default();
+        let c = "a photo of a dog on a table";
+        set.refs.insert("a".into(), vec![c.into()]);
+        set.cands.insert("a".into(), c.into());
+        for (id, cand) in [("b", ""), ("c", " \t "), ("d", "... ; --")] {
+            set.refs.insert(id.into(), vec![c.into()]);
+            set.cands.insert(id.into(), cand.into());
+        }
+        let s = evaluate(&set).unwrap();
+        assert_eq!(s.per_image.len(), 4);
+        assert_eq!(s.empty_candidates, vec!["b", "c", "d"]);
+        for p in &s.per_image[1..] {
+            assert_eq!((p.cider_d, p.rouge_l, p.bleu[0]), (0.0, 0.0, 0.0));
+        }
+        assert!((s.rouge_l - 0.25).abs() < 1e-12, "{}", s.rouge_l);
+        assert!((s.cider_d - s.per_image[0].cider_d / 4.0).abs() < 1e-12);
     }
 }

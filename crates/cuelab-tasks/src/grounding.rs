@@ -11,7 +11,9 @@
 //!
 //! Text and debias embeddings are computed once per run. The debias term of an image is
 //! `mean_t cos(img, t) = img_n · mean_t(t_n)`, so only the mean normalised debias text
-//! embedding is kept per backbone.
+//! embedding is kept per backbone. With seed 004's pools (`train`, a file; see [`crate::debias`])
+//! the mean also runs over the sample's given prompts (every expression of its referent):
+//! `score = cos(img, t) − img_n · (Σ_given t_n + N · mean_debias) / (K + N)`.
 
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -20,13 +22,11 @@ use cuelab_cue::{BoxXyxy, Recipe, Renderer, Target};
 use cuelab_models::cache::EmbeddingCache;
 use cuelab_models::{l2_normalize, ImageTextScorer};
 use image::RgbImage;
-use rand::seq::SliceRandom;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::boxes::iou;
+use crate::debias::DebiasPool;
 use crate::error::{Result, TaskError};
 use crate::spatial::is_spatial;
 
@@ -38,8 +38,8 @@ pub mod summary;
 pub use config::{default_cues, GroundingConfig, OneOrMany};
 pub use run::run_grounding;
 pub use study::{
-    load_models, load_samples, read_refcoco, read_samples, run_study, run_with_models,
-    GroundingOutcome, GroundingSettings, DEFAULT_MODEL, TIMING_FILE,
+    is_refcoco, load_models, load_samples, read_refcoco, read_samples, read_samples_as, run_study,
+    run_with_models, GroundingOutcome, GroundingSettings, DEFAULT_MODEL, TIMING_FILE,
 };
 
 /// One referring expression to ground.
@@ -62,14 +62,40 @@ pub struct GroundingSample {
     /// otherwise. Used by the class prior ([`Variant::class_prior`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub proposal_classes: Vec<String>,
+    /// Every expression of the same referent, this one included, in dataset order: seed 004's
+    /// "given prompts", which join the debias prompts in the subtracted mean. Empty means just
+    /// `expression`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub given_expressions: Vec<String>,
+}
+
+impl GroundingSample {
+    /// The given prompts' expressions (see [`GroundingSample::given_expressions`]).
+    pub fn given(&self) -> Vec<&str> {
+        if self.given_expressions.is_empty() {
+            vec![self.expression.as_str()]
+        } else {
+            self.given_expressions.iter().map(String::as_str).collect()
+        }
+    }
 }
 
 /// Grounding samples from generic dataset samples (cuelab-data's JSONL, RefCOCO, synthetic
 /// scenes): one per referring expression of each grounding sample with a target box; other
-/// samples are ignored. Relative image paths are resolved against `base`.
+/// samples are ignored. Relative image paths are resolved against `base`. Expressions are
+/// scored as `sent` (seed 004), or `raw` where a sample has no `sent`.
 pub fn from_data_samples(
     samples: &[cuelab_data::Sample],
     base: &std::path::Path,
+) -> Vec<GroundingSample> {
+    from_data_samples_as(samples, base, cuelab_data::TextField::Sent)
+}
+
+/// [`from_data_samples`] with the expression text taken from `field`.
+pub fn from_data_samples_as(
+    samples: &[cuelab_data::Sample],
+    base: &std::path::Path,
+    field: cuelab_data::TextField,
 ) -> Vec<GroundingSample> {
     let mut out = Vec::new();
     for s in samples {
@@ -79,15 +105,21 @@ pub fn from_data_samples(
         let (Some(target), Some(image)) = (s.target, s.image.as_ref()) else {
             continue;
         };
-        for (k, e) in s.expressions.iter().enumerate() {
+        let given: Vec<String> = s
+            .expressions
+            .iter()
+            .map(|e| e.text(field).to_string())
+            .collect();
+        for (k, e) in given.iter().enumerate() {
             out.push(GroundingSample {
                 id: format!("{}/{k}", s.id),
                 image: cuelab_data::jsonl::resolve(base, image),
-                expression: e.raw.clone(),
+                expression: e.clone(),
                 target,
                 proposals: s.proposals.clone(),
                 split: s.split.clone().unwrap_or_default(),
                 proposal_classes: Vec::new(),
+                given_expressions: given.clone(),
             });
         }
     }
@@ -242,6 +274,8 @@ struct TextState {
     prompts: std::collections::HashMap<String, Vec<f32>>,
     /// Mean normalised debias embedding (when debiasing).
     bias: Option<Vec<f32>>,
+    /// Number of debias prompts behind `bias`.
+    bias_count: usize,
     /// Normalised embedding of `"a picture of a {class}"` per proposal class (class prior only).
     classes: std::collections::HashMap<String, Vec<f32>>,
 }
@@ -291,20 +325,36 @@ pub struct Grounder<'m> {
     cache: Option<Mutex<EmbeddingCache>>,
     /// `texts[variant][model]`.
     texts: Vec<Vec<TextState>>,
+    /// Whether the given prompts join the debias mean (seed 004's pools).
+    debias_includes_given: bool,
     variants: Vec<Variant>,
     recipes: Vec<Vec<Recipe>>,
     crop: Recipe,
 }
 
 impl<'m> Grounder<'m> {
-    /// Prepare a run: parse recipes, embed every prompt and the debias sets once.
-    /// `debias_pool` is the set of expressions random debias prompts are drawn from.
+    /// Prepare a run with cuelab's earlier debiasing ([`DebiasPool::eval`]): `debias_pool` is
+    /// the set of expressions distinct debias prompts are drawn from.
     pub fn new(
         models: &'m [Box<dyn ImageTextScorer + Send + Sync>],
         cache: Option<EmbeddingCache>,
         variants: Vec<Variant>,
         samples: &[GroundingSample],
         debias_pool: &[String],
+        seed: u64,
+    ) -> Result<Self> {
+        let pool = DebiasPool::eval(debias_pool.to_vec());
+        Self::with_pool(models, cache, variants, samples, &pool, seed)
+    }
+
+    /// Prepare a run: parse recipes, embed every prompt (given prompts included) and each
+    /// variant's debias prompts, drawn once from `pool` with `seed`.
+    pub fn with_pool(
+        models: &'m [Box<dyn ImageTextScorer + Send + Sync>],
+        cache: Option<EmbeddingCache>,
+        variants: Vec<Variant>,
+        samples: &[GroundingSample],
+        pool: &DebiasPool,
         seed: u64,
     ) -> Result<Self> {
         if models.is_empty() {
@@ -331,23 +381,22 @@ impl<'m> Grounder<'m> {
             }
             let mut prompts: Vec<String> = samples
                 .iter()
-                .map(|s| v.template.replace("{expr}", &s.expression))
+                .flat_map(|s| {
+                    let mut texts = vec![s.expression.as_str()];
+                    if pool.includes_given() && v.debias > 0 {
+                        texts.extend(s.given());
+                    }
+                    texts
+                })
+                .map(|e| v.template.replace("{expr}", e))
                 .collect();
             prompts.sort();
             prompts.dedup();
-            let debias_prompts: Vec<String> = if v.debias > 0 {
-                let mut pool = debias_pool.to_vec();
-                pool.sort();
-                pool.dedup();
-                let mut rng = ChaCha8Rng::seed_from_u64(seed);
-                pool.shuffle(&mut rng);
-                pool.truncate(v.debias);
-                pool.iter()
-                    .map(|e| v.template.replace("{expr}", e))
-                    .collect()
-            } else {
-                Vec::new()
-            };
+            let debias_prompts: Vec<String> = pool
+                .draw(v.debias, seed)
+                .iter()
+                .map(|e| v.template.replace("{expr}", e))
+                .collect();
             let mut per_model = Vec::new();
             for m in models {
                 let emb = encode_texts(&cache, m.as_ref(), &prompts)?;
@@ -390,6 +439,7 @@ impl<'m> Grounder<'m> {
                 per_model.push(TextState {
                     prompts: map,
                     bias,
+                    bias_count: debias_prompts.len(),
                     classes,
                 });
             }
@@ -402,6 +452,7 @@ impl<'m> Grounder<'m> {
             models,
             cache,
             texts,
+            debias_includes_given: pool.includes_given(),
             variants,
             recipes,
             crop: Recipe::parse("crop")?,
@@ -479,10 +530,11 @@ impl<'m> Grounder<'m> {
                 let t = state.prompts.get(&prompt).ok_or_else(|| {
                     TaskError::Config(format!("prompt {prompt:?} was not prepared"))
                 })?;
+                let bias = self.sample_bias(state, variant, sample)?;
                 for (pi, e) in emb.iter().enumerate() {
                     let e = l2_normalize(e);
                     let mut s = dot(&e, t);
-                    if let Some(bias) = &state.bias {
+                    if let Some(bias) = &bias {
                         s -= dot(&e, bias);
                     }
                     scores[ri][pi] += s / self.models.len() as f32;
@@ -545,6 +597,38 @@ impl<'m> Grounder<'m> {
             iou: iou(&predicted, &sample.target),
             crop_cosine,
         })
+    }
+
+    /// The text vector whose dot product with a normalised image embedding is subtracted: the
+    /// mean debias embedding, or with seed 004's pools the mean over the debias prompts and the
+    /// sample's given prompts together, `(Σ_given t + N · mean_debias) / (K + N)`.
+    fn sample_bias(
+        &self,
+        state: &TextState,
+        variant: &Variant,
+        sample: &GroundingSample,
+    ) -> Result<Option<Vec<f32>>> {
+        let Some(mean) = &state.bias else {
+            return Ok(None);
+        };
+        if !self.debias_includes_given {
+            return Ok(Some(mean.clone()));
+        }
+        let n = state.bias_count as f32;
+        let mut sum: Vec<f32> = mean.iter().map(|m| m * n).collect();
+        let given = sample.given();
+        for e in &given {
+            let p = variant.template.replace("{expr}", e);
+            let t = state
+                .prompts
+                .get(&p)
+                .ok_or_else(|| TaskError::Config(format!("given prompt {p:?} was not prepared")))?;
+            for (a, b) in sum.iter_mut().zip(t) {
+                *a += b;
+            }
+        }
+        let total = n + given.len() as f32;
+        Ok(Some(sum.into_iter().map(|a| a / total).collect()))
     }
 
     /// Cosine between the first backbone's embeddings of the predicted and target crops.

@@ -76,6 +76,7 @@
 
 pub mod boxes;
 pub mod clipscore;
+pub mod debias;
 pub mod error;
 pub mod grounding;
 pub mod proposals;

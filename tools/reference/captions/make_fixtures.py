@@ -88,6 +88,28 @@ def build(seed=6, n=1200):
     return images
 
 
+# Candidates that are empty, or become empty after PTB tokenisation (whitespace and the
+# punctuation pycocoevalcap strips). pycocoevalcap scores them (0 unless a reference is empty
+# too) and keeps them in every mean; cuelab must do the same, never skip them.
+EMPTY_CANDS = ["", " ", "\t", "\n", "  \n  ", ".", "...", "!!", "?!", "-", "--", ";", ":", ",",
+               "( )", "[ ]", "{ }", "''", "``", "'", "- . -", " . , ; ",
+               "…", "!?!?", "-- ... --", "( ... )"]
+
+
+def build_empty(seed=13):
+    """Images whose candidate is empty or punctuation-only; some also have an empty reference."""
+    rng = random.Random(seed)
+    images = []
+    for j, cand in enumerate(EMPTY_CANDS):
+        refs = [phrase(rng) + "." for _ in range(rng.choice([1, 3, 5]))]
+        if j % 4 == 3:  # an empty reference as well (ROUGE-L's split(" ") quirk)
+            refs.append(rng.choice(["", "...", " "]))
+        if j == len(EMPTY_CANDS) - 1:  # only empty references
+            refs = ["", "."]
+        images.append({"image_id": str(900000 + j), "refs": refs, "cand": cand})
+    return images
+
+
 def score(images):
     tok = PTBTokenizer()
     gts = {im["image_id"]: [{"caption": c} for c in im["refs"]] for im in images}
@@ -111,20 +133,24 @@ def score(images):
 
 def main():
     images = build()
+    empties = build_empty()
+    images += empties
     gts_t, res_t, scores = score(images)
     for im in images:
         im["refs_tok"] = gts_t[im["image_id"]]
         im["cand_tok"] = res_t[im["image_id"]][0]
-    data = {"generator": "tools/reference/captions/make_fixtures.py (seed 6, 1200 images)",
+    data = {"generator": "tools/reference/captions/make_fixtures.py (seed 6, 1200 images; "
+                         f"+{len(empties)} empty/punctuation-only candidates, seed 13)",
             "reference": "pycocoevalcap 1.2 (PTBTokenizer: Stanford CoreNLP 3.4.1, Java 17)",
             "images": images, **scores}
     os.makedirs(OUT, exist_ok=True)
     with open(os.path.join(OUT, "captions_parity.json"), "w", encoding="utf-8") as f:
         json.dump(data, f, ensure_ascii=False, separators=(",", ":"))
-    # Small CLI sample: COCO annotation + COCO results format, first 20 images.
+    # Small CLI sample: COCO annotation + COCO results format, 20 images: the first 15 random ones
+    # and 5 with empty or punctuation-only candidates (scored, never skipped).
     sample = os.path.join(OUT, "sample")
     os.makedirs(sample, exist_ok=True)
-    sub = images[:20]
+    sub = images[:15] + [empties[k] for k in (0, 1, 3, 6, 20)]
     anns, k = [], 0
     for im in sub:
         for c in im["refs"]:

@@ -69,8 +69,62 @@ def sources():
     }
 
 
+def mask_spans(mask):
+    """Runs of drawn pixels of an "L" image as [y, x_start, x_end] (inclusive)."""
+    a = np.asarray(mask) > 0
+    spans = []
+    for y in range(a.shape[0]):
+        xs = np.flatnonzero(a[y])
+        if xs.size == 0:
+            continue
+        start = prev = int(xs[0])
+        for x in xs[1:]:
+            x = int(x)
+            if x != prev + 1:
+                spans.append([y, start, prev])
+                start = x
+            prev = x
+        spans.append([y, start, prev])
+    return spans
+
+
+def ellipse_geometry_cases():
+    """Pillow's aliased ellipse on a 64x48 canvas: outline widths 1-10 (and wider than the box),
+    fill, odd and even box sizes, one-pixel and thin boxes, boxes partly or wholly outside.
+    Boxes are Pillow's inclusive integer boxes [x0, y0, x1, y1]."""
+    import random
+
+    rng = random.Random(11)
+    W, H = 64, 48
+    boxes = [[10, 10, 10, 10], [0, 0, 0, 0], [63, 47, 63, 47], [5, 5, 6, 5], [5, 5, 5, 6],
+             [5, 5, 6, 6], [3, 4, 7, 4], [3, 4, 3, 20], [2, 2, 4, 4], [2, 2, 5, 5], [1, 1, 30, 2],
+             [-10, -8, 20, 15], [40, 30, 80, 60], [-20, 10, 90, 30], [10, -30, 30, 90],
+             [-50, -50, -10, -10], [70, 5, 90, 20], [0, 0, 63, 47], [-1, -1, 64, 48]]
+    for _ in range(60):
+        x0, y0 = rng.randint(-12, 50), rng.randint(-12, 40)
+        boxes.append([x0, y0, x0 + rng.randint(0, 45), y0 + rng.randint(0, 35)])
+    cases = []
+    for k, box in enumerate(boxes):
+        styles = [("fill", 0)] + [("outline", w) for w in range(1, 11)]
+        if k % 3 == 0:
+            styles += [("outline", rng.choice([12, 15, 20, 25, 50]))]
+        for style, width in styles:
+            mask = Image.new("L", (W, H), 0)
+            d = ImageDraw.Draw(mask)
+            if style == "fill":
+                d.ellipse(box, fill=255)
+            else:
+                d.ellipse(box, outline=255, width=width)
+            cases.append({"box": box, "style": style, "width": width, "spans": mask_spans(mask)})
+    return {"generator": "tools/reference/cue/make_fixtures.py (ellipse_geometry_cases, seed 11)",
+            "pillow": __import__("PIL").__version__, "canvas": [W, H], "cases": cases}
+
+
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
+    geo = ellipse_geometry_cases()
+    (OUT / "ellipse_cases.json").write_text(json.dumps(geo, separators=(",", ":")))
+    print(f"wrote {len(geo['cases'])} ellipse geometry cases")
     cases = []
     for name, (img, box) in sources().items():
         src = f"{name}_src.png"

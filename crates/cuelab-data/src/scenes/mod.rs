@@ -158,6 +158,7 @@ pub fn scene(cfg: &Config, i: usize) -> Scene {
                 raw: r.text.clone(),
                 tokens: r.text.split_whitespace().map(str::to_string).collect(),
                 sent_id: None,
+                sent: None,
             })
             .collect();
         s.qtype = chosen.first().map(|r| r.kind.to_string());

@@ -187,3 +187,36 @@ fn check_reports_and_skips() {
     assert_eq!(r.counts["jsonl"]["samples"], 1);
     assert!(jsonl::read(&bad, false).is_err());
 }
+
+#[test]
+fn refcoco_keeps_raw_and_sent_and_lists_a_split() {
+    let dir = data("refcocog");
+    let refs = refcoco::read_refs(&dir.join("refs(umd).p")).unwrap();
+    let l = refcoco::load_refs(
+        &refs,
+        &dir.join("refs(umd).p"),
+        &dir.join("instances.json"),
+        None,
+        Some("train"),
+        false,
+    )
+    .unwrap();
+    let e = &l.samples[0].expressions[0];
+    assert_eq!(e.raw, "The lady with the blue shirt.");
+    assert_eq!(
+        e.text(cuelab_data::TextField::Sent),
+        "the lady with the blue shirt"
+    );
+    assert_eq!(
+        e.text(cuelab_data::TextField::Raw),
+        "The lady with the blue shirt."
+    );
+    let train = refcoco::split_expressions(&refs, "train", cuelab_data::TextField::Sent);
+    assert_eq!(
+        train,
+        vec!["the lady with the blue shirt", "woman in blue on the left"]
+    );
+    let raw = refcoco::split_expressions(&refs, "train", cuelab_data::TextField::Raw);
+    assert_eq!(raw[0], "The lady with the blue shirt.");
+    assert!(refcoco::split_expressions(&refs, "nope", cuelab_data::TextField::Sent).is_empty());
+}

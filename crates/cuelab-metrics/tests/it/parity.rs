@@ -137,3 +137,39 @@ fn full_pipeline_matches_from_raw_text() {
     let got = evaluate(&set).unwrap();
     check_scores(&got, &fx);
 }
+
+/// Empty, whitespace-only and punctuation-only candidates (the fixture's `EMPTY_CANDS`) are
+/// scored as pycocoevalcap scores them and never leave the mean: every image of the fixture is
+/// in the result, and exactly those whose tokenised candidate is empty are listed.
+#[test]
+fn empty_candidates_are_scored_and_listed() {
+    let fx = fixture();
+    let images = fx["images"].as_array().unwrap();
+    let want: Vec<String> = images
+        .iter()
+        .filter(|im| im["cand_tok"].as_str().unwrap().is_empty())
+        .map(|im| im["image_id"].as_str().unwrap().to_string())
+        .collect();
+    let raw_empty = images
+        .iter()
+        .filter(|im| im["cand"].as_str().unwrap().trim().is_empty())
+        .count();
+    assert!(
+        want.len() >= 25 && raw_empty >= 8,
+        "fixture lost its empty cases"
+    );
+    let mut set = CaptionSet::default();
+    for im in images {
+        let id = im["image_id"].as_str().unwrap().to_string();
+        set.refs.insert(id.clone(), strs(&im["refs"]));
+        set.cands
+            .insert(id, im["cand"].as_str().unwrap().to_string());
+    }
+    let got = evaluate(&set).unwrap();
+    assert_eq!(got.per_image.len(), images.len());
+    let mut listed = got.empty_candidates.clone();
+    listed.sort();
+    let mut want = want;
+    want.sort();
+    assert_eq!(listed, want);
+}

@@ -15,6 +15,9 @@
 //! debias = [0, 5000]
 //! aggregate = "mean"
 //! seed = 0
+//! text_field = "sent"          # RefCOCO text scored: sent (seed 004) or raw
+//! debias_pool = "train"        # train (seed 004; RefCOCO default), eval, or a file path
+//! debias_with_replacement = true
 //! [sweep]                      # optional: fills {name} placeholders in cue specs
 //! radius = [10, 20]
 //! ```
@@ -24,6 +27,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::debias::{read_pool_file, DebiasPool, PoolKind};
 use crate::error::{Result, TaskError};
 use crate::grounding::{short_hash, Aggregate, Method, Variant};
 
@@ -84,6 +88,19 @@ pub struct GroundingConfig {
     /// [`crate::grounding::class_prior_scores`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub class_prior: Option<f32>,
+    /// Which text of a referring expression is scored: `sent` (seed 004) or `raw`. Unset means
+    /// `sent` ([`GroundingConfig::resolve_defaults`] fills it in).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text_field: Option<cuelab_data::TextField>,
+    /// Where debias prompts come from: `train` (seed 004), `eval` (cuelab's earlier pool) or a
+    /// file with one prompt per line; see [`crate::debias`]. Unset: `train` for RefCOCO data,
+    /// `eval` otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub debias_pool: Option<String>,
+    /// Draw debias prompts with replacement. Unset: true for `train` and files (seed 004),
+    /// false for `eval`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub debias_with_replacement: Option<bool>,
 }
 
 impl Default for GroundingConfig {
@@ -102,6 +119,9 @@ impl Default for GroundingConfig {
             seed: 0,
             limit: None,
             class_prior: None,
+            text_field: None,
+            debias_pool: None,
+            debias_with_replacement: None,
         }
     }
 }
@@ -228,16 +248,83 @@ impl GroundingConfig {
         Ok(out)
     }
 
-    /// Identity of the run (models, variants, seed): a resumed run must match it.
+    /// Identity of the run (models, variants, seed, and when set the text field and debias
+    /// pool): a resumed run must match it. Configurations without the issue-13 fields hash as
+    /// before.
     pub fn hash(&self) -> Result<String> {
         let variants = self.variants()?;
-        Ok(short_hash(&format!(
+        let mut text = format!(
             "{:?}|{}|{}|{:?}",
             self.models,
             serde_json::to_string(&variants).unwrap_or_default(),
             self.seed,
             self.limit
-        )))
+        );
+        if self.text_field.is_some()
+            || self.debias_pool.is_some()
+            || self.debias_with_replacement.is_some()
+        {
+            text.push_str(&format!(
+                "|text_field={:?}|debias_pool={:?}|with_replacement={:?}",
+                self.text_field.map(|f| f.as_str()),
+                self.debias_pool,
+                self.debias_with_replacement
+            ));
+        }
+        Ok(short_hash(&text))
+    }
+
+    /// Fill the unset text and debias fields with their defaults for this data: `sent`; the
+    /// `train` pool for RefCOCO (`refcoco`), `eval` otherwise; with replacement except for
+    /// `eval`. Call before [`GroundingConfig::hash`] so that the run records what it used.
+    pub fn resolve_defaults(&mut self, refcoco: bool) {
+        self.text_field.get_or_insert(cuelab_data::TextField::Sent);
+        let pool = self
+            .debias_pool
+            .get_or_insert_with(|| if refcoco { "train" } else { "eval" }.to_string())
+            .clone();
+        self.debias_with_replacement.get_or_insert(pool != "eval");
+    }
+
+    /// The text field to score (`sent` when unset).
+    pub fn text_field(&self) -> cuelab_data::TextField {
+        self.text_field.unwrap_or_default()
+    }
+
+    /// Build the debias pool this configuration names. `eval` takes the evaluated samples'
+    /// expressions; `train` needs `train_expressions` (the training split's, e.g.
+    /// [`cuelab_data::refcoco::split_expressions`]); anything else is read as a file. Unset
+    /// means `eval`. An empty `train` pool is an error when some variant debiases.
+    pub fn build_debias_pool(
+        &self,
+        samples: &[GroundingSample],
+        train_expressions: Option<&[String]>,
+    ) -> Result<DebiasPool> {
+        let kind = PoolKind::parse(self.debias_pool.as_deref().unwrap_or("eval"));
+        let expressions = match &kind {
+            PoolKind::Eval => samples.iter().map(|s| s.expression.clone()).collect(),
+            PoolKind::Train => train_expressions
+                .map(<[String]>::to_vec)
+                .unwrap_or_default(),
+            PoolKind::File(path) => read_pool_file(path)?,
+        };
+        let debiasing = self.debias.values().iter().any(|&d| d > 0);
+        if kind == PoolKind::Train && expressions.is_empty() && debiasing {
+            return Err(TaskError::Config(
+                "debias pool `train`: the data has no training-split expressions (RefCOCO refs \
+                 with split \"train\", or JSONL samples with \"split\": \"train\"); use \
+                 --debias-pool eval or --debias-pool FILE"
+                    .into(),
+            ));
+        }
+        let with_replacement = self
+            .debias_with_replacement
+            .unwrap_or(kind != PoolKind::Eval);
+        Ok(DebiasPool {
+            kind,
+            expressions,
+            with_replacement,
+        })
     }
 }
 

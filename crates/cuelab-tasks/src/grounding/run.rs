@@ -10,14 +10,18 @@ use super::{short_hash, Grounder, GroundingRow, GroundingSample};
 use crate::error::Result;
 use crate::runner::{self, RunOptions};
 
-/// The identity of a grounding run: the configuration's hash, and where the proposals came
-/// from (resuming with another proposals file, detector or detector thresholds would mix rows
-/// scored on different boxes).
+/// The identity of a grounding run: the configuration's hash, where the proposals came from
+/// (resuming with another proposals file, detector or detector thresholds would mix rows
+/// scored on different boxes) and the debias pool's contents.
 pub fn run_hash(config: &GroundingConfig, data_description: &Value) -> Result<String> {
-    let source = json!([
+    let mut source = json!([
         data_description.get("proposals"),
         data_description.get("detector")
     ]);
+    // The debias pool's contents (a pool file may change between invocations).
+    if let (Some(d), Some(list)) = (data_description.get("debias"), source.as_array_mut()) {
+        list.push(d["expressions_hash"].clone());
+    }
     Ok(if source == json!([null, null]) {
         config.hash()?
     } else {

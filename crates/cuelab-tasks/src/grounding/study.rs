@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use super::config::GroundingConfig;
 use super::run::run_grounding;
 use super::summary::Summary;
-use super::{from_data_samples, Grounder, GroundingSample, StageSeconds};
+use super::{from_data_samples_as, Grounder, GroundingSample, StageSeconds};
 use crate::error::{Result, TaskError};
 use crate::proposals::{CachedDetections, ProposalSource};
 use crate::runner::{self, RunOptions};
@@ -116,8 +116,13 @@ pub fn load_models(
 /// Read grounding samples from JSONL: either cuelab's generic dataset format (`cuelab scenes`'
 /// `samples.jsonl`, any converted dataset: grounding samples expand to one row per expression) or
 /// flat grounding rows (`{"id","image","expression","target","proposals"}`). Image paths are
-/// relative to the file.
+/// relative to the file. Generic samples' expressions are scored as their `sent` text.
 pub fn read_samples(path: &Path) -> Result<Vec<GroundingSample>> {
+    read_samples_as(path, cuelab_data::TextField::Sent)
+}
+
+/// [`read_samples`] with generic samples' expression text taken from `field`.
+pub fn read_samples_as(path: &Path, field: cuelab_data::TextField) -> Result<Vec<GroundingSample>> {
     let text = std::fs::read_to_string(path).map_err(|e| TaskError::io(path, e))?;
     let base = path.parent().unwrap_or(Path::new("."));
     let mut out = Vec::new();
@@ -133,7 +138,7 @@ pub fn read_samples(path: &Path) -> Result<Vec<GroundingSample>> {
         if value.get("task").is_some() {
             let sample: cuelab_data::Sample =
                 serde_json::from_value(value).map_err(|e| bad(e.to_string()))?;
-            out.extend(from_data_samples(&[sample], base));
+            out.extend(from_data_samples_as(&[sample], base, field));
         } else {
             let mut s: GroundingSample = serde_json::from_value(value)
                 .map_err(|e| bad(format!("not a grounding sample: {e}")))?;
@@ -152,20 +157,25 @@ pub fn read_samples(path: &Path) -> Result<Vec<GroundingSample>> {
     Ok(out)
 }
 
-/// Grounding samples of a RefCOCO-style dataset: one per sentence, all instance boxes of the
-/// image as proposals.
+/// Grounding samples of a RefCOCO-style dataset: one per sentence (its `field` text), all
+/// instance boxes of the image as proposals; and the training split's expressions (the `train`
+/// debias pool).
 pub fn read_refcoco(
     data: &Path,
     images: Option<&Path>,
     split: Option<&str>,
-) -> Result<Vec<GroundingSample>> {
-    let (refs, instances) = cuelab_data::refcoco::find_files(data)?;
-    let loaded = cuelab_data::refcoco::load(&refs, &instances, images, split, false)?;
+    field: cuelab_data::TextField,
+) -> Result<(Vec<GroundingSample>, Vec<String>)> {
+    let (refs_path, instances) = cuelab_data::refcoco::find_files(data)?;
+    let refs = cuelab_data::refcoco::read_refs(&refs_path)?;
+    let loaded =
+        cuelab_data::refcoco::load_refs(&refs, &refs_path, &instances, images, split, false)?;
+    let train = cuelab_data::refcoco::split_expressions(&refs, "train", field);
     let base = match images {
         Some(dir) => dir.to_path_buf(),
-        None => refs.parent().unwrap_or(Path::new(".")).to_path_buf(),
+        None => refs_path.parent().unwrap_or(Path::new(".")).to_path_buf(),
     };
-    let samples = from_data_samples(&loaded.samples, &base);
+    let samples = from_data_samples_as(&loaded.samples, &base, field);
     if samples.is_empty() {
         return Err(TaskError::NoSamples(format!(
             "{}: no grounding samples{}",
@@ -173,28 +183,43 @@ pub fn read_refcoco(
             split.map(|s| format!(" in split {s}")).unwrap_or_default()
         )));
     }
-    Ok(samples)
+    Ok((samples, train))
 }
 
-/// Samples of `data`: a RefCOCO folder or `.p` file ([`read_refcoco`]), else JSONL
-/// ([`read_samples`]).
+/// True when `data` is read as RefCOCO (a folder or a `.p` refs file).
+pub fn is_refcoco(data: &Path) -> bool {
+    data.is_dir() || data.extension().is_some_and(|e| e == "p")
+}
+
+/// Samples of `data` with their expressions' `field` text: a RefCOCO folder or `.p` file
+/// ([`read_refcoco`]), else JSONL ([`read_samples_as`]); and the training split's expressions
+/// (RefCOCO refs with split `train`, or JSONL samples with `"split": "train"`).
 pub fn load_samples(
     data: &Path,
     images: Option<&Path>,
     split: Option<&str>,
-) -> Result<Vec<GroundingSample>> {
-    if data.is_dir() || data.extension().is_some_and(|e| e == "p") {
-        read_refcoco(data, images, split)
+    field: cuelab_data::TextField,
+) -> Result<(Vec<GroundingSample>, Vec<String>)> {
+    if is_refcoco(data) {
+        read_refcoco(data, images, split, field)
     } else {
-        read_samples(data)
+        let samples = read_samples_as(data, field)?;
+        let train = samples
+            .iter()
+            .filter(|s| s.split == "train")
+            .map(|s| s.expression.clone())
+            .collect();
+        Ok((samples, train))
     }
 }
 
 /// Run a grounding experiment on loaded samples and models into `opts.out`, and write the time
 /// per stage of this invocation to `timing.json` (a resumed run counts only what it did itself).
+/// `train_expressions` feed the `train` debias pool ([`GroundingConfig::build_debias_pool`]).
 pub fn run_with_models(
     config: &GroundingConfig,
     samples: &[GroundingSample],
+    train_expressions: Option<&[String]>,
     models: &[Box<dyn ImageTextScorer + Send + Sync>],
     opts: &RunOptions,
     use_cache: bool,
@@ -207,13 +232,19 @@ pub fn run_with_models(
     } else {
         None
     };
-    let pool: Vec<String> = samples.iter().map(|s| s.expression.clone()).collect();
-    let grounder = Grounder::new(
+    let debias = config.build_debias_pool(samples, train_expressions)?;
+    let mut data_description = data_description.clone();
+    if let Some(d) = data_description.as_object_mut() {
+        d.insert("debias".into(), debias.describe());
+        d.insert("text_field".into(), config.text_field().as_str().into());
+    }
+    let pool = debias.expressions.clone();
+    let grounder = Grounder::with_pool(
         models,
         cache,
         config.variants()?,
         samples,
-        &pool,
+        &debias,
         config.seed,
     )?;
     let ids: Vec<String> = models
@@ -226,7 +257,7 @@ pub fn run_with_models(
         &pool,
         &grounder,
         &ids,
-        data_description,
+        &data_description,
         opts,
     )?;
     let stages = grounder.stage_seconds();
@@ -248,11 +279,14 @@ pub fn run_with_models(
 /// Run the grounding experiment `settings` describe: load the samples, replace their proposals
 /// from the chosen source, load the models, run (resuming) into `settings.out`.
 pub fn run_study(settings: &GroundingSettings) -> Result<GroundingOutcome> {
-    let config = &settings.config;
-    let mut samples = load_samples(
+    let mut config = settings.config.clone();
+    config.resolve_defaults(is_refcoco(&settings.data));
+    let config = &config;
+    let (mut samples, train) = load_samples(
         &settings.data,
         settings.images.as_deref(),
         settings.split.as_deref(),
+        config.text_field(),
     )?;
     let detections =
         settings
@@ -275,6 +309,7 @@ pub fn run_study(settings: &GroundingSettings) -> Result<GroundingOutcome> {
     let (summary, timing) = run_with_models(
         config,
         &samples,
+        Some(train.as_slice()),
         &models,
         &opts,
         settings.use_cache,

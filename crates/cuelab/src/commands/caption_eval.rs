@@ -103,6 +103,16 @@ fn print_table(s: &CaptionScores, skipped: &[Skipped]) {
         println!("{:<10} {:>10.6}", format!("BLEU-{}", k + 1), b);
     }
     println!("{:<10} {:>10.6}", "ROUGE-L", s.rouge_l);
+    warn_empty(
+        &s.empty_candidates,
+        "empty candidate caption",
+        "scored 0, kept in every mean",
+    );
+    warn_empty(
+        &s.empty_references,
+        "empty reference caption",
+        "kept, as pycocoevalcap does",
+    );
     if !skipped.is_empty() {
         eprintln!(
             "skipped {} input entr{}:",
@@ -119,6 +129,20 @@ fn print_table(s: &CaptionScores, skipped: &[Skipped]) {
             );
         }
     }
+}
+
+/// Warn about images with empty (after tokenisation) captions, listing the first few.
+fn warn_empty(ids: &[String], what: &str, how: &str) {
+    if ids.is_empty() {
+        return;
+    }
+    let shown: Vec<&str> = ids.iter().take(20).map(String::as_str).collect();
+    let more = if ids.len() > 20 { ", ..." } else { "" };
+    eprintln!(
+        "warning: {} image(s) with an {what} ({how}): {}{more}",
+        ids.len(),
+        shown.join(", ")
+    );
 }
 
 fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
@@ -162,6 +186,8 @@ fn write_outputs(dir: &Path, s: &CaptionScores, skipped: &[Skipped]) -> Result<(
         "bleu": s.bleu,
         "rouge_l": s.rouge_l,
         "skipped": skipped,
+        "empty_candidates": s.empty_candidates,
+        "empty_references": s.empty_references,
         "reference": "pycocoevalcap 1.2 (PTB tokenizer, Cider = CIDEr-D, Bleu closest, Rouge-L beta 1.2)",
     });
     write_atomic(dir, "per_image.jsonl", jsonl.as_bytes())?;

@@ -113,6 +113,7 @@ pub fn run(args: DemoArgs) -> Result<ExitStatus> {
     let (summary, _timing) = grounding::run_with_models(
         &cfg,
         &samples,
+        None,
         &models,
         &RunOptions {
             out: out.clone(),

@@ -45,6 +45,19 @@ pub struct GroundArgs {
     /// Random expressions to debias with (0 = off).
     #[arg(long)]
     pub debias: Option<usize>,
+    /// Where debias prompts are drawn from: `train` (seed 004: the training split's expressions;
+    /// default for RefCOCO), `eval` (the evaluated expressions, cuelab's earlier behaviour;
+    /// default for JSONL) or a FILE with one prompt per line.
+    #[arg(long, value_name = "train|eval|FILE")]
+    pub debias_pool: Option<String>,
+    /// Draw debias prompts with replacement (default: true for train and FILE, as seed 004;
+    /// false for eval).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub debias_with_replacement: Option<bool>,
+    /// Which text of RefCOCO expressions is scored: `sent` (lower-case, tokenised, no
+    /// punctuation; seed 004, default) or `raw` (as typed).
+    #[arg(long, value_parser = ["raw", "sent"])]
+    pub text_field: Option<String>,
     /// Aggregation over cue recipes: mean or max.
     #[arg(long, value_parser = PossibleValuesParser::new(["mean", "max"])
         .try_map(|s| s.parse::<Aggregate>()))]
@@ -123,6 +136,15 @@ fn config(args: &GroundArgs) -> Result<GroundingConfig> {
     }
     if let Some(d) = args.debias {
         cfg.debias = OneOrMany::One(d);
+    }
+    if let Some(p) = &args.debias_pool {
+        cfg.debias_pool = Some(p.clone());
+    }
+    if let Some(r) = args.debias_with_replacement {
+        cfg.debias_with_replacement = Some(r);
+    }
+    if let Some(f) = &args.text_field {
+        cfg.text_field = cuelab_data::TextField::parse(f);
     }
     if let Some(a) = args.aggregate {
         cfg.aggregate = OneOrMany::One(a);

@@ -54,6 +54,9 @@ fn sample_matches_pycocoevalcap() {
             (got["bleu"][k].as_f64().unwrap() - want["bleu"][k].as_f64().unwrap()).abs() < 1e-6
         );
     }
+    // 5 of the 20 candidates are empty or punctuation-only: scored, listed, not skipped.
+    assert_eq!(got["empty_candidates"].as_array().unwrap().len(), 5);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("empty candidate caption"));
     let lines = std::fs::read_to_string(dir.path().join("per_image.jsonl")).unwrap();
     assert_eq!(lines.lines().count(), 20);
     assert!(dir.path().join("per_image.csv").exists());

@@ -228,3 +228,73 @@ fn refcoco_folder_runs_with_ground_truth_proposals() {
     assert!(s["variants"][0]["all"]["n"].as_u64().unwrap() >= 1, "{s}");
     assert_eq!(s["variants"][0]["errors"], 0, "{s}");
 }
+
+/// Issue 13: on RefCOCO the run scores `sent` and debiases from the train split by default, and
+/// records both; another text field or pool is another run (resume refused); a pool file works;
+/// a missing one is a clear error.
+#[test]
+fn refcoco_text_field_and_debias_pool_are_recorded_and_part_of_the_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let refcoco = Path::new(env!("CARGO_MANIFEST_DIR")).join("../cuelab-data/tests/data/refcocog");
+    let refs = refcoco.join("refs(umd).p");
+    let images = refcoco.join("images");
+    let common = [
+        "--images",
+        images.to_str().unwrap(),
+        "--method",
+        "redcircle",
+        "--cue",
+        "ellipse(width=2)",
+        "--split",
+        "val",
+    ];
+    let out = tmp.path().join("run");
+    let o = ground(&refs, &out, &common);
+    assert!(o.status.success(), "{}", text(&o));
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["data"]["text_field"], "sent", "{manifest}");
+    assert_eq!(manifest["data"]["debias"]["pool"], "train", "{manifest}");
+    assert_eq!(manifest["data"]["debias"]["with_replacement"], true);
+    assert_eq!(
+        manifest["data"]["debias"]["expressions"], 2,
+        "train split has 2 sentences"
+    );
+    let rows = std::fs::read_to_string(out.join("results.jsonl")).unwrap();
+    assert!(
+        rows.contains("\"expression\":\"small brown dog\""),
+        "{rows}"
+    );
+
+    let mut again = common.to_vec();
+    again.extend(["--debias-pool", "eval"]);
+    let o = ground(&refs, &out, &again);
+    assert!(
+        !o.status.success(),
+        "resume with another pool must be refused"
+    );
+
+    let pool = tmp.path().join("pool.txt");
+    std::fs::write(&pool, "a red thing\n\nthe dog on the left\n").unwrap();
+    let out2 = tmp.path().join("run2");
+    let mut with_file = common.to_vec();
+    with_file.extend([
+        "--debias-pool",
+        pool.to_str().unwrap(),
+        "--text-field",
+        "raw",
+    ]);
+    let o = ground(&refs, &out2, &with_file);
+    assert!(o.status.success(), "{}", text(&o));
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out2.join("manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["data"]["text_field"], "raw");
+    assert_eq!(manifest["data"]["debias"]["expressions"], 2);
+
+    let mut missing = common.to_vec();
+    missing.extend(["--debias-pool", "/nonexistent/pool.txt"]);
+    let o = ground(&refs, &tmp.path().join("run3"), &missing);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("pool.txt"), "{}", text(&o));
+}
