@@ -64,7 +64,7 @@ pub fn compute(
     )
     .map_err(|source| TaskError::LoadModel {
         model: model.to_string(),
-        source,
+        source: Box::new(source),
     })?;
     let mut rows = Vec::new();
     let mut skipped = Vec::new();

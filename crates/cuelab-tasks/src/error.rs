@@ -48,7 +48,7 @@ pub enum TaskError {
     Merge(String),
     /// A dataset could not be read.
     #[error(transparent)]
-    Data(#[from] cuelab_data::DataError),
+    Data(Box<cuelab_data::DataError>),
     /// The data holds nothing this run can use.
     #[error("{0}")]
     NoSamples(String),
@@ -59,7 +59,7 @@ pub enum TaskError {
         model: String,
         /// Why.
         #[source]
-        source: cuelab_models::Error,
+        source: Box<cuelab_models::Error>,
     },
     /// An object detector failed (loading, thresholds, an image).
     #[error("{context}")]
@@ -68,11 +68,11 @@ pub enum TaskError {
         context: String,
         /// Why it failed.
         #[source]
-        source: cuelab_detect::DetectError,
+        source: Box<cuelab_detect::DetectError>,
     },
     /// A caption-metric error (CLIPScore).
     #[error(transparent)]
-    Metrics(#[from] cuelab_metrics::Error),
+    Metrics(Box<cuelab_metrics::Error>),
     /// A cue error.
     #[error(transparent)]
     Cue(#[from] cuelab_cue::CueError),
@@ -82,6 +82,18 @@ pub enum TaskError {
     /// A fatal error of the answering backend (server, in-process VLM).
     #[error("backend: {0}")]
     Backend(String),
+}
+
+impl From<cuelab_data::DataError> for TaskError {
+    fn from(e: cuelab_data::DataError) -> Self {
+        TaskError::Data(Box::new(e))
+    }
+}
+
+impl From<cuelab_metrics::Error> for TaskError {
+    fn from(e: cuelab_metrics::Error) -> Self {
+        TaskError::Metrics(Box::new(e))
+    }
 }
 
 impl TaskError {

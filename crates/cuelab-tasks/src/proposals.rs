@@ -190,7 +190,7 @@ pub fn apply_proposals_file(
 pub fn load_detector(spec: &str) -> Result<Detector> {
     Detector::load(spec).map_err(|source| TaskError::Detect {
         context: format!("loading detector `{spec}`"),
-        source,
+        source: Box::new(source),
     })
 }
 
@@ -206,7 +206,7 @@ pub fn apply_detector(
 ) -> Result<CachedDetections> {
     options.validate().map_err(|source| TaskError::Detect {
         context: "detector thresholds".into(),
-        source,
+        source: Box::new(source),
     })?;
     let detector = load_detector(spec)?;
     let selected: Vec<usize> = crate::runner::select(samples, shard, limit)
@@ -340,7 +340,7 @@ pub fn detect_cached(
             .detect_path(path, opts)
             .map_err(|source| TaskError::Detect {
                 context: format!("detecting objects in {}", path.display()),
-                source,
+                source: Box::new(source),
             })?
             .iter()
             .map(DetJson::from)

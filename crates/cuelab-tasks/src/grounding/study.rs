@@ -107,7 +107,7 @@ pub fn load_models(
         .map(|m| {
             load_scorer(m, &opts).map_err(|source| TaskError::LoadModel {
                 model: m.clone(),
-                source,
+                source: Box::new(source),
             })
         })
         .collect()

@@ -123,7 +123,7 @@ pub fn run_questions(
             )
             .map_err(|source| TaskError::LoadModel {
                 model: model.clone(),
-                source,
+                source: Box::new(source),
             })?;
             let answerer = LocalVlmAnswerer::new(&loaded, *max_new_tokens);
             run_vqa(
