@@ -121,7 +121,7 @@ pub fn spans(x0: i64, y0: i64, x1: i64, y1: i64, style: EllipseStyle) -> Vec<(i6
     for (i, &(y, r)) in outer.iter().enumerate() {
         // Inner rows run in step with the outer ones while the inner ellipse lasts.
         let l = inner.get(i).map_or(leftmost, |&(_, x)| x);
-        let right = (l > 0 || l < r).then(|| (if l == 0 { 2 } else { l }, r));
+        let right = (l > 0 || l < r).then_some((if l == 0 { 2 } else { l }, r));
         let left = (-r, -l);
         let rows: &[i64] = if y > 0 { &[y, -y] } else { &[-y] };
         for &gy in rows {
