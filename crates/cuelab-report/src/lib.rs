@@ -23,6 +23,7 @@ pub mod run;
 pub mod samples;
 pub mod sections;
 pub mod stats;
+pub mod synth;
 pub mod thumbs;
 
 use std::io::Write;
@@ -283,6 +284,7 @@ nav ul{list-style:none;padding:0;display:flex;gap:14px;flex-wrap:wrap}nav a{colo
 .cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(210px,1fr));gap:10px;margin:8px 0}
 .card{border:1px solid #ddd;border-radius:6px;padding:6px;font-size:12.5px;background:#fafafa}.card[hidden]{display:none}
 .thumb{position:relative;width:100%;line-height:0}.thumb img{width:100%;height:auto;display:block;border-radius:3px}.thumb svg{position:absolute;inset:0;width:100%;height:100%}
+.legend{font-size:12px;padding:2px 8px 6px;display:flex;gap:12px;flex-wrap:wrap}.legend i{display:inline-block;width:11px;height:11px;margin-right:4px;vertical-align:-1px}
 .thumb.missing{line-height:1.4;color:#999;background:#eee;text-align:center;padding:30px 0}
 rect.gt,rect.pred0,rect.pred1,rect.pred2,rect.pred3{fill:none;stroke-width:2.5}
 rect.gt{stroke:#1db954}rect.pred0{stroke:#e3242b;stroke-dasharray:6 3}rect.pred1{stroke:#1f6feb;stroke-dasharray:2 2}rect.pred2{stroke:#f59e0b;stroke-dasharray:8 2 2 2}rect.pred3{stroke:#c026d3;stroke-dasharray:4 4}

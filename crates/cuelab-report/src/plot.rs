@@ -115,13 +115,7 @@ pub fn bars(
                     )
                 })
             });
-            chart
-                .draw_series(rects)
-                .map_err(|e| plot_err(title, e))?
-                .label(s.name.clone())
-                .legend(move |(x, y)| {
-                    Rectangle::new([(x, y - 5), (x + 10, y + 5)], color.filled())
-                });
+            chart.draw_series(rects).map_err(|e| plot_err(title, e))?;
             let errs = s.bars.iter().enumerate().filter_map(|(gi, b)| {
                 let b = (*b)?;
                 let (lo, hi) = b.ci?;
@@ -138,18 +132,27 @@ pub fn bars(
             });
             chart.draw_series(errs).map_err(|e| plot_err(title, e))?;
         }
-        if series.len() > 1 {
-            chart
-                .configure_series_labels()
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK.mix(0.3))
-                .position(SeriesLabelPosition::UpperRight)
-                .draw()
-                .map_err(|e| plot_err(title, e))?;
-        }
         root.present().map_err(|e| plot_err(title, e))?;
     }
+    if series.len() > 1 {
+        let names: Vec<String> = series.iter().map(|s| s.name.clone()).collect();
+        svg.push_str(&legend(&names));
+    }
     Ok(svg)
+}
+
+/// An HTML legend under a plot (it never hides data, unlike one drawn inside the axes).
+pub fn legend(names: &[String]) -> String {
+    let mut s = String::from("<div class=\"legend\">");
+    for (i, n) in names.iter().enumerate() {
+        let RGBColor(r, g, b) = PALETTE[i % PALETTE.len()];
+        s.push_str(&format!(
+            "<span><i style=\"background:rgb({r},{g},{b})\"></i>{}</span>",
+            crate::html::esc(n)
+        ));
+    }
+    s.push_str("</div>");
+    s
 }
 
 /// Lines over a numeric x axis, one per series, with points.
@@ -178,29 +181,20 @@ pub fn lines(
             .y_desc(y_desc)
             .draw()
             .map_err(|e| plot_err(title, e))?;
-        for (si, (name, pts)) in series.iter().enumerate() {
+        for (si, (_, pts)) in series.iter().enumerate() {
             let color = PALETTE[si % PALETTE.len()];
             let pts: Vec<(f64, f64)> = pts.iter().copied().filter(|p| p.1.is_finite()).collect();
             chart
                 .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))
-                .map_err(|e| plot_err(title, e))?
-                .label(name.clone())
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 12, y)], color.stroke_width(2))
-                });
+                .map_err(|e| plot_err(title, e))?;
             chart
                 .draw_series(pts.into_iter().map(|p| Circle::new(p, 3, color.filled())))
                 .map_err(|e| plot_err(title, e))?;
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()
-            .map_err(|e| plot_err(title, e))?;
         root.present().map_err(|e| plot_err(title, e))?;
     }
+    let names: Vec<String> = series.iter().map(|s| s.0.clone()).collect();
+    svg.push_str(&legend(&names));
     Ok(svg)
 }
 
@@ -255,6 +249,7 @@ mod tests {
         )
         .unwrap();
         assert!(svg.starts_with("<svg"));
+        assert!(!svg.contains("v\"&'"));
         assert!(!svg.contains("<script"));
         assert!(!svg.contains("<b>"));
         let l = lines(

@@ -245,10 +245,13 @@ impl Section for Captions {
             cruns
                 .iter()
                 .find_map(|c| {
-                    c.clip
-                        .get(id)
-                        .and_then(|r| r["image"].as_str())
-                        .map(PathBuf::from)
+                    let p = PathBuf::from(c.clip.get(id)?["image"].as_str()?);
+                    // Relative paths: as given, else against the run directory.
+                    Some(if p.is_relative() && !p.exists() {
+                        c.run.dir.join(p)
+                    } else {
+                        p
+                    })
                 })
                 .or_else(|| ctx.samples.get(id).and_then(|i| i.image.clone()))
         };
