@@ -274,6 +274,7 @@ fn now_utc() -> String {
 
 /// The page's style sheet.
 const CSS: &str = r#"
+*{box-sizing:border-box}
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;margin:0 auto;max-width:1280px;padding:0 16px 48px;color:#1d1d1f;background:#fff}
 h1{font-size:22px;margin:18px 0 4px}h2{font-size:19px;border-bottom:2px solid #ddd;padding-bottom:4px;margin-top:32px}h3{font-size:16px;margin:20px 0 6px}h4{font-size:14px;margin:14px 0 4px}
 .note{color:#555;font-size:12.5px;margin:2px 0 8px}.dim{color:#888;font-weight:normal;font-size:12px}

@@ -233,11 +233,16 @@ fn headline(run: &Run, ctx: &Context) -> String {
     s.push_str("</tbody></table>");
     if let Some(paired) = sm["paired"].as_array().filter(|p| !p.is_empty()) {
         s.push_str("<table class=\"summary-paired\"><caption>Paired tests from summary.json (each variant against the first)</caption><thead><tr><th>variant</th><th>vs</th><th>n</th><th>Acc@0.5: a only</th><th>b only</th><th>McNemar p</th><th>Δ IoU [95% CI]</th><th>bootstrap p</th></tr></thead><tbody>");
+        let names = run.variants();
+        let label = |id: &Value| -> String {
+            let id = crate::html::text(id);
+            names.iter().find(|v| v.0 == id).map_or(id, |v| v.1.clone())
+        };
         for p in paired {
             s.push_str(&format!(
                 "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>{}<td class=\"num\">{}</td></tr>",
-                esc(&crate::html::text(&p["b"])),
-                esc(&crate::html::text(&p["a"])),
+                esc(&label(&p["b"])),
+                esc(&label(&p["a"])),
                 esc(&crate::html::text(&p["n"])),
                 esc(&crate::html::text(&p["acc_05"]["a_only"])),
                 esc(&crate::html::text(&p["acc_05"]["b_only"])),
