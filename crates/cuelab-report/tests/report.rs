@@ -6,6 +6,8 @@
 //! Chromium comes from `tools/ci/install-chromium.sh`. Without it the browser checks are
 //! skipped with a message, except under CI (env `CI` set), where a missing Chromium fails.
 
+#![allow(clippy::unwrap_used)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
