@@ -46,6 +46,8 @@ pub enum Command {
     Vlm(Box<commands::vlm::VlmArgs>),
     /// Captioning metrics identical to pycocoevalcap (CIDEr-D, BLEU-1..4, ROUGE-L), no Java.
     CaptionEval(commands::caption_eval::CaptionEvalArgs),
+    /// One self-contained HTML page for run directories (one run, or several compared).
+    Report(commands::report::ReportArgs),
     /// Generate the deterministic synthetic dataset (scenes, pairs, clips) in every format.
     Scenes(commands::scenes::ScenesArgs),
     /// Dataset tools: `data check PATH --format F` validates a dataset.

@@ -29,6 +29,7 @@ fn main() -> std::process::ExitCode {
         Command::Vlm(a) => commands::vlm::run(*a),
         Command::CaptionEval(a) => commands::caption_eval::run(a),
         Command::Scenes(a) => commands::scenes::run(a),
+        Command::Report(a) => commands::report::run(a),
         Command::Data(a) => commands::data::run(a),
     };
     match outcome {

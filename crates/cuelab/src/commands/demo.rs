@@ -170,6 +170,17 @@ pub fn run(args: DemoArgs) -> Result<ExitStatus> {
         questions_out.display(),
         started.elapsed().as_secs_f64()
     );
+    let report = args.output.join("report.html");
+    super::report::write(
+        &[out, questions_out],
+        &report,
+        &cuelab_report::Options {
+            title: Some("cuelab demo".into()),
+            samples: vec![scenes_dir.join("samples.jsonl")],
+            ..Default::default()
+        },
+    )?;
+    println!("report: {}", report.display());
     Ok(ExitStatus::Success)
 }
 

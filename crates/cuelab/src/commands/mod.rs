@@ -12,6 +12,7 @@ pub mod ground;
 pub mod merge;
 pub mod mmvp;
 pub mod render;
+pub mod report;
 pub mod scenes;
 pub mod score;
 pub mod vlm;
