@@ -13,6 +13,7 @@ pub mod boxes;
 pub mod error;
 pub mod experiment;
 pub mod grounding;
+pub mod mine;
 pub mod run_dir;
 pub mod spatial;
 pub mod stats;
