@@ -42,9 +42,9 @@ fn mine_args(images: &Path, cache: &Path, out: &Path, extra: &[&str]) -> Vec<Str
         "--dino",
         dino.to_str().unwrap(),
         "--clip-min",
-        "0.0",
+        "-1.0",
         "--dino-max",
-        "0.9999",
+        "0.999999",
         "--dedup",
         "1.0",
         "--block",
@@ -116,7 +116,7 @@ fn mine_scenes_resume_shards_and_mmvp_layout() {
     assert!(gaps.windows(2).all(|w| w[0] >= w[1]), "sorted by gap");
     for r in &rows {
         assert!(Path::new(r["path_a"].as_str().unwrap()).is_file());
-        assert!(r["dino"].as_f64().unwrap() < 0.9999);
+        assert!(r["dino"].as_f64().unwrap() < 0.999999);
     }
     let sheet = image::open(out.join("contact_sheet.png")).unwrap();
     assert!(sheet.width() > 2 * 160 && sheet.height() > 160);
@@ -137,7 +137,7 @@ fn mine_scenes_resume_shards_and_mmvp_layout() {
     // other thresholds into the same directory are refused, not mixed
     let mut other = args.clone();
     let k = other.iter().position(|a| a == "--clip-min").unwrap();
-    other[k + 1] = "0.1".into();
+    other[k + 1] = "-0.5".into();
     let o = run(&other);
     assert_ne!(o.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&o.stderr).contains("another configuration"));
@@ -151,7 +151,7 @@ fn mine_scenes_resume_shards_and_mmvp_layout() {
             &images,
             &cache,
             &dir,
-            &["--shard", &shard],
+            &["--shard", shard.as_str()],
         )));
         assert!(stdout.contains("shard finished"), "{stdout}");
         shard_dirs.push(dir);
@@ -243,9 +243,9 @@ fn precomputed_inputs_and_bad_input() {
         "--dino",
         files[1].to_str().unwrap(),
         "--clip-min",
-        "0.0",
+        "-1.0",
         "--dino-max",
-        "0.9999",
+        "0.999999",
         "--dedup",
         "1.0",
         "-o",

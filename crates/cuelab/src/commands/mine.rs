@@ -28,13 +28,13 @@ pub struct MineArgs {
     #[arg(long, value_name = "MODEL|EMB.parquet|EMB.npy")]
     pub dino: Option<String>,
     /// CLIP cosine at or above which a pair is a candidate (inclusive).
-    #[arg(long, default_value_t = 0.95)]
+    #[arg(long, default_value_t = 0.95, allow_negative_numbers = true)]
     pub clip_min: f32,
     /// DINOv2 cosine below which a candidate is CLIP-blind (exclusive).
-    #[arg(long, default_value_t = 0.6)]
+    #[arg(long, default_value_t = 0.6, allow_negative_numbers = true)]
     pub dino_max: f32,
     /// DINOv2 cosine at or above which a candidate is a near-duplicate (flagged, excluded).
-    #[arg(long, default_value_t = 0.98)]
+    #[arg(long, default_value_t = 0.98, allow_negative_numbers = true)]
     pub dedup: f32,
     /// Approximate search with an HNSW index instead of the exact blocked products.
     #[arg(long)]
