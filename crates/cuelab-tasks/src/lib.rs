@@ -79,6 +79,7 @@ pub mod clipscore;
 pub mod debias;
 pub mod error;
 pub mod grounding;
+pub mod mine;
 pub mod proposals;
 pub mod run_dir;
 pub mod runner;

@@ -31,6 +31,8 @@ pub enum Command {
     Mmvp(Box<commands::mmvp::MmvpArgs>),
     /// Object detection with an ONNX detector (built-in CenterNet, or a YOLO export): region proposals for `ground`.
     Detect(commands::detect::DetectArgs),
+    /// Mine CLIP-blind pairs (CLIP alike, DINOv2 apart) into an MMVP-style benchmark skeleton.
+    Mine(Box<commands::mine::MineArgs>),
     /// Merge shard run directories into one and summarise.
     Merge(commands::merge::MergeArgs),
     /// Draw a cue recipe on an image for one or many regions.

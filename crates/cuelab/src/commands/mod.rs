@@ -10,6 +10,7 @@ pub mod detect;
 pub mod embed;
 pub mod ground;
 pub mod merge;
+pub mod mine;
 pub mod mmvp;
 pub mod render;
 pub mod report;

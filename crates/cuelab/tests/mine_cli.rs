@@ -1,0 +1,285 @@
+//! `cuelab mine` end to end on generated scenes with the committed tiny random CLIP and DINOv2
+//! (their cosines mean nothing, so the thresholds are lowered): every output is written, a rerun
+//! resumes, shards merge to the same pairs, and the MMVP layout passes `cuelab data check` and
+//! `cuelab mmvp`.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn models() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../cuelab-models/tests/data")
+}
+
+fn cuelab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cuelab"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn ok(o: &Output) -> String {
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "stdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn mine_args(images: &Path, cache: &Path, out: &Path, extra: &[&str]) -> Vec<String> {
+    let clip = models().join("clip-vit-tiny");
+    let dino = models().join("dinov2-tiny");
+    let mut a: Vec<String> = [
+        "mine",
+        "--images",
+        images.to_str().unwrap(),
+        "--clip",
+        clip.to_str().unwrap(),
+        "--dino",
+        dino.to_str().unwrap(),
+        "--clip-min",
+        "-1.0",
+        "--dino-max",
+        "0.999999",
+        "--dedup",
+        "1.0",
+        "--block",
+        "5",
+        "--chunk",
+        "7",
+        "--max-pairs",
+        "4",
+        "--cache",
+        cache.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    a.extend(extra.iter().map(|s| s.to_string()));
+    a
+}
+
+fn run(args: &[String]) -> Output {
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    cuelab(&refs)
+}
+
+#[test]
+fn mine_scenes_resume_shards_and_mmvp_layout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scenes = tmp.path().join("scenes");
+    ok(&cuelab(&[
+        "scenes",
+        "-n",
+        "12",
+        "--clips",
+        "0",
+        "--size",
+        "64",
+        "--out",
+        scenes.to_str().unwrap(),
+    ]));
+    let images = scenes.join("images");
+    let cache = tmp.path().join("cache.sqlite");
+    let out = tmp.path().join("mined");
+    let args = mine_args(&images, &cache, &out, &[]);
+    let stdout = ok(&run(&args));
+    assert!(stdout.contains("CLIP-blind pairs"), "{stdout}");
+    for f in [
+        "pairs.jsonl",
+        "pairs.parquet",
+        "duplicates.jsonl",
+        "contact_sheet.png",
+        "summary.json",
+        "mine.json",
+        "inputs.txt",
+        "mmvp/Questions.csv",
+        "mmvp/sources.csv",
+        "mmvp/images/1.jpg",
+        "mmvp/images/8.jpg",
+    ] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    let pairs = std::fs::read_to_string(out.join("pairs.jsonl")).unwrap();
+    let rows: Vec<serde_json::Value> = pairs
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(rows.len() >= 4, "{} pairs", rows.len());
+    let gaps: Vec<f64> = rows.iter().map(|r| r["gap"].as_f64().unwrap()).collect();
+    assert!(gaps.windows(2).all(|w| w[0] >= w[1]), "sorted by gap");
+    for r in &rows {
+        assert!(Path::new(r["path_a"].as_str().unwrap()).is_file());
+        assert!(r["dino"].as_f64().unwrap() < 0.999999);
+    }
+    let sheet = image::open(out.join("contact_sheet.png")).unwrap();
+    assert!(sheet.width() > 2 * 160 && sheet.height() > 160);
+    let questions = std::fs::read_to_string(out.join("mmvp/Questions.csv")).unwrap();
+    assert_eq!(questions.lines().count(), 1 + 8, "4 pairs, 2 rows each");
+
+    // rerun: every block is finished, nothing is searched again, the same pairs come out
+    let stdout = ok(&run(&args));
+    assert!(
+        stdout.contains("searched 0 row blocks (3 already finished)"),
+        "{stdout}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("pairs.jsonl")).unwrap(),
+        pairs
+    );
+
+    // other thresholds into the same directory are refused, not mixed
+    let mut other = args.clone();
+    let k = other.iter().position(|a| a == "--clip-min").unwrap();
+    other[k + 1] = "-0.5".into();
+    let o = run(&other);
+    assert_ne!(o.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("another configuration"));
+
+    // two shards in their own directories, then --merge: the same pairs
+    let mut shard_dirs = Vec::new();
+    for s in 0..2 {
+        let dir = tmp.path().join(format!("shard{s}"));
+        let shard = format!("{s}/2");
+        let stdout = ok(&run(&mine_args(
+            &images,
+            &cache,
+            &dir,
+            &["--shard", shard.as_str()],
+        )));
+        assert!(stdout.contains("shard finished"), "{stdout}");
+        shard_dirs.push(dir);
+    }
+    let merged = tmp.path().join("merged");
+    ok(&cuelab(&[
+        "mine",
+        "--merge",
+        shard_dirs[0].to_str().unwrap(),
+        shard_dirs[1].to_str().unwrap(),
+        "--max-pairs",
+        "4",
+        "-o",
+        merged.to_str().unwrap(),
+    ]));
+    assert_eq!(
+        std::fs::read_to_string(merged.join("pairs.jsonl")).unwrap(),
+        pairs
+    );
+
+    // the MMVP layout is accepted by the dataset checker and by `cuelab mmvp`
+    let mmvp = out.join("mmvp");
+    ok(&cuelab(&[
+        "data",
+        "check",
+        mmvp.to_str().unwrap(),
+        "--format",
+        "mmvp",
+    ]));
+    let clip = models().join("clip-vit-tiny");
+    let eval = tmp.path().join("eval");
+    ok(&cuelab(&[
+        "mmvp",
+        "--data",
+        mmvp.to_str().unwrap(),
+        "--clip",
+        clip.to_str().unwrap(),
+        "--out",
+        eval.to_str().unwrap(),
+    ]));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(eval.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["variants"][0]["pairs"]["n"], 4);
+}
+
+#[test]
+fn precomputed_inputs_and_bad_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scenes = tmp.path().join("scenes");
+    ok(&cuelab(&[
+        "scenes",
+        "-n",
+        "6",
+        "--clips",
+        "0",
+        "--size",
+        "64",
+        "--out",
+        scenes.to_str().unwrap(),
+    ]));
+    let imgs: Vec<PathBuf> = {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(scenes.join("images"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        v.sort();
+        v
+    };
+    // embeddings precomputed by `cuelab embed` as Parquet, one file per model
+    let mut files = Vec::new();
+    for (name, model) in [("clip", "clip-vit-tiny"), ("dino", "dinov2-tiny")] {
+        let f = tmp.path().join(format!("{name}.parquet"));
+        let mut a = vec![
+            "embed".to_string(),
+            "--model".into(),
+            models().join(model).to_str().unwrap().into(),
+            "-o".into(),
+            f.to_str().unwrap().into(),
+        ];
+        a.extend(imgs.iter().map(|p| p.to_str().unwrap().to_string()));
+        ok(&run(&a));
+        files.push(f);
+    }
+    let out = tmp.path().join("mined");
+    let stdout = ok(&cuelab(&[
+        "mine",
+        "--clip",
+        files[0].to_str().unwrap(),
+        "--dino",
+        files[1].to_str().unwrap(),
+        "--clip-min",
+        "-1.0",
+        "--dino-max",
+        "0.999999",
+        "--dedup",
+        "1.0",
+        "-o",
+        out.to_str().unwrap(),
+    ]));
+    assert!(
+        stdout.contains(&format!("{} images", imgs.len())),
+        "{stdout}"
+    );
+    assert!(out.join("pairs.parquet").is_file() && out.join("mmvp/Questions.csv").is_file());
+
+    // a model without images, and inverted thresholds: clear errors
+    let o = cuelab(&[
+        "mine",
+        "--clip",
+        models().join("clip-vit-tiny").to_str().unwrap(),
+        "--dino",
+        files[1].to_str().unwrap(),
+        "-o",
+        tmp.path().join("x").to_str().unwrap(),
+    ]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("give --images"));
+    let o = cuelab(&[
+        "mine",
+        "--clip",
+        files[0].to_str().unwrap(),
+        "--dino",
+        files[1].to_str().unwrap(),
+        "--dino-max",
+        "0.99",
+        "--dedup",
+        "0.9",
+        "-o",
+        tmp.path().join("y").to_str().unwrap(),
+    ]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("must be below --dedup"));
+}
