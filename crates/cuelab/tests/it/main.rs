@@ -10,6 +10,7 @@ mod detect_cli;
 mod fixtures;
 mod ground_cli;
 mod installed_demo;
+mod mine_cli;
 mod models_cli;
 mod render_cli;
 mod vlm_cli;
