@@ -79,6 +79,9 @@ def main():
     copy("caption_results", DATA / "coco/results.json")
     copy("mmvp", DATA / "mmvp/Questions.csv")
     copy("mmvp_vlm", DATA / "mmvp_vlm/Questions.csv")
+    # Regression: Question ID 0 made the pair-partner arithmetic underflow (found by a 15,000-input run).
+    header = (DATA / "mmvp_vlm/Questions.csv").read_text().splitlines()[0]
+    put("mmvp_vlm", "id0.csv", header + "\n0,Orientation,a dog facing left\n1,Orientation,a dog facing right\n")
     copy("ssv2_labels", DATA / "ssv2/labels.json")
     copy("refcoco_pickle", DATA / "refcocog/refs(umd).p", "refs_p0.p")
     copy("refcoco_pickle", DATA / "refcocog/refs(umd)_p2.p", "refs_p2.p")

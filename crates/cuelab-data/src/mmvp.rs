@@ -201,12 +201,17 @@ pub fn load_vlm(csv_path: &Path, image_dir: Option<&Path>, skip_bad: bool) -> Re
     }
     for row in &rows {
         let record = format!("Question ID {}", row.id);
+        // Pairs are (1, 2), (3, 4), ...: an odd id's partner follows it, an even id's precedes
+        // it. Id 0 (or one at the top of the integer range) has no partner.
         let partner_id = if row.id % 2 == 1 {
-            row.id + 1
+            row.id.checked_add(1)
         } else {
-            row.id - 1
+            row.id.checked_sub(1)
         };
         let res = (|| {
+            let partner_id = partner_id.ok_or_else(|| {
+                DataError::record(csv_path, &record, "Question IDs start at 1")
+            })?;
             let partner = rows.iter().find(|r| r.id == partner_id).ok_or_else(|| {
                 DataError::record(
                     csv_path,
