@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::debias::{read_pool_file, DebiasPool, PoolKind};
 use crate::error::{Result, TaskError};
-use crate::grounding::{short_hash, Aggregate, Method, Variant};
+use crate::grounding::{short_hash, Aggregate, GroundingSample, Method, Variant};
 
 /// A value given once or as a list (a grid axis).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -246,7 +246,7 @@ fn csv_field(s: &str) -> String {
 pub const QUESTION_TODO: &str =
     "TODO: write a question whose answer differs between the two images of this pair";
 /// The options placeholder (parses as two options).
-pub const OPTIONS_TODO: &str = "(a) TODO (b) TODO";
+pub const OPTIONS_TODO: &str = "(a) TODO first option (b) TODO second option";
 /// The answer placeholder.
 pub const ANSWER_TODO: &str = "(a)";
 

@@ -84,7 +84,10 @@ fn no_source_reads_the_checkout_at_run_time() {
                 && name != "build.rs"
                 && std::fs::read_to_string(&path)
                     .unwrap()
-                    .contains(concat!("CARGO_", "MANIFEST_DIR"))
+                    .lines()
+                    // Doc comments hold doctests, which are tests.
+                    .filter(|l| !l.trim_start().starts_with("//"))
+                    .any(|l| l.contains(concat!("CARGO_", "MANIFEST_DIR")))
             {
                 offenders.push(path.display().to_string());
             }
