@@ -209,9 +209,8 @@ pub fn load_vlm(csv_path: &Path, image_dir: Option<&Path>, skip_bad: bool) -> Re
             row.id.checked_sub(1)
         };
         let res = (|| {
-            let partner_id = partner_id.ok_or_else(|| {
-                DataError::record(csv_path, &record, "Question IDs start at 1")
-            })?;
+            let partner_id = partner_id
+                .ok_or_else(|| DataError::record(csv_path, &record, "Question IDs start at 1"))?;
             let partner = rows.iter().find(|r| r.id == partner_id).ok_or_else(|| {
                 DataError::record(
                     csv_path,

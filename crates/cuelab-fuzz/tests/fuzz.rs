@@ -1,7 +1,7 @@
 //! Bounded, seeded fuzzing of every parser that takes user input: each target starts from its
 //! committed corpus (`corpus/<target>/`, built by `tools/fuzz/make_corpus.py`) and must return
 //! (an error is fine) without panicking on every mutated input. The iteration count comes from
-//! `CUELAB_FUZZ_ITERS` (default 1,500 per target, a few seconds in a dev build); the seed from
+//! `CUELAB_FUZZ_ITERS` (default 6,000 per target, fewer for the file-based and model-loading ones; a few seconds in a dev build); the seed from
 //! `CUELAB_FUZZ_SEED` (default 0). Inputs that panic are written to
 //! `$CARGO_TARGET_TMPDIR/fuzz-findings/<target>/`.
 
@@ -66,7 +66,7 @@ fn cue_specs_parse_and_render() {
         points: vec![(2.0, 2.0), (10.0, 9.0), (20.0, 15.0)],
         label: Some("dog".into()),
     };
-    check(fuzz("cue_spec", &corpus("cue_spec"), &options(1500), |b| {
+    check(fuzz("cue_spec", &corpus("cue_spec"), &options(6000), |b| {
         if let Ok(recipe) = cuelab_cue::Recipe::parse(&text(b)) {
             // The canonical form parses back to the same recipe.
             let again = cuelab_cue::Recipe::parse(&recipe.to_string()).unwrap();
@@ -78,10 +78,10 @@ fn cue_specs_parse_and_render() {
 
 #[test]
 fn boxes_rle_and_regions() {
-    check(fuzz("box", &corpus("box"), &options(1500), |b| {
+    check(fuzz("box", &corpus("box"), &options(6000), |b| {
         let _ = cuelab_cue::BoxXyxy::parse(&text(b));
     }));
-    check(fuzz("rle", &corpus("rle"), &options(1500), |b| {
+    check(fuzz("rle", &corpus("rle"), &options(6000), |b| {
         if let Ok(r) = cuelab_cue::Rle::from_compressed(7, 9, &text(b)) {
             let _ = r.decode();
         }
@@ -89,7 +89,7 @@ fn boxes_rle_and_regions() {
     check(fuzz(
         "region_json",
         &corpus("region_json"),
-        &options(1500),
+        &options(6000),
         |b| {
             if let Ok(r) = serde_json::from_slice::<cuelab_cue::Region>(b) {
                 let _ = r.bbox();
@@ -105,40 +105,40 @@ fn boxes_rle_and_regions() {
 
 #[test]
 fn images_decode() {
-    check(fuzz("image", &corpus("image"), &options(1500), |b| {
+    check(fuzz("image", &corpus("image"), &options(6000), |b| {
         let _ = cuelab_cue::decode_rgb(b, Path::new("fuzz.bin"));
     }));
 }
 
 #[test]
 fn dataset_files() {
-    via_file("jsonl", "samples.jsonl", 800, |p| {
+    via_file("jsonl", "samples.jsonl", 3200, |p| {
         let _ = cuelab_data::jsonl::read(p, false);
         let _ = cuelab_data::jsonl::read(p, true);
     });
-    via_file("coco_instances", "instances.json", 600, |p| {
+    via_file("coco_instances", "instances.json", 2400, |p| {
         let _ = cuelab_data::coco::load_instances(p, None, true);
     });
-    via_file("coco_captions", "captions.json", 600, |p| {
+    via_file("coco_captions", "captions.json", 2400, |p| {
         let _ = cuelab_data::coco::load_captions(p, None, true);
     });
-    via_file("karpathy", "dataset_coco.json", 600, |p| {
+    via_file("karpathy", "dataset_coco.json", 2400, |p| {
         let _ = cuelab_data::coco::load_karpathy(p, None, None, true);
     });
-    via_file("caption_results", "results.json", 600, |p| {
+    via_file("caption_results", "results.json", 2400, |p| {
         let _ = cuelab_data::coco::read_results(p);
     });
-    via_file("mmvp", "Questions.csv", 600, |p| {
+    via_file("mmvp", "Questions.csv", 2400, |p| {
         let _ = cuelab_data::mmvp::load(p, None, true, true);
         let _ = cuelab_data::mmvp::load(p, None, false, false);
     });
-    via_file("mmvp_vlm", "Questions.csv", 600, |p| {
+    via_file("mmvp_vlm", "Questions.csv", 2400, |p| {
         let _ = cuelab_data::mmvp::load_vlm(p, None, true);
     });
-    via_file("ssv2_labels", "labels.json", 600, |p| {
+    via_file("ssv2_labels", "labels.json", 2400, |p| {
         let _ = cuelab_data::ssv2::read_labels(p);
     });
-    via_file("refcoco_pickle", "refs(fuzz).p", 800, |p| {
+    via_file("refcoco_pickle", "refs(fuzz).p", 3200, |p| {
         let _ = cuelab_data::refcoco::read_refs(p);
     });
     // A whole RefCOCO folder: mutated refs next to valid instances.
@@ -150,7 +150,7 @@ fn dataset_files() {
     check(fuzz(
         "refcoco_folder",
         &corpus("refcoco_pickle"),
-        &options(400),
+        &options(1600),
         |b| {
             std::fs::write(&refs, b).unwrap();
             let _ = cuelab_data::refcoco::load(
@@ -169,7 +169,7 @@ fn experiment_configs() {
     check(fuzz(
         "grounding_toml",
         &corpus("grounding_toml"),
-        &options(1500),
+        &options(6000),
         |b| {
             if let Ok(cfg) = toml::from_str::<cuelab_tasks::experiment::GroundingConfig>(&text(b)) {
                 if let Ok(v) = cfg.variants() {
@@ -184,14 +184,14 @@ fn experiment_configs() {
 #[test]
 fn model_files_and_tokenizers() {
     let device = cuelab_models::Device::Cpu;
-    via_file("safetensors", "model.safetensors", 1500, |p| {
+    via_file("safetensors", "model.safetensors", 6000, |p| {
         let _ = cuelab_models::weights::Weights::load(p, &device);
     });
-    via_file("spiece", "spiece.model", 600, |p| {
+    via_file("spiece", "spiece.model", 2400, |p| {
         let _ = cuelab_models::spiece::SentencePiece::from_file(p);
     });
     let bpe = cuelab_models::bpe::BpeTokenizer::openai().unwrap();
-    check(fuzz("text", &corpus("text"), &options(1500), |b| {
+    check(fuzz("text", &corpus("text"), &options(6000), |b| {
         let t = text(b);
         let _ = bpe.encode(&t, true);
         let _ = bpe.encode_plain(&t);
@@ -211,7 +211,7 @@ fn model_files_and_tokenizers() {
     check(fuzz(
         "config_json",
         &corpus("config_json"),
-        &options(150),
+        &options(600),
         |b| {
             for name in ["clip-vit-tiny", "dinov2-tiny"] {
                 let dir = tmp.path().join(name);
