@@ -1,6 +1,8 @@
 //! CLIP-blind pair mining: parity with the NumPy reference (tools/reference/mine), recovery of
 //! planted pairs at the exact threshold edges, shards, resuming and the approximate search.
 
+#![allow(clippy::unwrap_used)]
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
