@@ -2,7 +2,7 @@
 //! reads without script; the optional inline script adds a filter box that shows only cards
 //! whose text matches.
 
-use crate::html::esc;
+use crate::html::{esc, slug};
 
 /// One card: its HTML and the plain text the filter matches against.
 #[derive(Debug, Clone)]
@@ -50,5 +50,26 @@ pub fn gallery(id: &str, title: &str, note: &str, cards: &[Card], total: usize) 
         s.push_str("</div></details>");
     }
     s.push_str("</section>");
+    s
+}
+
+/// One gallery per flip direction: `flips` holds (direction title, card ids shown, total
+/// flips), `note` says what a flip is, and `card` renders one id.
+pub fn flip_galleries(
+    prefix: &str,
+    flips: &[(String, Vec<String>, usize)],
+    note: &str,
+    card: impl Fn(&str) -> Card,
+) -> String {
+    let mut s = String::new();
+    for (title, list, total) in flips {
+        s.push_str(&gallery(
+            &format!("{prefix}-flip-{}", slug(title)),
+            &format!("Flips: {title}"),
+            note,
+            &list.iter().map(|id| card(id)).collect::<Vec<_>>(),
+            *total,
+        ));
+    }
     s
 }

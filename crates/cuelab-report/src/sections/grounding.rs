@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::{arm_name, clip, figure, Context, Section};
 use crate::arms::{against_first, table as paired_table, Arm, Outcome};
 use crate::error::Result;
-use crate::gallery::{gallery, Card};
+use crate::gallery::{flip_galleries, gallery, Card};
 use crate::html::{esc, estimate_cell, f, num, pval, slug};
 use crate::plot::{bars, histogram, lines, Bar, BarSeries};
 use crate::run::Run;
@@ -176,15 +176,12 @@ impl Section for Grounding {
             &worst.iter().map(|id| card(id)).collect::<Vec<_>>(),
             all.len(),
         ));
-        for (title, list, total) in &flips {
-            s.push_str(&gallery(
-                &format!("{prefix}-flip-{}", slug(title)),
-                &format!("Flips: {title}"),
-                "Hit at IoU ≥ 0.5 under one arm and missed under the other.",
-                &list.iter().map(|id| card(id)).collect::<Vec<_>>(),
-                *total,
-            ));
-        }
+        s.push_str(&flip_galleries(
+            &prefix,
+            &flips,
+            "Hit at IoU ≥ 0.5 under one arm and missed under the other.",
+            card,
+        ));
         Ok(s)
     }
 }

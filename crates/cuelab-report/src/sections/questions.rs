@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::{arm_name, clip, figure, Context, Section};
 use crate::arms::{against_first, table as paired_table, Arm, Outcome};
 use crate::error::Result;
-use crate::gallery::{gallery, Card};
+use crate::gallery::{flip_galleries, gallery, Card};
 use crate::html::{esc, estimate_cell, f, num, pval, slug, text};
 use crate::plot::{bars, Bar, BarSeries};
 use crate::run::Run;
@@ -163,15 +163,12 @@ impl Section for Questions {
             &worst.iter().map(|id| card(id)).collect::<Vec<_>>(),
             wrong_everywhere.len(),
         ));
-        for (title, list, total) in &flips {
-            s.push_str(&gallery(
-                &format!("{prefix}-flip-{}", slug(title)),
-                &format!("Flips: {title}"),
-                "Right under one arm and wrong under the other.",
-                &list.iter().map(|id| card(id)).collect::<Vec<_>>(),
-                *total,
-            ));
-        }
+        s.push_str(&flip_galleries(
+            &prefix,
+            &flips,
+            "Right under one arm and wrong under the other.",
+            card,
+        ));
         Ok(s)
     }
 }
