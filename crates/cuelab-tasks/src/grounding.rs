@@ -31,11 +31,13 @@ use crate::error::{Result, TaskError};
 use crate::spatial::is_spatial;
 
 pub mod config;
+pub mod inputs;
 pub mod run;
 pub mod study;
 pub mod summary;
 
 pub use config::{default_cues, GroundingConfig, OneOrMany};
+pub use inputs::InputCounts;
 pub use run::run_grounding;
 pub use study::{
     is_refcoco, load_models, load_samples, read_refcoco, read_samples, read_samples_as, run_study,
@@ -97,14 +99,35 @@ pub fn from_data_samples_as(
     base: &std::path::Path,
     field: cuelab_data::TextField,
 ) -> Vec<GroundingSample> {
+    from_data_samples_counted(samples, base, field, &mut InputCounts::default())
+}
+
+/// [`from_data_samples_as`], counting in `counts` the grounding samples it skips (no target
+/// box, no image, no expression). Samples of other tasks are not grounding samples and are not
+/// counted.
+pub fn from_data_samples_counted(
+    samples: &[cuelab_data::Sample],
+    base: &std::path::Path,
+    field: cuelab_data::TextField,
+    counts: &mut InputCounts,
+) -> Vec<GroundingSample> {
     let mut out = Vec::new();
     for s in samples {
         if s.task != cuelab_data::Task::Grounding {
             continue;
         }
         let (Some(target), Some(image)) = (s.target, s.image.as_ref()) else {
+            counts.skip(if s.target.is_none() {
+                "grounding sample without a target box"
+            } else {
+                "grounding sample without an image"
+            });
             continue;
         };
+        if s.expressions.is_empty() {
+            counts.skip("grounding sample without an expression");
+            continue;
+        }
         let given: Vec<String> = s
             .expressions
             .iter()

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::error::{Result, TaskError};
-use crate::grounding::GroundingSample;
+use crate::grounding::{GroundingSample, InputCounts};
 
 /// Box layout of a proposals file.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -79,12 +79,16 @@ impl ProposalSource {
     /// Replace the proposals of `samples` from this source. With a detector only the samples
     /// this run will score (`shard`, `limit`) are detected, cached in `run_dir`; their
     /// detections are returned (`None` for the other sources).
+    ///
+    /// What the source could not provide is added to `counts` (images without an entry in a
+    /// proposals file, detector boxes that failed validation), never dropped silently.
     pub fn apply(
         &self,
         samples: &mut [GroundingSample],
         shard: Option<(usize, usize)>,
         limit: Option<usize>,
         run_dir: &Path,
+        counts: &mut InputCounts,
     ) -> Result<Option<CachedDetections>> {
         match self {
             ProposalSource::GroundTruth => Ok(None),
@@ -93,12 +97,32 @@ impl ProposalSource {
                 format,
                 min_score,
             } => {
-                apply_proposals_file(samples, path, *format, *min_score)?;
+                let selected: Vec<usize> = crate::runner::select(samples, shard, limit)
+                    .into_iter()
+                    .map(|(i, _)| i)
+                    .collect();
+                let missing = apply_proposals_file(samples, path, *format, *min_score)?;
+                counts.images_without_proposals += selected
+                    .iter()
+                    .filter(|&&i| missing.contains(&samples[i].image))
+                    .count();
                 Ok(None)
             }
             ProposalSource::Detector { spec, options } => {
-                apply_detector(samples, spec, options, shard, limit, run_dir).map(Some)
+                let (cached, invalid) =
+                    apply_detector_counted(samples, spec, options, shard, limit, run_dir)?;
+                counts.invalid_detections += invalid;
+                Ok(Some(cached))
             }
+        }
+    }
+
+    /// The proposal file's SHA-256 (its contents are part of the run identity), `None` for
+    /// the other sources.
+    pub fn file_sha256(&self) -> Result<Option<String>> {
+        match self {
+            ProposalSource::File { path, .. } => crate::runner::sha256_file(path).map(Some),
+            _ => Ok(None),
         }
     }
 }
@@ -121,13 +145,13 @@ enum ProposalEntry {
 
 /// Replace each sample's proposals by those of `path` for its image (by path, file name or stem).
 /// Images missing from the file get no proposals (the run falls back to the whole image and
-/// records it).
+/// records it); they are returned so that the caller counts and reports them.
 pub fn apply_proposals_file(
     samples: &mut [GroundingSample],
     path: &Path,
     format: BoxFormat,
     min_score: f32,
-) -> Result<()> {
+) -> Result<std::collections::BTreeSet<PathBuf>> {
     let text = std::fs::read_to_string(path).map_err(|e| TaskError::io(path, e))?;
     let map: BTreeMap<String, Vec<ProposalEntry>> =
         serde_json::from_str(&text).map_err(|e| TaskError::Json {
@@ -163,6 +187,7 @@ pub fn apply_proposals_file(
         }
         boxes.insert(key, (list, classes));
     }
+    let mut missing = std::collections::BTreeSet::new();
     for s in samples.iter_mut() {
         let full = s.image.display().to_string();
         let name = s
@@ -177,13 +202,27 @@ pub fn apply_proposals_file(
             .and_then(|n| n.to_str())
             .unwrap_or_default()
             .to_string();
-        (s.proposals, s.proposal_classes) = [full, name, stem]
-            .iter()
-            .find_map(|k| boxes.get(k))
-            .cloned()
-            .unwrap_or_default();
+        match [full, name, stem].iter().find_map(|k| boxes.get(k)) {
+            Some(found) => (s.proposals, s.proposal_classes) = found.clone(),
+            None => {
+                (s.proposals, s.proposal_classes) = Default::default();
+                missing.insert(s.image.clone());
+            }
+        }
     }
-    Ok(())
+    if !missing.is_empty() {
+        tracing::warn!(
+            "{}: no entry for {} image(s) (e.g. {}); their samples fall back to the whole image",
+            path.display(),
+            missing.len(),
+            missing
+                .iter()
+                .next()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        );
+    }
+    Ok(missing)
 }
 
 /// Load a detector by built-in name or path.
@@ -204,6 +243,19 @@ pub fn apply_detector(
     limit: Option<usize>,
     run_dir: &Path,
 ) -> Result<CachedDetections> {
+    apply_detector_counted(samples, spec, options, shard, limit, run_dir).map(|(c, _)| c)
+}
+
+/// [`apply_detector`], also returning how many detector boxes failed validation (empty or
+/// non-finite boxes; dropped from the proposals, counted and reported).
+pub fn apply_detector_counted(
+    samples: &mut [GroundingSample],
+    spec: &str,
+    options: &DetectOptions,
+    shard: Option<(usize, usize)>,
+    limit: Option<usize>,
+    run_dir: &Path,
+) -> Result<(CachedDetections, usize)> {
     options.validate().map_err(|source| TaskError::Detect {
         context: "detector thresholds".into(),
         source: Box::new(source),
@@ -215,23 +267,29 @@ pub fn apply_detector(
         .collect();
     let images: Vec<PathBuf> = selected.iter().map(|&i| samples[i].image.clone()).collect();
     let cached = detect_cached(&detector, spec, options, &images, run_dir)?;
+    let mut invalid = 0;
     for &i in &selected {
         let s = &mut samples[i];
-        (s.proposals, s.proposal_classes) = cached
-            .by_image
-            .get(&s.image)
-            .map(|d| {
-                d.iter()
-                    .filter_map(|d| {
-                        BoxXyxy::new(d.bbox[0], d.bbox[1], d.bbox[2], d.bbox[3])
-                            .ok()
-                            .map(|b| (b, d.class.clone()))
-                    })
-                    .unzip()
-            })
-            .unwrap_or_default();
+        let (mut boxes, mut classes) = (Vec::new(), Vec::new());
+        for d in cached.by_image.get(&s.image).into_iter().flatten() {
+            match BoxXyxy::new(d.bbox[0], d.bbox[1], d.bbox[2], d.bbox[3]) {
+                Ok(b) => {
+                    boxes.push(b);
+                    classes.push(d.class.clone());
+                }
+                Err(e) => {
+                    invalid += 1;
+                    tracing::warn!(
+                        "{}: detector box {:?} dropped: {e}",
+                        s.image.display(),
+                        d.bbox
+                    );
+                }
+            }
+        }
+        (s.proposals, s.proposal_classes) = (boxes, classes);
     }
-    Ok(cached)
+    Ok((cached, invalid))
 }
 
 /// One detection as written to JSON (the shape a proposals file has).
@@ -321,7 +379,10 @@ pub fn detect_cached(
                 DetCache::default()
             }
         },
-        Err(_) => DetCache::default(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => DetCache::default(),
+        // Anything else (permission denied, a folder in the way, an I/O error) is an error:
+        // detecting again would overwrite a cache the user may need.
+        Err(e) => return Err(TaskError::io(&cache_path, e)),
     };
     cache.detector = description.clone();
     let mut out = BTreeMap::new();

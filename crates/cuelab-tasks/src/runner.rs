@@ -221,7 +221,14 @@ fn check_shard_set(dirs: &[PathBuf], manifests: &[Value]) -> Result<()> {
         }
         let data_key = |m: &Value| match m["data"].get("sha256") {
             Some(sum) => sum.clone(),
-            None => m["data"].clone(),
+            None => {
+                // Per-shard input counts differ between shards of one run.
+                let mut d = m["data"].clone();
+                if let Some(o) = d.as_object_mut() {
+                    o.remove("inputs");
+                }
+                d
+            }
         };
         if data_key(m) != data_key(first) {
             return Err(merge_error(format!(
@@ -359,7 +366,12 @@ pub fn merge_runs(dirs: &[PathBuf], out: &Path) -> Result<Merged> {
                 }
             }
             let rows: Vec<crate::grounding::GroundingRow> = run.rows()?;
-            let summary = crate::grounding::summary::summarize(&rows, &order, seed);
+            let mut summary = crate::grounding::summary::summarize(&rows, &order, seed);
+            let counts: Vec<_> = manifests
+                .iter()
+                .map(|m| crate::grounding::run::inputs_of(&m["data"]))
+                .collect();
+            summary.inputs = crate::grounding::inputs::merge_shard_counts(&counts);
             finish(&run, &summary, &crate::grounding::summary::table(&summary))?;
             Ok(Merged::Grounding(summary))
         }

@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use super::config::GroundingConfig;
 use super::run::run_grounding;
 use super::summary::Summary;
-use super::{from_data_samples_as, Grounder, GroundingSample, StageSeconds};
+use super::{from_data_samples_counted, Grounder, GroundingSample, InputCounts, StageSeconds};
 use crate::error::{Result, TaskError};
 use crate::proposals::{CachedDetections, ProposalSource};
 use crate::runner::{self, RunOptions};
@@ -78,6 +78,8 @@ impl Default for GroundingSettings {
 pub struct GroundingOutcome {
     /// The summary (also in `summary.json` / `summary.txt`).
     pub summary: Summary,
+    /// Inputs skipped, replaced or dropped (also in the manifest and the summary).
+    pub inputs: InputCounts,
     /// Where this invocation's time went (also in `timing.json`).
     pub timing: StageSeconds,
     /// The detections, when a detector made the proposals.
@@ -123,6 +125,15 @@ pub fn read_samples(path: &Path) -> Result<Vec<GroundingSample>> {
 
 /// [`read_samples`] with generic samples' expression text taken from `field`.
 pub fn read_samples_as(path: &Path, field: cuelab_data::TextField) -> Result<Vec<GroundingSample>> {
+    read_samples_counted(path, field, &mut InputCounts::default())
+}
+
+/// [`read_samples_as`], counting the grounding samples it skips in `counts`.
+pub fn read_samples_counted(
+    path: &Path,
+    field: cuelab_data::TextField,
+    counts: &mut InputCounts,
+) -> Result<Vec<GroundingSample>> {
     let text = std::fs::read_to_string(path).map_err(|e| TaskError::io(path, e))?;
     let base = path.parent().unwrap_or(Path::new("."));
     let mut out = Vec::new();
@@ -138,7 +149,7 @@ pub fn read_samples_as(path: &Path, field: cuelab_data::TextField) -> Result<Vec
         if value.get("task").is_some() {
             let sample: cuelab_data::Sample =
                 serde_json::from_value(value).map_err(|e| bad(e.to_string()))?;
-            out.extend(from_data_samples_as(&[sample], base, field));
+            out.extend(from_data_samples_counted(&[sample], base, field, counts));
         } else {
             let mut s: GroundingSample = serde_json::from_value(value)
                 .map_err(|e| bad(format!("not a grounding sample: {e}")))?;
@@ -166,6 +177,17 @@ pub fn read_refcoco(
     split: Option<&str>,
     field: cuelab_data::TextField,
 ) -> Result<(Vec<GroundingSample>, Vec<String>)> {
+    read_refcoco_counted(data, images, split, field, &mut InputCounts::default())
+}
+
+/// [`read_refcoco`], counting the grounding samples it skips in `counts`.
+pub fn read_refcoco_counted(
+    data: &Path,
+    images: Option<&Path>,
+    split: Option<&str>,
+    field: cuelab_data::TextField,
+    counts: &mut InputCounts,
+) -> Result<(Vec<GroundingSample>, Vec<String>)> {
     let (refs_path, instances) = cuelab_data::refcoco::find_files(data)?;
     let refs = cuelab_data::refcoco::read_refs(&refs_path)?;
     let loaded =
@@ -175,7 +197,7 @@ pub fn read_refcoco(
         Some(dir) => dir.to_path_buf(),
         None => refs_path.parent().unwrap_or(Path::new(".")).to_path_buf(),
     };
-    let samples = from_data_samples_as(&loaded.samples, &base, field);
+    let samples = from_data_samples_counted(&loaded.samples, &base, field, counts);
     if samples.is_empty() {
         return Err(TaskError::NoSamples(format!(
             "{}: no grounding samples{}",
@@ -200,10 +222,21 @@ pub fn load_samples(
     split: Option<&str>,
     field: cuelab_data::TextField,
 ) -> Result<(Vec<GroundingSample>, Vec<String>)> {
+    load_samples_counted(data, images, split, field, &mut InputCounts::default())
+}
+
+/// [`load_samples`], counting the grounding samples it skips in `counts`.
+pub fn load_samples_counted(
+    data: &Path,
+    images: Option<&Path>,
+    split: Option<&str>,
+    field: cuelab_data::TextField,
+    counts: &mut InputCounts,
+) -> Result<(Vec<GroundingSample>, Vec<String>)> {
     if is_refcoco(data) {
-        read_refcoco(data, images, split, field)
+        read_refcoco_counted(data, images, split, field, counts)
     } else {
-        let samples = read_samples_as(data, field)?;
+        let samples = read_samples_counted(data, field, counts)?;
         let train = samples
             .iter()
             .filter(|s| s.split == "train")
@@ -282,25 +315,46 @@ pub fn run_study(settings: &GroundingSettings) -> Result<GroundingOutcome> {
     let mut config = settings.config.clone();
     config.resolve_defaults(is_refcoco(&settings.data));
     let config = &config;
-    let (mut samples, train) = load_samples(
+    let mut inputs = InputCounts::default();
+    let (mut samples, train) = load_samples_counted(
         &settings.data,
         settings.images.as_deref(),
         settings.split.as_deref(),
         config.text_field(),
+        &mut inputs,
     )?;
-    let detections =
-        settings
-            .proposals
-            .apply(&mut samples, settings.shard, config.limit, &settings.out)?;
+    let detections = settings.proposals.apply(
+        &mut samples,
+        settings.shard,
+        config.limit,
+        &settings.out,
+        &mut inputs,
+    )?;
     let models = load_models(&config.models, settings.preprocess, &settings.device)?;
-    let data_description = runner::describe_data_file(
+    let mut data_description = runner::describe_data_file(
         &settings.data,
         json!({
             "samples_file": settings.data.display().to_string(),
             "proposals": settings.proposals.describe(),
+            "proposals_sha256": settings.proposals.file_sha256()?,
             "detector": detections.as_ref().map(|d| d.description.clone()),
+            "split": settings.split,
+            "images": settings.images.as_ref().map(|p| p.display().to_string()),
+            "inputs": inputs,
         }),
     )?;
+    if let (Some(d), true) = (data_description.as_object_mut(), is_refcoco(&settings.data)) {
+        // A RefCOCO folder: its refs and instances files are the data.
+        let (refs, instances) =
+            cuelab_data::refcoco::find_files(&settings.data).map_err(TaskError::from)?;
+        d.insert("refs_sha256".into(), runner::sha256_file(&refs)?.into());
+        if instances.is_file() {
+            d.insert(
+                "instances_sha256".into(),
+                runner::sha256_file(&instances)?.into(),
+            );
+        }
+    }
     let opts = RunOptions {
         out: settings.out.clone(),
         shard: settings.shard,
@@ -319,5 +373,6 @@ pub fn run_study(settings: &GroundingSettings) -> Result<GroundingOutcome> {
         summary,
         timing,
         detections,
+        inputs,
     })
 }

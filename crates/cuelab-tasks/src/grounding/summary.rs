@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::grounding::GroundingRow;
+use crate::grounding::{GroundingRow, InputCounts};
 use crate::stats::{bootstrap_mean, mcnemar, paired_bootstrap, Estimate, McNemar, PairedDiff};
 
 /// Bootstrap resamples for every CI.
@@ -70,6 +70,9 @@ pub struct Summary {
     pub variants: Vec<VariantSummary>,
     /// Each variant against the first.
     pub paired: Vec<Paired>,
+    /// Inputs skipped, replaced or dropped before scoring (absent when none).
+    #[serde(default, skip_serializing_if = "InputCounts::is_empty")]
+    pub inputs: InputCounts,
 }
 
 fn metrics(rows: &[&GroundingRow], seed: u64) -> Metrics {
@@ -151,7 +154,11 @@ pub fn summarize(rows: &[GroundingRow], order: &[(String, String)], seed: u64) -
             });
         }
     }
-    Summary { variants, paired }
+    Summary {
+        variants,
+        paired,
+        inputs: InputCounts::default(),
+    }
 }
 
 /// A terminal table of the summary.
@@ -225,6 +232,9 @@ pub fn table(summary: &Summary) -> String {
             100.0 * p.iou.diff.hi,
             p.iou.p_value
         ));
+    }
+    for line in summary.inputs.lines() {
+        out.push_str(&format!("\nwarning: {line}"));
     }
     out.push('\n');
     out

@@ -201,7 +201,8 @@ pub fn run(args: GroundArgs) -> Result<ExitStatus> {
     }
     print!("{}", table(&outcome.summary));
     println!("run directory: {}", args.out.display());
-    Ok(if outcome.errors() > 0 {
+    // Skipped or replaced inputs (listed under the table) make the run partial, like error rows.
+    Ok(if outcome.errors() > 0 || !outcome.inputs.is_empty() {
         ExitStatus::Partial
     } else {
         ExitStatus::Success
