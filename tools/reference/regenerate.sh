@@ -8,6 +8,7 @@ PY=${PY:-/opt/refenv/bin/python}
 "$PY" tools/reference/cue/make_fixtures.py
 # JPEG decoding fixtures (needs `pip install simplejpeg` besides Pillow and numpy)
 "$PY" tools/reference/cue/make_jpeg_fixtures.py
+"$PY" tools/reference/cue/make_overlay_fixtures.py
 "$PY" tools/reference/data/make_fixtures.py
 "$PY" tools/reference/captions/make_fixtures.py
 # CLIP-blind pair search (numpy only)

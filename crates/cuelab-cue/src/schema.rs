@@ -243,7 +243,7 @@ pub const PRIMITIVES: &[PrimitiveSpec] = &[
                     max: 400.0,
                 },
                 "18",
-                "font size in pixels",
+                "font size in pixels per em (as Pillow's truetype size)",
             ),
             p("color", COLOR, "white", "text colour"),
             p("bg", COLOR, "red", "tag background colour"),

@@ -2,4 +2,5 @@
 //! module is one area. Run one module with `cargo test -p cuelab-cue --test it pillow_parity::`.
 
 mod jpeg_parity;
+mod overlay_parity;
 mod pillow_parity;
