@@ -254,6 +254,13 @@ impl EmbeddingCache {
             keys.iter().map(|k| self.get(k)).collect::<Result<_>>()?;
         let missing: Vec<usize> = (0..out.len()).filter(|&i| out[i].is_none()).collect();
         if !missing.is_empty() {
+            // One event per model call, so that a run's log shows what it computed (the crash
+            // tests count these to prove nothing cached is computed twice).
+            tracing::debug!(
+                computed = missing.len(),
+                cached = keys.len() - missing.len(),
+                "embedding cache miss: encoding"
+            );
             let fresh = compute(&missing)?;
             if fresh.len() != missing.len() {
                 return Err(Error::Invalid(format!(

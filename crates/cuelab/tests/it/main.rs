@@ -5,8 +5,10 @@
 mod architecture;
 mod ask_cli;
 mod caption_eval;
+mod crash;
 mod data_cli;
 mod detect_cli;
+mod disk_full;
 mod fixtures;
 mod ground_cli;
 mod installed_demo;
