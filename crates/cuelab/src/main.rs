@@ -5,7 +5,6 @@ mod args;
 mod bundled;
 mod commands;
 mod exit;
-mod parquet_out;
 
 use clap::Parser;
 
