@@ -350,7 +350,8 @@ pub fn run_vqa(
         .iter()
         .map(|v| (v.id.clone(), v.label.clone()))
         .collect();
-    let summary = summarize_vqa(&rows, &order, config.seed, missing);
+    let mut summary = summarize_vqa(&rows, &order, config.seed, missing);
+    summary.endpoints = answerer.endpoint_stats();
     runner::finish(&run, &summary, &vqa_table(&summary))?;
     if let Some(e) = fatal {
         return Err(TaskError::Backend(format!(

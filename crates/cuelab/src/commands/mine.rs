@@ -54,8 +54,8 @@ pub struct MineArgs {
     /// Exact mode: columns per product tile (tile memory: block x chunk x 8 bytes).
     #[arg(long, default_value_t = 4096)]
     pub chunk: usize,
-    /// Search only the row blocks b with b % N == I; `auto` reads SLURM_ARRAY_TASK_ID /
-    /// SLURM_ARRAY_TASK_COUNT or CUELAB_SHARD. Shards may share one -o directory, or use their
+    /// Search only the row blocks b with b % N == I; `auto` / `auto/N` read a Slurm job array
+    /// or a Kubernetes Indexed Job (docs/scaling.md), or CUELAB_SHARD. Shards may share one -o directory, or use their
     /// own and be joined with --merge.
     #[arg(long, value_name = "I/N|auto")]
     pub shard: Option<String>,
