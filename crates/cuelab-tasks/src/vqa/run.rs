@@ -274,7 +274,9 @@ pub fn run_vqa(
                     .collect()
             });
             let built = match sources {
-                Ok(images) => build_question(config, item, ordinal, variant, images)
+                // the balanced option order cycles by the position in the whole item list, so
+                // a shard shows every question exactly as the unsharded run does
+                Ok(images) => build_question(config, item, selected[ordinal].0, variant, images)
                     .map_err(|e| e.to_string()),
                 Err(e) => Err(e.clone()),
             };
