@@ -71,6 +71,12 @@ pub struct GroundingSample {
     pub given_expressions: Vec<String>,
 }
 
+impl crate::shard::ShardKey for GroundingSample {
+    fn shard_key(&self) -> &str {
+        &self.id
+    }
+}
+
 impl GroundingSample {
     /// The given prompts' expressions (see [`GroundingSample::given_expressions`]).
     pub fn given(&self) -> Vec<&str> {

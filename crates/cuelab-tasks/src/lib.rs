@@ -77,12 +77,16 @@
 pub mod boxes;
 pub mod clipscore;
 pub mod debias;
+pub mod embed_parts;
 pub mod error;
 pub mod grounding;
+pub mod merge_kinds;
 pub mod mine;
 pub mod proposals;
 pub mod run_dir;
 pub mod runner;
+pub mod shard;
+pub mod slurm;
 pub mod spatial;
 pub mod stats;
 pub mod vqa;

@@ -5,7 +5,8 @@
 //!   every kind — cuelab version, experiment kind, config hash, shard, seed, machine record,
 //!   start time (model checksums are part of the model ids each kind records, data checksums part
 //!   of the data description, see [`describe_data_file`]);
-//! - [`select`]: shard and limit selection (`i % N == I`, then the first `limit`);
+//! - [`select`]: shard and limit selection (by a stable hash of each item's key, see
+//!   [`crate::shard`], then the first `limit`); [`parse_shard`] reads `I/N`, `auto` and `auto/N`;
 //! - [`progress_bar`]: the progress bar (hidden when not wanted);
 //! - [`finish`]: `summary.json`, `summary.txt` and the manifest's `end` stamp;
 //! - [`merge_runs`]: shard directories of any kind combined into one, refusing incomplete or
@@ -19,13 +20,14 @@ use serde_json::{json, Value};
 
 use crate::error::{Result, TaskError};
 use crate::run_dir::{now_rfc3339, read_json, read_rows, RunDir, MANIFEST, RESULTS, SUMMARY};
+pub use crate::shard::ShardKey;
 
 /// Options of one run, whatever its kind.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     /// Run directory.
     pub out: PathBuf,
-    /// `(index, count)`: only samples with `i % count == index`.
+    /// `(index, count)`: only the samples of that shard (see [`crate::shard`]).
     pub shard: Option<(usize, usize)>,
     /// Show a progress bar.
     pub progress: bool,
@@ -36,25 +38,16 @@ pub const GROUNDING: &str = "grounding";
 /// The `experiment` value of question-answering runs' manifests.
 pub const VQA: &str = "vqa";
 
-/// Parse a shard `I/N` (0-based, `I < N`).
+/// Parse a `--shard` value: `I/N` (0-based, `I < N`), or `auto` / `auto/N` from a Slurm job
+/// array or a Kubernetes Indexed Job (see [`crate::shard::parse`]).
 pub fn parse_shard(text: &str) -> Result<(usize, usize)> {
-    let bad = || {
-        TaskError::Config(format!(
-            "--shard {text}: expected I/N with 0 <= I < N, e.g. 0/4"
-        ))
-    };
-    let (i, n) = text.split_once('/').ok_or_else(bad)?;
-    let i: usize = i.trim().parse().map_err(|_| bad())?;
-    let n: usize = n.trim().parse().map_err(|_| bad())?;
-    if n == 0 || i >= n {
-        return Err(bad());
-    }
-    Ok((i, n))
+    crate::shard::parse(text)
 }
 
-/// The items a run works on: those of its shard (`i % N == I`), then the first `limit` of them.
+/// The items a run works on: those of its shard (by a stable hash of [`ShardKey::shard_key`],
+/// so adding items never moves old ones to another shard), then the first `limit` of them.
 /// Returns `(index in items, item)`.
-pub fn select<T>(
+pub fn select<T: ShardKey>(
     items: &[T],
     shard: Option<(usize, usize)>,
     limit: Option<usize>,
@@ -62,7 +55,7 @@ pub fn select<T>(
     items
         .iter()
         .enumerate()
-        .filter(|(i, _)| shard.is_none_or(|(k, n)| i % n == k))
+        .filter(|(_, item)| crate::shard::in_shard(item.shard_key(), shard))
         .take(limit.unwrap_or(usize::MAX))
         .collect()
 }
@@ -121,6 +114,7 @@ pub fn manifest(
         "experiment": experiment,
         "config_hash": config_hash,
         "shard": shard.map(|(i, n)| format!("{i}/{n}")),
+        "shard_partition": shard.map(|_| crate::shard::PARTITION),
         "seed": seed,
         "machine": machine(),
         "start": now_rfc3339(),
@@ -180,6 +174,10 @@ pub enum Merged {
     Grounding(crate::grounding::summary::Summary),
     /// A question-answering run.
     Vqa(crate::vqa::VqaSummary),
+    /// `cuelab mine` work directories.
+    Mine(crate::mine::pipeline::Finished),
+    /// `cuelab embed` Parquet parts, merged into one file.
+    Embed(crate::embed_parts::EmbedMerged),
 }
 
 impl Merged {
@@ -188,6 +186,11 @@ impl Merged {
         match self {
             Merged::Grounding(s) => crate::grounding::summary::table(s),
             Merged::Vqa(s) => crate::vqa::vqa_table(s),
+            Merged::Mine(f) => crate::merge_kinds::mine_table(f),
+            Merged::Embed(e) => format!(
+                "{} rows of {} values ({}) from {} part(s)\n",
+                e.rows, e.dim, e.model, e.parts
+            ),
         }
     }
 }
@@ -218,6 +221,16 @@ fn check_shard_set(dirs: &[PathBuf], manifests: &[Value]) -> Result<()> {
                 found: m["config_hash"].as_str().unwrap_or("").into(),
                 expected: hash.to_string(),
             });
+        }
+        if m.get("shard_partition") != first.get("shard_partition") {
+            return Err(merge_error(format!(
+                "{} and {} split the samples differently (shard partition {} vs {}): rerun the \
+                 older shards with this version",
+                d.display(),
+                dirs[0].display(),
+                m.get("shard_partition").unwrap_or(&Value::Null),
+                first.get("shard_partition").unwrap_or(&Value::Null)
+            )));
         }
         let data_key = |m: &Value| match m["data"].get("sha256") {
             Some(sum) => sum.clone(),
@@ -258,7 +271,11 @@ fn check_shard_set(dirs: &[PathBuf], manifests: &[Value]) -> Result<()> {
     }
     let shards: Vec<Option<(usize, usize)>> = manifests
         .iter()
-        .map(|m| m["shard"].as_str().and_then(|s| parse_shard(s).ok()))
+        .map(|m| {
+            m["shard"]
+                .as_str()
+                .and_then(|s| crate::shard::parse_exact(s).ok())
+        })
         .collect();
     if shards.iter().all(Option::is_none) {
         if dirs.len() > 1 {
@@ -308,14 +325,22 @@ fn check_shard_set(dirs: &[PathBuf], manifests: &[Value]) -> Result<()> {
     Ok(())
 }
 
-/// Merge the `results.jsonl` of shard directories (any run kind) into `out` and summarise.
-/// Refused unless the directories are finished runs of one configuration forming a complete
-/// shard set (or a single run).
+/// Merge the shards of a run of any kind into `out` and summarise: run directories
+/// (`results.jsonl`: grounding, questions, MMVP), `cuelab mine` work directories, or `cuelab
+/// embed` Parquet parts (files or dataset folders; `out` is then the merged `.parquet` file).
+/// Refused unless the shards are finished runs of one configuration forming a complete,
+/// non-overlapping shard set (or a single run).
 pub fn merge_runs(dirs: &[PathBuf], out: &Path) -> Result<Merged> {
     if dirs.is_empty() {
         return Err(TaskError::Config(
             "merge needs at least one run directory".into(),
         ));
+    }
+    if crate::merge_kinds::is_mine_dir(&dirs[0]) {
+        return crate::merge_kinds::merge_mine(dirs, out).map(Merged::Mine);
+    }
+    if !dirs[0].join(MANIFEST).exists() && crate::embed_parts::is_embed_input(&dirs[0]) {
+        return crate::embed_parts::merge(dirs, out).map(Merged::Embed);
     }
     let manifests: Vec<Value> = dirs
         .iter()
@@ -388,17 +413,26 @@ mod tests {
 
     #[test]
     fn shards_and_limits_select() {
-        let items: Vec<usize> = (0..10).collect();
+        let items: Vec<String> = (0..10).map(|i| format!("item{i}")).collect();
         let pick = |shard, limit| -> Vec<usize> {
             select(&items, shard, limit)
                 .into_iter()
                 .map(|(i, _)| i)
                 .collect()
         };
-        assert_eq!(pick(None, None), items);
-        assert_eq!(pick(Some((1, 3)), None), vec![1, 4, 7]);
-        assert_eq!(pick(Some((1, 3)), Some(2)), vec![1, 4]);
+        assert_eq!(pick(None, None), (0..10).collect::<Vec<_>>());
         assert_eq!(pick(None, Some(3)), vec![0, 1, 2]);
+        // the shards partition the items, each by its key's hash
+        let mut all: Vec<usize> = (0..3).flat_map(|k| pick(Some((k, 3)), None)).collect();
+        all.sort_unstable();
+        assert_eq!(all, (0..10).collect::<Vec<_>>());
+        for k in 0..3 {
+            for i in pick(Some((k, 3)), None) {
+                assert_eq!(crate::shard::shard_of(&items[i], 3), k);
+            }
+        }
+        let first_two = pick(Some((1, 3)), Some(2));
+        assert_eq!(first_two, pick(Some((1, 3)), None)[..2].to_vec());
         assert_eq!(parse_shard("1/4").unwrap(), (1, 4));
         for bad in ["4/4", "1", "a/2", "0/0"] {
             assert!(parse_shard(bad).is_err(), "{bad}");

@@ -22,6 +22,12 @@ pub trait Answerer: Send + Sync {
 
     /// Answers a batch of questions, reporting each through `sink` as it completes.
     fn answer_all(&self, questions: &[Question], sink: &mut AnswerSink<'_>) -> Result<()>;
+
+    /// Requests, failures and latency per endpoint so far, for the run summary (empty for
+    /// backends without endpoints).
+    fn endpoint_stats(&self) -> Vec<crate::remote::EndpointStats> {
+        Vec::new()
+    }
 }
 
 /// An [`Answerer`] backed by a closure: for tests, dry runs and oracle baselines.

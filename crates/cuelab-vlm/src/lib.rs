@@ -28,5 +28,6 @@ pub use backend::{Answerer, FnAnswerer};
 pub use error::{Result, VlmError};
 pub use question::{AnswerMode, Question};
 pub use remote::{
-    GenerationConfig, ImageFormat, PromptTemplate, RemoteAnswerer, RemoteConfig, ResponseCache,
+    EndpointStats, GenerationConfig, ImageFormat, PromptTemplate, RemoteAnswerer, RemoteConfig,
+    ResponseCache,
 };

@@ -5,7 +5,6 @@ mod args;
 mod bundled;
 mod commands;
 mod exit;
-mod parquet_out;
 
 use clap::Parser;
 
@@ -22,6 +21,7 @@ fn main() -> std::process::ExitCode {
         Command::Mmvp(a) => commands::mmvp::run(*a),
         Command::Detect(a) => commands::detect::run(a),
         Command::Merge(a) => commands::merge::run(a),
+        Command::Slurm(a) => commands::slurm::run(a),
         Command::Mine(a) => commands::mine::run(*a),
         Command::Render(a) => commands::render::run(a),
         Command::Cues(a) => commands::cues::run(a),

@@ -41,6 +41,13 @@ pub struct VqaItem {
     pub targets: Vec<Vec<Target>>,
 }
 
+/// Questions of a pair (MMVP) share a shard, so every shard scores whole pairs.
+impl crate::shard::ShardKey for VqaItem {
+    fn shard_key(&self) -> &str {
+        self.pair_id.as_deref().unwrap_or(&self.id)
+    }
+}
+
 impl VqaItem {
     /// True when cue variants can be drawn (some image has a target).
     pub fn has_targets(&self) -> bool {

@@ -274,7 +274,9 @@ pub fn run_vqa(
                     .collect()
             });
             let built = match sources {
-                Ok(images) => build_question(config, item, ordinal, variant, images)
+                // the balanced option order cycles by the position in the whole item list, so
+                // a shard shows every question exactly as the unsharded run does
+                Ok(images) => build_question(config, item, selected[ordinal].0, variant, images)
                     .map_err(|e| e.to_string()),
                 Err(e) => Err(e.clone()),
             };
@@ -350,7 +352,8 @@ pub fn run_vqa(
         .iter()
         .map(|v| (v.id.clone(), v.label.clone()))
         .collect();
-    let summary = summarize_vqa(&rows, &order, config.seed, missing);
+    let mut summary = summarize_vqa(&rows, &order, config.seed, missing);
+    summary.endpoints = answerer.endpoint_stats();
     runner::finish(&run, &summary, &vqa_table(&summary))?;
     if let Some(e) = fatal {
         return Err(TaskError::Backend(format!(

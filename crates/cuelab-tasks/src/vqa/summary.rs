@@ -74,6 +74,10 @@ pub struct VqaSummary {
     pub vs_plain: Vec<VsPlain>,
     /// Questions not answered yet (transport failures; a rerun asks them again).
     pub missing: usize,
+    /// Requests, failures and latency per endpoint of this run's process (remote backends;
+    /// not carried into a merge, whose shards each keep their own).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub endpoints: Vec<cuelab_vlm::EndpointStats>,
 }
 
 fn cell(qtype: &str, rows: &[&VqaRow], seed: u64) -> Cell {
@@ -176,6 +180,7 @@ pub fn summarize_vqa(
         variants,
         vs_plain,
         missing,
+        endpoints: Vec::new(),
     }
 }
 
@@ -261,6 +266,20 @@ pub fn vqa_table(summary: &VqaSummary) -> String {
         out.push_str(&format!(
             "\n{} question(s) still unanswered (backend failures): rerun to ask them again",
             summary.missing
+        ));
+    }
+    for e in &summary.endpoints {
+        let ms = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.0}"));
+        out.push_str(&format!(
+            "\nendpoint {}: {} requests, {} failed, {} ejection(s){}, latency ms p50 {} p90 {} p99 {}",
+            e.url,
+            e.requests,
+            e.failures,
+            e.ejections,
+            if e.healthy { "" } else { " (out of the rotation)" },
+            ms(e.latency_ms_p50),
+            ms(e.latency_ms_p90),
+            ms(e.latency_ms_p99)
         ));
     }
     out.push('\n');

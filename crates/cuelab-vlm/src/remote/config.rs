@@ -119,6 +119,14 @@ pub struct RemoteConfig {
     pub template: PromptTemplate,
     /// Worker threads of the client's own async runtime.
     pub threads: usize,
+    /// A replica failing this many attempts in a row (connection errors, timeouts, 5xx,
+    /// malformed bodies) leaves the rotation until a probe succeeds; 0 keeps every replica in.
+    pub eject_after: u32,
+    /// Seconds before the first probe of a replica out of the rotation; doubles after each
+    /// failed probe, up to `probe_max_s`.
+    pub probe_base_s: f64,
+    /// Longest delay between probes, in seconds.
+    pub probe_max_s: f64,
 }
 
 impl Default for RemoteConfig {
@@ -141,6 +149,9 @@ impl Default for RemoteConfig {
             cache_path: None,
             template: PromptTemplate::default(),
             threads: 2,
+            eject_after: 3,
+            probe_base_s: 2.0,
+            probe_max_s: 120.0,
         }
     }
 }
@@ -171,6 +182,9 @@ impl RemoteConfig {
         let non_negative = |x: f64| x.is_finite() && x >= 0.0;
         if !non_negative(self.backoff_base_s) || !non_negative(self.backoff_max_s) {
             return Err("backoff_base_s / backoff_max_s: must be non-negative numbers".into());
+        }
+        if !non_negative(self.probe_base_s) || !non_negative(self.probe_max_s) {
+            return Err("probe_base_s / probe_max_s: must be non-negative numbers".into());
         }
         if !(1..=100).contains(&self.jpeg_quality) {
             return Err(format!(

@@ -1,6 +1,9 @@
 //! Sending one request: endpoint choice, timeout, retries with backoff, fault classification.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use super::health::{EndpointStats, Health, HealthPolicy, Standing};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -74,7 +77,7 @@ impl RetryPolicy {
 struct Endpoint {
     url: String,
     in_flight: AtomicUsize,
-    sent: AtomicUsize,
+    health: Health,
 }
 
 /// The HTTP side of the client: a connection pool and the endpoints it spreads requests over.
@@ -84,6 +87,7 @@ pub struct Transport {
     turn: AtomicUsize,
     api_key: Option<ApiKey>,
     policy: RetryPolicy,
+    health: HealthPolicy,
 }
 
 /// Decrements an endpoint's in-flight count when the attempt ends (also when cancelled).
@@ -101,6 +105,8 @@ enum Attempt {
     Retry {
         reason: String,
         after: Option<Duration>,
+        /// The endpoint is at fault (connection, timeout, 5xx, malformed body), not overloaded.
+        failed: bool,
     },
     Fatal(String),
     GiveUp(String),
@@ -127,6 +133,7 @@ impl Transport {
         timeout: Duration,
         pool_size: usize,
         policy: RetryPolicy,
+        health: HealthPolicy,
     ) -> Result<Self, String> {
         let client = reqwest::Client::builder()
             .timeout(timeout)
@@ -152,12 +159,13 @@ impl Transport {
                 .map(|url| Endpoint {
                     url: url.clone(),
                     in_flight: AtomicUsize::new(0),
-                    sent: AtomicUsize::new(0),
+                    health: Health::default(),
                 })
                 .collect(),
             turn: AtomicUsize::new(0),
             api_key,
             policy,
+            health,
         })
     }
 
@@ -165,22 +173,58 @@ impl Transport {
     pub fn sent_per_endpoint(&self) -> Vec<(String, usize)> {
         self.endpoints
             .iter()
-            .map(|e| (e.url.clone(), e.sent.load(Ordering::Relaxed)))
+            .map(|e| (e.url.clone(), e.health.requests() as usize))
             .collect()
     }
 
-    /// The endpoint with the fewest requests in flight; ties go round-robin.
+    /// Requests, failures, ejections and latency percentiles of each endpoint so far.
+    pub fn endpoint_stats(&self) -> Vec<EndpointStats> {
+        self.endpoints
+            .iter()
+            .map(|e| e.health.stats(&e.url))
+            .collect()
+    }
+
+    /// The endpoint for the next attempt: one out of the rotation whose probe is due (so a
+    /// recovered replica rejoins), else the healthy one with the fewest requests in flight
+    /// (ties go round-robin), else — every replica out — the one due back first, so a run never
+    /// waits while a replica may answer.
     fn pick(&self) -> &Endpoint {
         let n = self.endpoints.len();
         let start = self.turn.fetch_add(1, Ordering::Relaxed) % n;
-        let mut best = &self.endpoints[start];
-        for k in 1..n {
+        let now = Instant::now();
+        let mut best: Option<&Endpoint> = None;
+        let mut soonest: Option<(Instant, &Endpoint)> = None;
+        for k in 0..n {
             let e = &self.endpoints[(start + k) % n];
-            if e.in_flight.load(Ordering::Relaxed) < best.in_flight.load(Ordering::Relaxed) {
-                best = e;
+            match e.health.standing(now) {
+                Standing::ProbeDue => {
+                    if e.health.claim_probe(now, &self.health, false) {
+                        tracing::debug!("probing {}", e.url);
+                        return e;
+                    }
+                }
+                Standing::Down(until) => {
+                    if soonest.is_none_or(|(t, _)| until < t) {
+                        soonest = Some((until, e));
+                    }
+                }
+                Standing::Healthy => {
+                    let load = e.in_flight.load(Ordering::Relaxed);
+                    if best.is_none_or(|b| load < b.in_flight.load(Ordering::Relaxed)) {
+                        best = Some(e);
+                    }
+                }
             }
         }
-        best
+        match (best, soonest) {
+            (Some(e), _) => e,
+            (None, Some((_, e))) => {
+                e.health.claim_probe(now, &self.health, true);
+                e
+            }
+            (None, None) => &self.endpoints[start],
+        }
     }
 
     /// Sends `body` until `parse` accepts a 200 response, a fatal status comes back, or the
@@ -202,7 +246,7 @@ impl Transport {
                         reason: self.scrub(&reason),
                     })
                 }
-                Attempt::Retry { reason, after } => (reason, after),
+                Attempt::Retry { reason, after, .. } => (reason, after),
             };
             if attempts > self.policy.retries {
                 return Err(SendError::Failed {
@@ -238,7 +282,30 @@ impl Transport {
         let endpoint = self.pick();
         endpoint.in_flight.fetch_add(1, Ordering::Relaxed);
         let _guard = InFlight(&endpoint.in_flight);
-        endpoint.sent.fetch_add(1, Ordering::Relaxed);
+        endpoint.health.sent();
+        let started = Instant::now();
+        let outcome = self.exchange(endpoint, body, parse).await;
+        match &outcome {
+            Attempt::Done(_) => endpoint.health.alive(Some(started.elapsed())),
+            Attempt::Retry { failed: true, .. } => {
+                if endpoint.health.failed(&self.health, Instant::now()) {
+                    tracing::warn!(
+                        "{} failed {} times in a row: out of the rotation until a probe succeeds",
+                        endpoint.url,
+                        self.health.eject_after
+                    );
+                }
+            }
+            _ => endpoint.health.alive(None),
+        }
+        outcome
+    }
+
+    /// One HTTP exchange with `endpoint`, classified.
+    async fn exchange<P>(&self, endpoint: &Endpoint, body: Bytes, parse: &P) -> Attempt
+    where
+        P: Fn(&[u8]) -> Result<Answer, String>,
+    {
         let mut request = self
             .client
             .post(&endpoint.url)
@@ -253,6 +320,7 @@ impl Transport {
                 return Attempt::Retry {
                     reason: format!("{}: {}", endpoint.url, error_kind(&e)),
                     after: None,
+                    failed: true,
                 }
             }
         };
@@ -270,6 +338,7 @@ impl Transport {
                 return Attempt::Retry {
                     reason: format!("{}: reading the response: {}", endpoint.url, error_kind(&e)),
                     after: None,
+                    failed: true,
                 }
             }
         };
@@ -279,6 +348,7 @@ impl Transport {
                 Err(reason) => Attempt::Retry {
                     reason: format!("{}: {reason}", endpoint.url),
                     after: None,
+                    failed: true,
                 },
             };
         }
@@ -291,10 +361,12 @@ impl Transport {
             StatusCode::TOO_MANY_REQUESTS => Attempt::Retry {
                 reason: message,
                 after: retry_after,
+                failed: false,
             },
             StatusCode::REQUEST_TIMEOUT => Attempt::Retry {
                 reason: message,
                 after: None,
+                failed: false,
             },
             StatusCode::BAD_REQUEST
             | StatusCode::UNAUTHORIZED
@@ -304,6 +376,7 @@ impl Transport {
             s if s.is_server_error() => Attempt::Retry {
                 reason: message,
                 after: retry_after,
+                failed: true,
             },
             _ => Attempt::GiveUp(message),
         }

@@ -13,6 +13,7 @@
 pub mod cache;
 pub mod config;
 pub mod encode;
+pub mod health;
 pub mod http;
 pub mod prompt;
 pub mod request;
@@ -33,6 +34,7 @@ use crate::question::Question;
 
 pub use cache::ResponseCache;
 pub use config::{GenerationConfig, ImageFormat, PromptTemplate, RemoteConfig};
+pub use health::EndpointStats;
 use http::{ApiKey, RetryPolicy, SendError, Transport};
 
 /// An [`Answerer`] asking OpenAI-compatible servers.
@@ -83,6 +85,12 @@ impl RemoteAnswerer {
                 config.timeout(),
                 config.concurrency,
                 policy,
+                health::HealthPolicy {
+                    eject_after: config.eject_after,
+                    probe_base: Duration::from_secs_f64(config.probe_base_s),
+                    probe_max: Duration::from_secs_f64(config.probe_max_s),
+                    probe_timeout: config.timeout(),
+                },
             )
             .map_err(VlmError::Other)?
         };
@@ -105,6 +113,11 @@ impl RemoteAnswerer {
     /// The settings in use.
     pub fn config(&self) -> &RemoteConfig {
         &self.shared.config
+    }
+
+    /// Requests, failures, ejections and latency percentiles of each endpoint so far.
+    pub fn endpoint_stats(&self) -> Vec<EndpointStats> {
+        self.shared.transport.endpoint_stats()
     }
 
     /// Attempts sent to each endpoint so far (full URL, count), retries included.
@@ -181,6 +194,10 @@ impl Shared {
 }
 
 impl Answerer for RemoteAnswerer {
+    fn endpoint_stats(&self) -> Vec<EndpointStats> {
+        RemoteAnswerer::endpoint_stats(self)
+    }
+
     fn describe(&self) -> Value {
         let c = &self.shared.config;
         json!({

@@ -113,8 +113,9 @@ pub struct RunArgs {
     /// Seed of the option order and bootstrap.
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Run only shard I of N (`I/N`, 0-based).
-    #[arg(long, value_name = "I/N")]
+    /// Run only shard I of N (`I/N`, 0-based; `auto` or `auto/N` from a Slurm job array or a
+    /// Kubernetes Indexed Job) — merge shards with `cuelab merge`.
+    #[arg(long, value_name = "I/N|auto")]
     pub shard: Option<String>,
     /// Run directory (resumed when it exists).
     #[arg(short, long)]

@@ -1,5 +1,5 @@
 //! `cuelab embed`: embed images or texts with a model and write a float32 `.npy` or a Parquet file
-//! (one row per input, in order).
+//! (one row per input, in order); `--shard` writes one Parquet part of a dataset folder.
 
 use std::path::PathBuf;
 
@@ -9,6 +9,8 @@ use cuelab_models::cache::EmbeddingCache;
 use cuelab_models::{
     l2_normalize, load_embedder, load_image, load_scorer, npy, LoadOptions, ModelDtype, Pipeline,
 };
+
+use cuelab_tasks::embed_parts as parts;
 
 use crate::exit::ExitStatus;
 
@@ -46,6 +48,11 @@ pub struct EmbedArgs {
     /// id, so cache entries of different dtypes never mix.
     #[arg(long, default_value = "f32", value_name = "f32|bf16|f16")]
     pub dtype: String,
+    /// Embed only shard I of N (`I/N`, 0-based; `auto` from a Slurm job array or Kubernetes
+    /// Indexed Job): OUT.parquet becomes a dataset folder of parts (`part-IIIII-of-NNNNN.parquet`)
+    /// that pyarrow/polars/DuckDB read as one table; `cuelab merge` joins them into one file.
+    #[arg(long, value_name = "I/N|auto")]
+    pub shard: Option<String>,
 }
 
 /// Run `cuelab embed`.
@@ -70,6 +77,46 @@ pub fn run(args: EmbedArgs) -> Result<ExitStatus> {
         device: cuelab_models::device(&args.device)?,
         dtype: args.dtype.parse::<ModelDtype>()?,
     };
+    let shard = args
+        .shard
+        .as_deref()
+        .map(cuelab_tasks::runner::parse_shard)
+        .transpose()?;
+    if shard.is_some() && !parquet {
+        bail!("--shard writes Parquet parts: give an output ending in .parquet");
+    }
+    let labels: Vec<String> = if args.texts.is_empty() {
+        args.images
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect()
+    } else {
+        args.texts.clone()
+    };
+    let settings = format!(
+        "images={} normalize={} dtype={} preprocess={:?}",
+        args.texts.is_empty(),
+        args.normalize,
+        opts.dtype,
+        args.preprocess
+    );
+    let meta = parts::PartMeta {
+        config_hash: parts::config_hash(&args.model, &settings, &labels),
+        model: args.model.clone(),
+        inputs: labels.len(),
+        shard,
+    };
+    let target = match shard {
+        Some(s) => parts::part_path(&args.output, s),
+        None => args.output.clone(),
+    };
+    if shard.is_some() && target.is_file() && parts::read_meta(&target)?.as_ref() == Some(&meta) {
+        println!("{}: this shard is already done", target.display());
+        return Ok(ExitStatus::Success);
+    }
+    let picked: Vec<usize> = (0..labels.len())
+        .filter(|&i| cuelab_tasks::shard::in_shard(&labels[i], shard))
+        .collect();
     let mut cache = args
         .cache
         .as_deref()
@@ -78,10 +125,9 @@ pub fn run(args: EmbedArgs) -> Result<ExitStatus> {
     let (mut rows, dim, id) = if args.texts.is_empty() {
         let model = load_embedder(&args.model, &opts)
             .with_context(|| format!("loading model `{}`", args.model))?;
-        let images = args
-            .images
+        let images = picked
             .iter()
-            .map(|p| load_image(p))
+            .map(|&i| load_image(&args.images[i]))
             .collect::<Result<Vec<_>, _>>()?;
         tracing::info!(preprocess = %model.preprocess().key(), "embedding {} images", images.len());
         let rows = match cache.as_mut() {
@@ -92,9 +138,10 @@ pub fn run(args: EmbedArgs) -> Result<ExitStatus> {
     } else {
         let model = load_scorer(&args.model, &opts)
             .with_context(|| format!("loading model `{}`", args.model))?;
+        let texts: Vec<String> = picked.iter().map(|&i| args.texts[i].clone()).collect();
         let rows = match cache.as_mut() {
-            Some(c) => c.encode_texts(model.as_ref(), &args.texts)?,
-            None => model.encode_texts(&args.texts)?,
+            Some(c) => c.encode_texts(model.as_ref(), &texts)?,
+            None => model.encode_texts(&texts)?,
         };
         (rows, model.embed_dim(), model.id().to_string())
     };
@@ -102,18 +149,19 @@ pub fn run(args: EmbedArgs) -> Result<ExitStatus> {
         rows = rows.iter().map(|r| l2_normalize(r)).collect();
     }
     if parquet {
-        let labels: Vec<String> = if args.texts.is_empty() {
-            args.images
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect()
-        } else {
-            args.texts.clone()
-        };
-        crate::parquet_out::write_embeddings(&args.output, &labels, &rows, dim)?;
+        let out_rows: Vec<parts::EmbedRow> = picked
+            .iter()
+            .zip(&rows)
+            .map(|(&i, e)| parts::EmbedRow {
+                row: i as i64,
+                input: labels[i].clone(),
+                embedding: e.clone(),
+            })
+            .collect();
+        parts::write(&target, &meta, &out_rows, dim)?;
     } else {
         npy::write_f32_2d(&args.output, &rows, dim)?;
     }
-    tracing::info!(rows = rows.len(), model = %id, dtype = %opts.dtype, "wrote {}", args.output.display());
+    tracing::info!(rows = rows.len(), model = %id, dtype = %opts.dtype, "wrote {}", target.display());
     Ok(ExitStatus::Success)
 }

@@ -68,8 +68,9 @@ pub struct GroundArgs {
     /// Seed for debias sampling and bootstrap.
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Run only shard I of N (`I/N`, 0-based) — merge shards with `cuelab merge`.
-    #[arg(long, value_name = "I/N")]
+    /// Run only shard I of N (`I/N`, 0-based; `auto` or `auto/N` from a Slurm job array or a
+    /// Kubernetes Indexed Job) — merge shards with `cuelab merge`.
+    #[arg(long, value_name = "I/N|auto")]
     pub shard: Option<String>,
     /// Image preprocessing for every backbone: openai (seed 004, default) or hf.
     #[arg(long, default_value = "openai", value_parser = |s: &str| Pipeline::parse(s))]

@@ -1,5 +1,6 @@
-//! `cuelab merge`: combine the run directories of shards (grounding or questions) into one and
-//! summarise; incomplete or mismatched shard sets are refused.
+//! `cuelab merge`: combine the shards of a run of any kind (run directories of ground, ask,
+//! mmvp, ...; `mine` work directories; `embed` Parquet parts) into one and summarise;
+//! incomplete, overlapping or mismatched shard sets are refused.
 
 use std::path::PathBuf;
 
@@ -12,10 +13,11 @@ use crate::exit::ExitStatus;
 /// Flags of `cuelab merge`.
 #[derive(Debug, Args)]
 pub struct MergeArgs {
-    /// Shard run directories: every shard `I/N` of one configuration, each finished.
+    /// Shard run directories (every shard `I/N` of one configuration, each finished), `mine`
+    /// work directories, or `embed` Parquet parts (files or a dataset folder).
     #[arg(required = true)]
     pub runs: Vec<PathBuf>,
-    /// The merged run directory.
+    /// The merged run directory (for `embed` parts: the merged `.parquet` file).
     #[arg(short, long)]
     pub out: PathBuf,
 }
@@ -24,6 +26,6 @@ pub struct MergeArgs {
 pub fn run(args: MergeArgs) -> Result<ExitStatus> {
     let merged = merge_runs(&args.runs, &args.out)?;
     print!("{}", merged.table());
-    println!("merged run directory: {}", args.out.display());
+    println!("merged into {}", args.out.display());
     Ok(ExitStatus::Success)
 }

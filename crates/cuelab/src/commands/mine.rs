@@ -9,7 +9,7 @@ use cuelab_models::{LoadOptions, ModelDtype, Pipeline};
 use cuelab_tasks::mine::approx::AnnParams;
 use cuelab_tasks::mine::pipeline::{finish, load_side, EmbedOptions, FinishOptions};
 use cuelab_tasks::mine::run::{collect, prepare, search, MineConfig, Mode};
-use cuelab_tasks::mine::{parse_shard, shard_from_env, Thresholds};
+use cuelab_tasks::mine::Thresholds;
 
 use crate::exit::ExitStatus;
 
@@ -54,8 +54,8 @@ pub struct MineArgs {
     /// Exact mode: columns per product tile (tile memory: block x chunk x 8 bytes).
     #[arg(long, default_value_t = 4096)]
     pub chunk: usize,
-    /// Search only the row blocks b with b % N == I; `auto` reads SLURM_ARRAY_TASK_ID /
-    /// SLURM_ARRAY_TASK_COUNT or CUELAB_SHARD. Shards may share one -o directory, or use their
+    /// Search only the row blocks b with b % N == I; `auto` / `auto/N` read a Slurm job array
+    /// or a Kubernetes Indexed Job (docs/scaling.md), or CUELAB_SHARD. Shards may share one -o directory, or use their
     /// own and be joined with --merge.
     #[arg(long, value_name = "I/N|auto")]
     pub shard: Option<String>,
@@ -131,13 +131,11 @@ pub fn run(args: MineArgs) -> Result<ExitStatus> {
     let (Some(clip_ref), Some(dino_ref)) = (&args.clip, &args.dino) else {
         bail!("give --clip and --dino (models or precomputed embeddings), or --merge DIR...");
     };
-    let shard = match args.shard.as_deref() {
-        None => None,
-        Some("auto") => Some(shard_from_env()?.context(
-            "--shard auto: set SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT, or CUELAB_SHARD=I/N",
-        )?),
-        Some(s) => Some(parse_shard(s)?),
-    };
+    let shard = args
+        .shard
+        .as_deref()
+        .map(cuelab_tasks::runner::parse_shard)
+        .transpose()?;
     let thresholds = Thresholds {
         clip_min: args.clip_min,
         dino_max: args.dino_max,

@@ -16,4 +16,5 @@ pub mod render;
 pub mod report;
 pub mod scenes;
 pub mod score;
+pub mod slurm;
 pub mod vlm;

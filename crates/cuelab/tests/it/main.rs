@@ -16,4 +16,5 @@ mod mine_cli;
 mod models_cli;
 mod render_cli;
 mod run_identity;
+mod scale_cli;
 mod vlm_cli;
