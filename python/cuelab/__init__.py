@@ -373,7 +373,7 @@ class Run:
         self.manifest: Dict[str, Any] = payload["manifest"]
         self.summary: Optional[Dict[str, Any]] = payload["summary"]
         self.summary_text: Optional[str] = payload["summary_text"]
-        self.records: List[Dict[str, Any]] = payload["rows"]
+        self.records: List[Dict[str, Any]] = [json.loads(r) for r in payload["rows"]]
         #: For :func:`ask`: ``missing`` (still unanswered), ``not_asked`` (samples that could not
         #: be asked, with the reason) and ``malformed_lines``; empty otherwise.
         self.info: Dict[str, Any] = extra or {}

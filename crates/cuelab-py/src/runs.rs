@@ -279,8 +279,8 @@ pub fn ask(
 }
 
 /// A run directory read back, as JSON: `manifest`, `summary` (null until the run finished),
-/// `summary_text` (`summary.txt`, or null) and `rows` (`results.jsonl`, sorted by key, a torn
-/// last line left by a killed process ignored).
+/// `summary_text` (`summary.txt`, or null) and `rows` (the lines of `results.jsonl`, each a JSON
+/// text, sorted by key, a torn last line left by a killed process ignored).
 #[pyfunction]
 pub fn read_run(py: Python<'_>, dir: PathBuf) -> PyResult<String> {
     py.detach(|| -> PyResult<String> {
@@ -322,34 +322,30 @@ pub fn read_run(py: Python<'_>, dir: PathBuf) -> PyResult<String> {
     })
 }
 
-/// The rows of a results file as `RunDir` keeps them: a torn last line (no newline, left by a
-/// killed process) ignored, sorted by `key`, the first row of each key kept.
-fn result_rows(path: &Path) -> PyResult<Vec<Value>> {
+/// The rows of a results file as `RunDir` keeps them, each its JSON line as written (fields in
+/// the row type's order): a torn last line (no newline, left by a killed process) ignored,
+/// sorted by `key`, the first row of each key kept.
+fn result_rows(path: &Path) -> PyResult<Vec<String>> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| error::with_context(format!("reading {}", path.display()), e))?;
     let complete = match text.rfind('\n') {
         Some(end) => &text[..=end],
         None => "",
     };
-    let mut keyed: Vec<(String, Value)> = Vec::new();
+    let mut keyed: Vec<(String, String)> = Vec::new();
     for (i, line) in complete.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
         let v: Value = serde_json::from_str(line)
             .map_err(|e| error::plain(format!("{}: line {}: {e}", path.display(), i + 1)))?;
-        let key = v
-            .get("key")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        keyed.push((key, v));
+        let key = v.get("key").and_then(Value::as_str).unwrap_or("").to_string();
+        keyed.push((key, line.to_string()));
     }
     keyed.sort_by(|a, b| a.0.cmp(&b.0));
     keyed.dedup_by(|a, b| a.0 == b.0);
-    Ok(keyed.into_iter().map(|(_, v)| v).collect())
+    Ok(keyed.into_iter().map(|(_, line)| line).collect())
 }
-
 /// Write the deterministic synthetic dataset of `cuelab scenes` (grounding, counting, MCQ,
 /// MMVP-style pairs, clips, captions) into `out`; returns `samples.jsonl`'s path.
 #[pyfunction]
