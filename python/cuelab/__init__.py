@@ -368,12 +368,13 @@ class Run:
     run finished), ``summary_text`` (the table the CLI prints), ``records`` (``results.jsonl``
     rows as dicts, sorted by key) and ``rows`` (the same as a pyarrow Table)."""
 
-    def __init__(self, directory: PathLike, payload: Dict[str, Any], extra: Optional[Dict[str, Any]] = None):
+    def __init__(self, directory: PathLike, extra: Optional[Dict[str, Any]] = None) -> None:
         self.dir = pathlib.Path(directory)
-        self.manifest: Dict[str, Any] = payload["manifest"]
-        self.summary: Optional[Dict[str, Any]] = payload["summary"]
-        self.summary_text: Optional[str] = payload["summary_text"]
-        self.records: List[Dict[str, Any]] = [json.loads(r) for r in payload["rows"]]
+        manifest, summary, summary_text, rows = _native.read_run(os.fspath(directory))
+        self.manifest: Dict[str, Any] = json.loads(manifest)
+        self.summary: Optional[Dict[str, Any]] = None if summary is None else json.loads(summary)
+        self.summary_text: Optional[str] = summary_text
+        self.records: List[Dict[str, Any]] = [json.loads(r) for r in rows]
         #: For :func:`ask`: ``missing`` (still unanswered), ``not_asked`` (samples that could not
         #: be asked, with the reason) and ``malformed_lines``; empty otherwise.
         self.info: Dict[str, Any] = extra or {}
@@ -402,7 +403,7 @@ class Run:
 
 def load_run(directory: PathLike) -> Run:
     """Read any run directory (grounding, questions, merged shards, ...)."""
-    return Run(directory, json.loads(_native.read_run(os.fspath(directory))))
+    return Run(directory)
 
 
 def _config_args(config: Any) -> Dict[str, Any]:
@@ -566,7 +567,7 @@ def ask(
             **_config_args(config),
         )
     )
-    return Run(out, json.loads(_native.read_run(os.fspath(out))), extra)
+    return Run(out, extra)
 
 
 def scenes(

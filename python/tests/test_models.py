@@ -124,3 +124,27 @@ def test_bad_arguments_raise(clip):
         clip.embed_images([np.zeros((4, 4, 3), dtype=np.int64)])
     with pytest.raises(cuelab.CuelabError, match="at least one text"):
         clip.score([DOG], [])
+
+
+def test_embedding_releases_the_gil(clip):
+    """While the extension encodes images, other Python threads run."""
+    import threading
+
+    inside = threading.Event()
+    done = threading.Event()
+    images = [DOG, EAGLE] * 8
+
+    def work():
+        inside.set()
+        clip.embed_images(images)
+        done.set()
+
+    t = threading.Thread(target=work)
+    t.start()
+    inside.wait()
+    ticks = 0
+    while not done.is_set():
+        ticks += 1
+    t.join()
+    # with the GIL held for the whole call, this loop could only run between switch intervals
+    assert ticks > 10_000, ticks

@@ -58,7 +58,7 @@ def test_grounding_rows_as_tables(grounded):
     means = df.groupby("variant")["iou"].mean()
     by_id = {v["id"]: v for v in grounded.summary["variants"]}
     for variant, m in means.items():
-        assert m == pytest.approx(by_id[variant]["miou"]["mean"], abs=1e-6)
+        assert m == pytest.approx(by_id[variant]["all"]["miou"]["mean"], abs=1e-6)
 
 
 def test_grounding_resumes_and_refuses_another_config(cli, scenes, grounded):

@@ -278,12 +278,13 @@ pub fn ask(
     })
 }
 
-/// A run directory read back, as JSON: `manifest`, `summary` (null until the run finished),
-/// `summary_text` (`summary.txt`, or null) and `rows` (the lines of `results.jsonl`, each a JSON
-/// text, sorted by key, a torn last line left by a killed process ignored).
+/// The texts of a run directory, as written (parsed on the Python side, so numbers keep every
+/// bit: no re-serialisation): `(manifest.json, summary.json or None until the run finished,
+/// summary.txt or None, the lines of results.jsonl sorted by key)`; a torn last line left by a
+/// killed process is ignored.
 #[pyfunction]
-pub fn read_run(py: Python<'_>, dir: PathBuf) -> PyResult<String> {
-    py.detach(|| -> PyResult<String> {
+pub fn read_run(py: Python<'_>, dir: PathBuf) -> PyResult<RunTexts> {
+    py.detach(|| -> PyResult<RunTexts> {
         if !dir.is_dir() {
             return Err(error::plain(format!(
                 "{}: not a run directory (no such folder)",
@@ -297,29 +298,32 @@ pub fn read_run(py: Python<'_>, dir: PathBuf) -> PyResult<String> {
                 dir.display()
             )));
         }
-        let manifest: Value = read_json(&manifest_path).map_err(error::to_py)?;
+        let manifest = json_text(&manifest_path)?;
         let summary_path = dir.join(SUMMARY);
-        let summary: Value = if summary_path.is_file() {
-            read_json(&summary_path).map_err(error::to_py)?
+        let summary = if summary_path.is_file() {
+            Some(json_text(&summary_path)?)
         } else {
-            Value::Null
+            None
         };
-        let text_path = dir.join("summary.txt");
-        let summary_text = std::fs::read_to_string(&text_path).ok();
+        let summary_text = std::fs::read_to_string(dir.join("summary.txt")).ok();
         let results = dir.join(RESULTS);
         let rows = if results.is_file() {
             result_rows(&results)?
         } else {
             Vec::new()
         };
-        Ok(json!({
-            "manifest": manifest,
-            "summary": summary,
-            "summary_text": summary_text,
-            "rows": rows,
-        })
-        .to_string())
+        Ok((manifest, summary, summary_text, rows))
     })
+}
+
+/// What [`read_run`] returns.
+pub type RunTexts = (String, Option<String>, Option<String>, Vec<String>);
+
+/// The text of a JSON file, checked to be JSON (errors as `read_json` reports them).
+fn json_text(path: &Path) -> PyResult<String> {
+    let _: Value = read_json(path).map_err(error::to_py)?;
+    std::fs::read_to_string(path)
+        .map_err(|e| error::with_context(format!("reading {}", path.display()), e))
 }
 
 /// The rows of a results file as `RunDir` keeps them, each its JSON line as written (fields in
@@ -339,7 +343,11 @@ fn result_rows(path: &Path) -> PyResult<Vec<String>> {
         }
         let v: Value = serde_json::from_str(line)
             .map_err(|e| error::plain(format!("{}: line {}: {e}", path.display(), i + 1)))?;
-        let key = v.get("key").and_then(Value::as_str).unwrap_or("").to_string();
+        let key = v
+            .get("key")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         keyed.push((key, line.to_string()));
     }
     keyed.sort_by(|a, b| a.0.cmp(&b.0));
