@@ -358,6 +358,7 @@ fn result_rows(path: &Path) -> PyResult<Vec<String>> {
 /// MMVP-style pairs, clips, captions) into `out`; returns `samples.jsonl`'s path.
 #[pyfunction]
 #[pyo3(signature = (out, *, seed = 1, n = 200, pairs = None, clips = None, frames = 8, size = 256))]
+#[allow(clippy::too_many_arguments)]
 pub fn scenes(
     py: Python<'_>,
     out: PathBuf,
