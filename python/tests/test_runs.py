@@ -149,3 +149,22 @@ def test_load_run_reads_any_run(grounded, tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(cuelab.CuelabError, match="manifest.json"):
         cuelab.load_run(tmp_path / "empty")
+
+
+def test_ask_remote_backend_settings_reach_the_client(cli, scenes, tmp_path):
+    """An OpenAI-compatible endpoint that refuses connections: both sides record the same
+    unanswered questions under the same run identity (no retries, so it is quick)."""
+    url = "http://127.0.0.1:9/v1"
+    run = cuelab.ask(scenes, out=tmp_path / "py", endpoint=url, model="m", backend={"retries": 0, "timeout_s": 2},
+                     tasks=["multiple_choice"], limit=2)
+    out = tmp_path / "cli"
+    cli.run("ask", "--data", scenes, "--endpoint", url, "--model", "m", "--retries", 0, "--timeout", 2,
+            "--task", "multiple_choice", "--limit", 2, "-o", out, codes=(1,))
+    assert run.info["missing"] == 2 and run.records == []
+    assert run.summary == summary(out)
+    cli_manifest = json.loads((out / "manifest.json").read_text())
+    assert run.manifest["config_hash"] == cli_manifest["config_hash"]
+    assert run.manifest["backend_identity"] == cli_manifest["backend_identity"]
+    assert (tmp_path / "py" / "failures.jsonl").is_file()
+    with pytest.raises(cuelab.CuelabError, match="unknown field"):
+        cuelab.ask(scenes, out=tmp_path / "x", endpoint=url, model="m", backend={"retry": 0})

@@ -2,10 +2,12 @@
 # The Python package's tests (python/tests), run by .ci/run after the cargo tests:
 #  1. a virtual environment with maturin, pytest, numpy, pyarrow, pandas and Pillow from PyPI
 #     (kept in the target dir, so a rerun only checks it);
-#  2. the `cuelab` binary the tests compare with (already built by `cargo test --workspace`);
+#  2. the `cuelab` binary the tests compare with: the one `cargo test --workspace` just built (a
+#     `cargo build -p cuelab` would rebuild it without the tests' features), built only if missing;
 #  3. `pip install .` of the checkout (maturin's build backend, dev profile, the workspace's target
-#     dir: the dependencies `cargo test` compiled are reused, only pyo3 and the cuelab crates are
-#     compiled for the extension's feature set; `--strip` keeps the wheel small);
+#     dir: what `cargo test` compiled is reused; compiled again for the extension's feature set:
+#     pyo3, cuelab-py, and tokio with what depends on it (cuelab-vlm's `mock` feature, which the
+#     tests enable, adds a tokio feature); `--strip` keeps the wheel small);
 #  4. pytest, from a scratch folder so that the installed package is what is imported.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -22,9 +24,13 @@ fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
     "maturin>=1.5,<2" pytest numpy pyarrow pandas Pillow
 stamp "venv ready"
+# maturin's build backend runs the `maturin` of the environment
+export PATH="$venv/bin:$PATH"
 
-cargo build -p cuelab --locked --quiet
-stamp "cuelab binary built"
+if [ ! -x "$CARGO_TARGET_DIR/debug/cuelab" ]; then
+    cargo build -p cuelab --locked --quiet
+fi
+stamp "cuelab binary ready"
 
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-build-isolation \
     --no-deps --force-reinstall --config-settings=build-args="--profile dev --strip --locked" .
