@@ -25,6 +25,9 @@ def test_scenes_are_the_cli_scenes(cli, scenes, tmp_path):
     for png in sorted((tmp_path / "cli").rglob("*.png"))[:5]:
         rel = png.relative_to(tmp_path / "cli")
         assert (scenes.parent / rel).read_bytes() == png.read_bytes(), rel
+    with pytest.raises(cuelab.CuelabError) as e:
+        cuelab.scenes(tmp_path / "small", seed=0, n=2, size=32)
+    assert str(e.value) == cli.error("scenes", "--seed", 0, "--n", 2, "--size", 32, "-o", tmp_path / "small")
 
 
 @pytest.fixture(scope="module")
