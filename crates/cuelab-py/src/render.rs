@@ -1,0 +1,248 @@
+//! `cuelab.render`, `cuelab.cues` and `cuelab.Recipe`: cue specs and drawing on the cue engine
+//! (`cuelab_cue`), the same code path as `cuelab render` and `cuelab cues --json`.
+
+use cuelab_cue::schema::{ParamKind, Phase, PRIMITIVES};
+use cuelab_cue::{BoxXyxy, Recipe as CueRecipe, Region, Renderer, Rle, Target};
+use pyo3::prelude::*;
+use pyo3::types::PyByteArray;
+use serde::Deserialize;
+
+use crate::error;
+use crate::images::{self, Source};
+
+/// A parsed cue recipe; `str()` is its canonical spec (every parameter spelled out), the cue's
+/// identity in caches and result files.
+#[pyclass(frozen, module = "cuelab._native", name = "Recipe")]
+pub struct Recipe {
+    inner: CueRecipe,
+}
+
+#[pymethods]
+impl Recipe {
+    /// Parse a cue spec such as `"ellipse(color=red,width=3)+blur(radius=20)"`.
+    #[new]
+    fn new(spec: &str) -> PyResult<Self> {
+        Ok(Recipe {
+            inner: CueRecipe::parse(spec).map_err(error::to_py)?,
+        })
+    }
+
+    /// The canonical spec.
+    #[getter]
+    fn spec(&self) -> String {
+        self.inner.to_string()
+    }
+
+    /// True for the recipe that draws nothing (`plain`).
+    #[getter]
+    fn is_plain(&self) -> bool {
+        self.inner.is_plain()
+    }
+
+    /// The primitives, in the written order.
+    #[getter]
+    fn steps(&self) -> Vec<&'static str> {
+        self.inner.steps().iter().map(|s| s.name()).collect()
+    }
+
+    fn __str__(&self) -> String {
+        self.inner.to_string()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Recipe({:?})", self.inner.to_string())
+    }
+
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        other
+            .extract::<PyRef<'_, Recipe>>()
+            .is_ok_and(|o| o.inner.to_string() == self.inner.to_string())
+    }
+
+    fn __hash__(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.inner.to_string().hash(&mut h);
+        h.finish()
+    }
+}
+
+/// One region as the Python layer sends it (JSON): a box `[x0, y0, x1, y1]` or an object with
+/// one of `box`, `polygon` or `rle`, and optional `label` and `points`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RegionEntry {
+    Plain([f32; 4]),
+    Object(RegionObject),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegionObject {
+    #[serde(rename = "box", alias = "bbox")]
+    bbox: Option<[f32; 4]>,
+    label: Option<String>,
+    #[serde(default)]
+    points: Vec<[f32; 2]>,
+    polygon: Option<Vec<Vec<f32>>>,
+    rle: Option<RleJson>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RleJson {
+    size: [u32; 2],
+    counts: RleCounts,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RleCounts {
+    Raw(Vec<u32>),
+    Compressed(String),
+}
+
+/// A box in `format` (`xyxy`, `xywh` or `pillow`), as `cuelab render --box-format` reads it.
+fn to_box(format: &str, v: [f32; 4]) -> Result<BoxXyxy, PyErr> {
+    let b = match format {
+        "xyxy" => BoxXyxy::new(v[0], v[1], v[2], v[3]),
+        "xywh" => BoxXyxy::from_xywh(v[0], v[1], v[2], v[3]),
+        "pillow" => BoxXyxy::from_pillow_inclusive(v[0], v[1], v[2], v[3]),
+        other => {
+            return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                "box_format {other:?}: expected xyxy, xywh or pillow"
+            )))
+        }
+    };
+    b.map_err(error::to_py)
+}
+
+fn target(index: usize, entry: RegionEntry, format: &str) -> PyResult<Target> {
+    let (region, label, points) = match entry {
+        RegionEntry::Plain(v) => (Region::Box(to_box(format, v)?), None, Vec::new()),
+        RegionEntry::Object(o) => {
+            let region = if let Some(poly) = o.polygon {
+                Region::Polygon(poly)
+            } else if let Some(rle) = o.rle {
+                let [h, w] = rle.size;
+                Region::Mask(match rle.counts {
+                    RleCounts::Raw(counts) => Rle {
+                        height: h,
+                        width: w,
+                        counts,
+                    },
+                    RleCounts::Compressed(s) => {
+                        Rle::from_compressed(h, w, &s).map_err(error::to_py)?
+                    }
+                })
+            } else if let Some(v) = o.bbox {
+                Region::Box(to_box(format, v)?)
+            } else {
+                return Err(error::plain("a region needs one of box, polygon or rle"));
+            };
+            region.bbox().map_err(error::to_py)?;
+            (
+                region,
+                o.label,
+                o.points.into_iter().map(|[x, y]| (x, y)).collect(),
+            )
+        }
+    };
+    Ok(Target {
+        region,
+        index,
+        points,
+        label,
+    })
+}
+
+/// Draw `cue` on `image` for every region of `regions` (a JSON list of regions). Errors of a
+/// region are prefixed `region #I: ` when `many`.
+#[pyfunction]
+#[pyo3(signature = (image, regions, cue, box_format = "xyxy", many = false))]
+pub fn render<'py>(
+    py: Python<'py>,
+    image: Bound<'py, PyAny>,
+    regions: &str,
+    cue: &str,
+    box_format: &str,
+    many: bool,
+) -> PyResult<Vec<(Bound<'py, PyByteArray>, u32, u32)>> {
+    let recipe = CueRecipe::parse(cue).map_err(error::to_py)?;
+    let entries: Vec<serde_json::Value> = serde_json::from_str(regions)
+        .map_err(|e| error::plain(format!("regions: expected a JSON list: {e}")))?;
+    if entries.is_empty() {
+        return Err(error::plain("the list of regions is empty"));
+    }
+    let prefix = |i: usize, e: PyErr| -> PyErr {
+        if many {
+            let text = e.value(py).to_string();
+            error::plain(format!("region #{i}: {text}"))
+        } else {
+            e
+        }
+    };
+    let mut targets = Vec::with_capacity(entries.len());
+    for (i, value) in entries.into_iter().enumerate() {
+        let entry: RegionEntry = serde_json::from_value(value).map_err(|_| {
+            prefix(
+                i,
+                error::plain(
+                    "expected a box [x0, y0, x1, y1] or an object with box, polygon or rle \
+                     (and optional label, points)",
+                ),
+            )
+        })?;
+        targets.push(target(i, entry, box_format).map_err(|e| prefix(i, e))?);
+    }
+    let source = Source::extract(&image)?;
+    let rendered = py.detach(
+        move || -> Result<Vec<image::RgbImage>, cuelab_cue::CueError> {
+            let image = source.load_rgb()?;
+            let renderer = Renderer::new(&image);
+            targets
+                .iter()
+                .map(|t| renderer.render(&recipe, t))
+                .collect()
+        },
+    );
+    let rendered = rendered.map_err(error::to_py)?;
+    Ok(rendered.iter().map(|i| images::to_py(py, i)).collect())
+}
+
+fn kind_text(kind: ParamKind) -> String {
+    match kind {
+        ParamKind::Number { min, max } => format!("number {min}..{max}"),
+        ParamKind::Int { min, max } => format!("integer {min}..{max}"),
+        ParamKind::Bool => "bool".into(),
+        ParamKind::Color => "colour".into(),
+        ParamKind::Choice(c) => c.join("|"),
+        ParamKind::Text => "text".into(),
+    }
+}
+
+fn phase_text(phase: Phase) -> &'static str {
+    match phase {
+        Phase::Outside => "outside",
+        Phase::Overlay => "overlay",
+        Phase::Crop => "crop",
+    }
+}
+
+/// The cue primitives, their parameters and defaults as JSON (the output of `cuelab cues --json`).
+#[pyfunction]
+pub fn cues_json() -> PyResult<String> {
+    let list: Vec<serde_json::Value> = PRIMITIVES
+        .iter()
+        .map(|p| {
+            serde_json::json!({
+                "name": p.name,
+                "phase": phase_text(p.phase),
+                "doc": p.doc,
+                "params": p.params.iter().map(|q| serde_json::json!({
+                    "name": q.name, "kind": kind_text(q.kind), "default": q.default, "doc": q.doc,
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    serde_json::to_string(&list).map_err(error::to_py)
+}
