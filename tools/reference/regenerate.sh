@@ -28,3 +28,5 @@ fi
 YOLO_OFFLINE=1 YOLO_AUTOINSTALL=0 "$PY" tools/reference/detect/make_fixtures.py
 # tasks fixtures use the tiny CLIP written by the models script
 "$PY" tools/reference/tasks/make_fixtures.py
+# embedding shards as one Parquet dataset (pyarrow, polars, duckdb; runs the built cuelab)
+"$PY" tools/reference/scaling/make_fixtures.py

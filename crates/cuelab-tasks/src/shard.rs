@@ -39,6 +39,13 @@ impl ShardKey for &str {
     }
 }
 
+/// Samples of the common format: by their id, or their pair's id, so pairs stay together.
+impl ShardKey for cuelab_data::Sample {
+    fn shard_key(&self) -> &str {
+        self.pair_id.as_deref().unwrap_or(&self.id)
+    }
+}
+
 /// The shard (of `count`) that `key` belongs to.
 pub fn shard_of(key: &str, count: usize) -> usize {
     let digest = Sha256::digest(key.as_bytes());

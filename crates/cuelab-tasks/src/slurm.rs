@@ -225,10 +225,12 @@ impl SlurmJob {
         };
         merge += &format!("{exe} merge {inputs} -o {out}\n", out = q(&self.out));
         let dir = q(&self.slurm_dir());
+        let workdir = q(&self.workdir);
         let submit = format!(
             "#!/bin/bash\n\
              # Submit the array, then the merge once every task has succeeded.\n\
              set -euo pipefail\n\
+             cd {workdir}\n\
              mkdir -p {dir}/logs {dir}/done\n\
              array=$(sbatch --parsable {dir}/array.sbatch)\n\
              sbatch --parsable --dependency=afterok:${{array%%;*}} {dir}/merge.sbatch\n"

@@ -35,11 +35,13 @@ impl HealthPolicy {
     }
 }
 
-/// Out of the rotation until `until`; `level` failed probes since it left.
+/// Out of the rotation until `until`; `level` failed probes since it left; `probing` while a
+/// probe is out.
 #[derive(Debug, Clone, Copy)]
 struct Down {
     until: Instant,
     level: u32,
+    probing: bool,
 }
 
 /// Where an endpoint stands for the next request.
@@ -111,6 +113,7 @@ impl Health {
         match down.as_mut() {
             Some(d) if force || d.until <= now => {
                 d.until = now + policy.probe_timeout;
+                d.probing = true;
                 true
             }
             _ => false,
@@ -155,16 +158,20 @@ impl Health {
         let n = self.consecutive.fetch_add(1, Ordering::Relaxed) + 1;
         let mut down = self.down.lock().unwrap_or_else(|e| e.into_inner());
         match down.as_mut() {
-            Some(d) => {
-                // a failed probe (or a request that was in flight when it left): back off more
+            Some(d) if d.probing => {
+                // a failed probe: back off more
                 d.level += 1;
                 d.until = now + policy.backoff(d.level);
+                d.probing = false;
                 false
             }
+            // a request that was in flight when it left: its delay stands
+            Some(_) => false,
             None if policy.eject_after > 0 && n >= policy.eject_after => {
                 *down = Some(Down {
                     until: now + policy.backoff(0),
                     level: 0,
+                    probing: false,
                 });
                 self.ejections.fetch_add(1, Ordering::Relaxed);
                 true
@@ -225,16 +232,21 @@ mod tests {
         assert_eq!(h.standing(t1), Standing::ProbeDue);
         assert!(h.claim_probe(t1, &p, false));
         assert!(!h.claim_probe(t1, &p, false), "one probe at a time");
-        // the probe fails: 2 s, then 4 s (the cap), then 4 s
+        // the probe fails: 2 s; a request still in flight from before failing changes nothing
         h.failed(&p, t1);
         assert_eq!(h.standing(t1), Standing::Down(t1 + Duration::from_secs(2)));
         h.failed(&p, t1);
-        h.failed(&p, t1);
+        assert_eq!(h.standing(t1), Standing::Down(t1 + Duration::from_secs(2)));
+        // the next probes fail: 4 s (the cap), then 4 s
+        for _ in 0..2 {
+            assert!(h.claim_probe(t1, &p, true));
+            h.failed(&p, t1);
+        }
         assert_eq!(h.standing(t1), Standing::Down(t1 + Duration::from_secs(4)));
         h.alive(Some(Duration::from_millis(5)));
         assert_eq!(h.standing(t1), Standing::Healthy);
         let s = h.stats("u");
-        assert_eq!((s.failures, s.ejections, s.healthy), (7, 1, true));
+        assert_eq!((s.failures, s.ejections, s.healthy), (8, 1, true));
         assert_eq!(s.latency_ms_p50, Some(5.0));
     }
 
