@@ -180,6 +180,8 @@ pub enum Merged {
     Grounding(crate::grounding::summary::Summary),
     /// A question-answering run.
     Vqa(crate::vqa::VqaSummary),
+    /// A surprisal probe run.
+    Surprisal(crate::probe::surprisal::SurprisalSummary),
 }
 
 impl Merged {
@@ -188,6 +190,7 @@ impl Merged {
         match self {
             Merged::Grounding(s) => crate::grounding::summary::table(s),
             Merged::Vqa(s) => crate::vqa::vqa_table(s),
+            Merged::Surprisal(s) => crate::probe::surprisal::table(s),
         }
     }
 }
@@ -350,6 +353,10 @@ pub fn merge_runs(dirs: &[PathBuf], out: &Path) -> Result<Merged> {
             let summary = crate::vqa::summarize_vqa(&rows, &order, seed, 0);
             finish(&run, &summary, &crate::vqa::vqa_table(&summary))?;
             Ok(Merged::Vqa(summary))
+        }
+        Some(crate::probe::surprisal::SURPRISAL) => {
+            crate::probe::surprisal::merge_into(&mut run, dirs, manifest, &order, seed)
+                .map(Merged::Surprisal)
         }
         Some(GROUNDING) | None => {
             for d in dirs {

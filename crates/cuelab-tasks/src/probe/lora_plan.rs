@@ -275,7 +275,8 @@ pub fn plan_table(p: &LoraPlan) -> String {
         Some(r) => writeln!(out, "smallest rank that fits: {r}"),
         None => writeln!(
             out,
-            "no listed rank fits: try larger ranks, more targets or --vision"
+            "no listed rank fits: try larger ranks or more targets{}",
+            if p.vision { "" } else { ", or --vision" }
         ),
     };
     out

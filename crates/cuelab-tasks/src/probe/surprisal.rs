@@ -412,6 +412,29 @@ pub fn run_surprisal(
     Ok(SurprisalOutcome { summary, errors })
 }
 
+/// Append the rows of finished shard directories `dirs` to `run` and summarise (used by
+/// [`runner::merge_runs`], which checks the shard set first).
+pub(crate) fn merge_into(
+    run: &mut crate::run_dir::RunDir,
+    dirs: &[PathBuf],
+    manifest: &Value,
+    order: &[(String, String)],
+    seed: u64,
+) -> Result<SurprisalSummary> {
+    for d in dirs {
+        let rows: Vec<SurprisalRow> = crate::run_dir::read_rows(&d.join(crate::run_dir::RESULTS))?;
+        for r in rows {
+            run.append(&r.key.clone(), &r)?;
+        }
+    }
+    let rows: Vec<SurprisalRow> = run.rows()?;
+    let skipped = manifest["skipped"].as_array().map(Vec::len).unwrap_or(0);
+    let model = manifest["model"].as_str().unwrap_or("");
+    let summary = summarize(&rows, order, model, skipped, seed);
+    runner::finish(run, &summary, &table(&summary))?;
+    Ok(summary)
+}
+
 /// Everything `cuelab probe surprisal` needs: where the model and data are, and the run.
 #[derive(Debug, Clone)]
 pub struct SurprisalSettings {

@@ -223,3 +223,25 @@ fn scenes_run_end_to_end_with_a_cue() {
     let table = std::fs::read_to_string(tmp.path().join("run/summary.txt")).unwrap();
     assert!(table.contains("dataset:"), "{table}");
 }
+
+#[test]
+fn shards_merge_into_the_whole_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let whole = run_file(&settings(&tmp.path().join("whole"), &["plain", CUE])).unwrap();
+    let mut dirs = Vec::new();
+    for i in 0..2 {
+        let dir = tmp.path().join(format!("s{i}"));
+        let mut s = settings(&dir, &["plain", CUE]);
+        s.opts.shard = Some((i, 2));
+        run_file(&s).unwrap();
+        dirs.push(dir);
+    }
+    let merged = cuelab_tasks::runner::merge_runs(&dirs, &tmp.path().join("merged")).unwrap();
+    let cuelab_tasks::runner::Merged::Surprisal(m) = &merged else {
+        panic!("not a surprisal merge: {merged:?}");
+    };
+    assert_eq!(m.dataset_examples, whole.summary.dataset_examples);
+    assert!((m.dataset_bits - whole.summary.dataset_bits).abs() < 1e-9);
+    assert_eq!(m.paired.len(), 1);
+    assert!(merged.table().contains("dataset:"));
+}
