@@ -55,6 +55,22 @@ fn surprisal_then_lora_plan_on_the_scenes() {
         results
     );
 
+    // the report has a surprisal section
+    let page = dir.join("report.html");
+    let o = cuelab(&[
+        "report",
+        run.to_str().unwrap(),
+        "-o",
+        page.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(
+        html.contains("id=\"section-surprisal\""),
+        "no surprisal section"
+    );
+    assert!(html.contains("dataset information"));
+
     // the plan from the run directory
     let js = dir.join("plan.json");
     let o = cuelab(&[
