@@ -22,6 +22,8 @@ fi
 "$PY" tools/reference/models/make_siglip_text_fixture.py
 "$PY" tools/reference/models/make_qwen3_vl_fixture.py
 "$PY" tools/reference/models/make_qwen3_vl_lora_fixture.py
+# probe surprisal / lora-plan references (peft; draws the cued image with a built cuelab binary)
+CUELAB=${CUELAB:-target/debug/cuelab} "$PY" tools/reference/probe/make_surprisal_lora_fixture.py
 # ResNet CLIP (open_clip classes, random weights) and the OpenAI BPE ids; needs no extra data
 "$PY" tools/reference/models/make_resnet_clip_fixture.py
 # detector fixtures (onnxruntime, torchvision, ultralytics; nothing downloaded)

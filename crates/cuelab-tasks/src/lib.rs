@@ -82,6 +82,7 @@ pub mod error;
 pub mod grounding;
 pub mod merge_kinds;
 pub mod mine;
+pub mod probe;
 pub mod proposals;
 pub mod run_dir;
 pub mod runner;

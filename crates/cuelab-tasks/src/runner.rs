@@ -178,6 +178,8 @@ pub enum Merged {
     Mine(crate::mine::pipeline::Finished),
     /// `cuelab embed` Parquet parts, merged into one file.
     Embed(crate::embed_parts::EmbedMerged),
+    /// A surprisal probe run.
+    Surprisal(crate::probe::surprisal::SurprisalSummary),
 }
 
 impl Merged {
@@ -191,6 +193,7 @@ impl Merged {
                 "{} rows of {} values ({}) from {} part(s)\n",
                 e.rows, e.dim, e.model, e.parts
             ),
+            Merged::Surprisal(s) => crate::probe::surprisal::table(s),
         }
     }
 }
@@ -382,6 +385,10 @@ pub fn merge_runs(dirs: &[PathBuf], out: &Path) -> Result<Merged> {
             let summary = crate::vqa::summarize_vqa(&rows, &order, seed, 0);
             finish(&run, &summary, &crate::vqa::vqa_table(&summary))?;
             Ok(Merged::Vqa(summary))
+        }
+        Some(crate::probe::surprisal::SURPRISAL) => {
+            crate::probe::surprisal::merge_into(&mut run, dirs, manifest, &order, seed)
+                .map(Merged::Surprisal)
         }
         Some(GROUNDING) | None => {
             for d in dirs {

@@ -56,4 +56,23 @@ pub enum Command {
     Scenes(commands::scenes::ScenesArgs),
     /// Dataset tools: `data check PATH --format F` validates a dataset.
     Data(commands::data::DataArgs),
+    /// Probes of what a VLM sees and can learn (issue 16).
+    Probe(ProbeArgs),
+    /// LoRA trainable parameters per rank vs a fine-tuning set's information in bits.
+    LoraPlan(Box<commands::lora_plan::LoraPlanArgs>),
+}
+
+/// Flags of `cuelab probe`.
+#[derive(Debug, clap::Args)]
+pub struct ProbeArgs {
+    /// The probe to run.
+    #[command(subcommand)]
+    pub command: ProbeCommand,
+}
+
+/// The probes.
+#[derive(Debug, Subcommand)]
+pub enum ProbeCommand {
+    /// Teacher-forced bits/token of a fine-tuning set (in-process Qwen3-VL), plain vs cued images.
+    Surprisal(Box<commands::probe_surprisal::ProbeSurprisalArgs>),
 }

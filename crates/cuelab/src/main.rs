@@ -8,7 +8,7 @@ mod exit;
 
 use clap::Parser;
 
-use crate::args::{Cli, Command};
+use crate::args::{Cli, Command, ProbeCommand};
 use crate::exit::ExitStatus;
 
 fn main() -> std::process::ExitCode {
@@ -32,6 +32,10 @@ fn main() -> std::process::ExitCode {
         Command::Scenes(a) => commands::scenes::run(a),
         Command::Report(a) => commands::report::run(a),
         Command::Data(a) => commands::data::run(a),
+        Command::Probe(a) => match a.command {
+            ProbeCommand::Surprisal(a) => commands::probe_surprisal::run(*a),
+        },
+        Command::LoraPlan(a) => commands::lora_plan::run(*a),
     };
     match outcome {
         Ok(status) => status.into(),

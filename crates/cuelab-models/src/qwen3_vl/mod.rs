@@ -9,12 +9,14 @@
 //! * [`vision`] / [`text`] / `rope` — the networks.
 //! * [`ops`] — generation, scoring, surprisal, attention maps.
 //! * [`lora`] — PEFT LoRA adapters merged into the weights.
+//! * [`lora_shapes`] — the matrices a LoRA would train, from the safetensors headers.
 //! * [`heatmap`] — attention maps drawn over the image.
 
 pub mod config;
 pub mod heatmap;
 pub mod image;
 pub mod lora;
+pub mod lora_shapes;
 pub mod ops;
 pub mod prompt;
 mod rope;

@@ -5,6 +5,7 @@
 pub mod captions;
 pub mod grounding;
 pub mod questions;
+pub mod surprisal;
 
 use std::path::PathBuf;
 
@@ -109,6 +110,7 @@ impl Registry {
                 Box::new(grounding::Grounding),
                 Box::new(questions::Questions),
                 Box::new(captions::Captions),
+                Box::new(surprisal::Surprisal),
             ],
         }
     }

@@ -2,6 +2,8 @@
 //! module is one area. Run one module with `cargo test -p cuelab-tasks --test it parity::`.
 
 mod embed_parts;
+mod lora_plan;
 mod mine;
 mod parity;
+mod surprisal;
 mod vqa;

@@ -17,4 +17,5 @@ mod models_cli;
 mod render_cli;
 mod run_identity;
 mod scale_cli;
+mod surprisal_cli;
 mod vlm_cli;
