@@ -54,4 +54,6 @@ pub enum Command {
     Scenes(commands::scenes::ScenesArgs),
     /// Dataset tools: `data check PATH --format F` validates a dataset.
     Data(commands::data::DataArgs),
+    /// Fill-in-the-blank multiple-choice questions (objects and verb) from an SSv2 folder.
+    BuildMcq(commands::build_mcq::BuildMcqArgs),
 }

@@ -32,6 +32,7 @@ fn main() -> std::process::ExitCode {
         Command::Scenes(a) => commands::scenes::run(a),
         Command::Report(a) => commands::report::run(a),
         Command::Data(a) => commands::data::run(a),
+        Command::BuildMcq(a) => commands::build_mcq::run(a),
     };
     match outcome {
         Ok(status) => status.into(),
