@@ -110,7 +110,8 @@ pub fn select(dense: &[FrameBoxes], indices: &[usize]) -> Vec<FrameBoxes> {
 
 /// The cue targets of each of `n_frames` frames: every box of the frame (numbered by label in
 /// order of first appearance, labelled with its label), with the trajectory of that object's
-/// box centres over the last `history` frames up to this one (all earlier frames when `None`).
+/// box centres over the last `history` frames up to this one (all earlier frames when `None`;
+/// consecutive equal centres collapse, so a still object has a one-point path and no line).
 /// `trajectory(fade=true)` draws older segments fainter.
 pub fn targets(
     frame_boxes: &[FrameBoxes],
@@ -129,7 +130,7 @@ pub fn targets(
             let key = (b.label.clone(), *r);
             *r += 1;
             let first = history.map_or(0, |h| f.saturating_sub(h));
-            let points: Vec<(f32, f32)> = tracks
+            let mut points: Vec<(f32, f32)> = tracks
                 .get(&key)
                 .map(|t| {
                     t.range(first as u32..=f as u32)
@@ -137,6 +138,8 @@ pub fn targets(
                         .collect()
                 })
                 .unwrap_or_default();
+            // A still object has no path: repeated centres collapse (no zero-length segments).
+            points.dedup();
             slot.push(Target {
                 region: Region::Box(b.bbox),
                 index: order.iter().position(|l| *l == b.label).unwrap_or(0),

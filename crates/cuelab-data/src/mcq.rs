@@ -142,15 +142,23 @@ fn parse_template(template: &str) -> std::result::Result<Vec<Piece>, String> {
 }
 
 /// The verb of a template: the first word that is not a placeholder, lower case
-/// (`"[Something] falling like a rock"` → `falling`), with its piece index and byte range.
+/// (`"[Something] falling like a rock"` → `falling`), with its piece index and byte range. The
+/// word `something` is a placeholder too (`labels.json` writes templates without brackets).
 fn find_verb(pieces: &[Piece]) -> Option<(usize, std::ops::Range<usize>, String)> {
     for (i, p) in pieces.iter().enumerate() {
         let Piece::Text(t) = p else { continue };
-        let start = t.find(|c: char| c.is_alphabetic())?;
-        let end = t[start..]
-            .find(|c: char| !(c.is_alphabetic() || c == '-' || c == '\''))
-            .map_or(t.len(), |e| start + e);
-        return Some((i, start..end, t[start..end].to_lowercase()));
+        let mut pos = 0;
+        while let Some(off) = t[pos..].find(|c: char| c.is_alphabetic()) {
+            let start = pos + off;
+            let end = t[start..]
+                .find(|c: char| !(c.is_alphabetic() || c == '-' || c == '\''))
+                .map_or(t.len(), |e| start + e);
+            let word = t[start..end].to_lowercase();
+            if word != "something" {
+                return Some((i, start..end, word));
+            }
+            pos = end;
+        }
     }
     None
 }
@@ -680,6 +688,8 @@ mod tests {
             Some("a pen _____ like a rock")
         );
         assert_eq!(get("ssv2-2-verb").answer.as_deref(), Some("falling"));
+        assert_eq!(template_verb("Something falling like a rock").as_deref(), Some("falling"));
+        assert_eq!(template_verb("[something]"), None);
         assert_eq!(report.questions, 11);
         assert_eq!(report.by_type["verb"], 5);
         assert!(report

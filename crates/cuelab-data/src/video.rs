@@ -96,6 +96,21 @@ pub fn sample_indices(total: usize, native_fps: f64, sampling: FrameSampling) ->
         .collect()
 }
 
+/// The default cache of decoded videos: `$CUELAB_FRAME_CACHE`, else
+/// `$XDG_CACHE_HOME/cuelab/frames`, else `~/.cache/cuelab/frames`, else `.cuelab-frames`.
+pub fn default_cache() -> PathBuf {
+    if let Some(p) = std::env::var_os("CUELAB_FRAME_CACHE") {
+        return PathBuf::from(p);
+    }
+    if let Some(p) = std::env::var_os("XDG_CACHE_HOME") {
+        return PathBuf::from(p).join("cuelab/frames");
+    }
+    if let Some(p) = std::env::var_os("HOME") {
+        return PathBuf::from(p).join(".cache/cuelab/frames");
+    }
+    PathBuf::from(".cuelab-frames")
+}
+
 /// What `ffprobe` reports about a video's first video stream.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct VideoInfo {
@@ -346,6 +361,111 @@ pub fn clip_frames(
     }
     let idx = sample_indices(all.len(), fps, sampling);
     Ok((idx.iter().map(|&i| all[i].clone()).collect(), idx))
+}
+
+/// A fresh scratch folder under the system temp dir (removed by the caller).
+fn scratch_dir(tag: &str) -> Result<PathBuf> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("cuelab-{tag}-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|source| DataError::Io {
+        path: dir.clone(),
+        source,
+    })?;
+    Ok(dir)
+}
+
+/// Encode frames as an H.264 MP4 at `fps` frames per second with the system ffmpeg (odd sizes
+/// are padded by one pixel, as yuv420p needs even sides). All frames must have one size.
+pub fn write_mp4(frames: &[image::RgbImage], fps: f64, out: &Path) -> Result<()> {
+    let first = frames
+        .first()
+        .ok_or_else(|| DataError::Invalid("no frames to encode".into()))?;
+    if frames.iter().any(|f| f.dimensions() != first.dimensions()) {
+        return Err(DataError::Invalid(
+            "frames of one clip must have one size".into(),
+        ));
+    }
+    if !(fps.is_finite() && fps > 0.0) {
+        return Err(DataError::Invalid(format!("fps {fps} must be positive")));
+    }
+    let tmp = scratch_dir("mp4")?;
+    let result = (|| {
+        for (i, f) in frames.iter().enumerate() {
+            let p = tmp.join(format!("{:06}.png", i + 1));
+            f.save(&p).map_err(|e| DataError::Image {
+                path: p.clone(),
+                message: e.to_string(),
+            })?;
+        }
+        if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|source| DataError::Io {
+                path: parent.to_path_buf(),
+                source,
+            })?;
+        }
+        let rate = format!("{fps}");
+        let pattern = tmp.join("%06d.png");
+        let args: Vec<&std::ffi::OsStr> = vec![
+            "-nostdin".as_ref(),
+            "-v".as_ref(),
+            "error".as_ref(),
+            "-y".as_ref(),
+            "-framerate".as_ref(),
+            rate.as_ref(),
+            "-i".as_ref(),
+            pattern.as_os_str(),
+            "-vf".as_ref(),
+            "pad=ceil(iw/2)*2:ceil(ih/2)*2".as_ref(),
+            "-c:v".as_ref(),
+            "libx264".as_ref(),
+            "-pix_fmt".as_ref(),
+            "yuv420p".as_ref(),
+            "-movflags".as_ref(),
+            "+faststart".as_ref(),
+            "-fflags".as_ref(),
+            "+bitexact".as_ref(),
+            out.as_os_str(),
+        ];
+        run_tool(&ffmpeg_bin(), &args, out).map(|_| ())
+    })();
+    let _ = std::fs::remove_dir_all(&tmp);
+    result
+}
+
+/// Encode frames as a looping GIF at `fps` frames per second (pure Rust; colours quantised per
+/// frame to 256).
+pub fn write_gif(frames: &[image::RgbImage], fps: f64, out: &Path) -> Result<()> {
+    use image::codecs::gif::{GifEncoder, Repeat};
+    use image::{Delay, Frame};
+    if frames.is_empty() {
+        return Err(DataError::Invalid("no frames to encode".into()));
+    }
+    if !(fps.is_finite() && fps > 0.0) {
+        return Err(DataError::Invalid(format!("fps {fps} must be positive")));
+    }
+    let io = |source| DataError::Io {
+        path: out.to_path_buf(),
+        source,
+    };
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(io)?;
+    }
+    let file = std::fs::File::create(out).map_err(io)?;
+    let img_err = |e: image::ImageError| DataError::Image {
+        path: out.to_path_buf(),
+        message: e.to_string(),
+    };
+    let mut enc = GifEncoder::new_with_speed(std::io::BufWriter::new(file), 10);
+    enc.set_repeat(Repeat::Infinite).map_err(img_err)?;
+    let delay = Delay::from_numer_denom_ms(((1000.0 / fps).round() as u32).max(1), 1);
+    for f in frames {
+        let rgba = image::DynamicImage::ImageRgb8(f.clone()).to_rgba8();
+        enc.encode_frame(Frame::from_parts(rgba, 0, 0, delay))
+            .map_err(img_err)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

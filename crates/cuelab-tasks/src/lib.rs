@@ -75,6 +75,7 @@
 #![warn(missing_docs)]
 
 pub mod boxes;
+pub mod clips;
 pub mod clipscore;
 pub mod debias;
 pub mod error;

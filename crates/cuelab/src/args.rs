@@ -56,4 +56,6 @@ pub enum Command {
     Data(commands::data::DataArgs),
     /// Fill-in-the-blank multiple-choice questions (objects and verb) from an SSv2 folder.
     BuildMcq(commands::build_mcq::BuildMcqArgs),
+    /// Draw a cue on every frame of a clip (boxes, labels, trajectories) into a GIF or MP4.
+    RenderClip(commands::render_clip::RenderClipArgs),
 }

@@ -33,6 +33,7 @@ fn main() -> std::process::ExitCode {
         Command::Report(a) => commands::report::run(a),
         Command::Data(a) => commands::data::run(a),
         Command::BuildMcq(a) => commands::build_mcq::run(a),
+        Command::RenderClip(a) => commands::render_clip::run(a),
     };
     match outcome {
         Ok(status) => status.into(),

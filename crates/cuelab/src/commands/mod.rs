@@ -14,6 +14,7 @@ pub mod merge;
 pub mod mine;
 pub mod mmvp;
 pub mod render;
+pub mod render_clip;
 pub mod report;
 pub mod scenes;
 pub mod score;

@@ -13,4 +13,5 @@ mod installed_demo;
 mod mine_cli;
 mod models_cli;
 mod render_cli;
+mod video_cli;
 mod vlm_cli;
