@@ -9,6 +9,8 @@ PY=${PY:-/opt/refenv/bin/python}
 # JPEG decoding fixtures (needs `pip install simplejpeg` besides Pillow and numpy)
 "$PY" tools/reference/cue/make_jpeg_fixtures.py
 "$PY" tools/reference/data/make_fixtures.py
+# SSv2-format video fixture (needs the system ffmpeg: bash tools/ci/install-ffmpeg.sh)
+"$PY" tools/reference/video/make_fixtures.py
 "$PY" tools/reference/captions/make_fixtures.py
 # CLIP-blind pair search (numpy only)
 "$PY" tools/reference/mine/make_fixtures.py

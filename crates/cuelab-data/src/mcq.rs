@@ -688,7 +688,10 @@ mod tests {
             Some("a pen _____ like a rock")
         );
         assert_eq!(get("ssv2-2-verb").answer.as_deref(), Some("falling"));
-        assert_eq!(template_verb("Something falling like a rock").as_deref(), Some("falling"));
+        assert_eq!(
+            template_verb("Something falling like a rock").as_deref(),
+            Some("falling")
+        );
         assert_eq!(template_verb("[something]"), None);
         assert_eq!(report.questions, 11);
         assert_eq!(report.by_type["verb"], 5);

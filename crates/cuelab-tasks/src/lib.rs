@@ -84,6 +84,7 @@ pub mod mine;
 pub mod proposals;
 pub mod run_dir;
 pub mod runner;
+pub mod sft;
 pub mod spatial;
 pub mod stats;
 pub mod vqa;

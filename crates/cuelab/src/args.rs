@@ -58,4 +58,7 @@ pub enum Command {
     BuildMcq(commands::build_mcq::BuildMcqArgs),
     /// Draw a cue on every frame of a clip (boxes, labels, trajectories) into a GIF or MP4.
     RenderClip(commands::render_clip::RenderClipArgs),
+    /// Questions and captions under every cue variant, media written out, in a fine-tuning
+    /// trainer's format (LLaMA-Factory, ms-swift, chat messages).
+    ExportSft(commands::export_sft::ExportSftArgs),
 }

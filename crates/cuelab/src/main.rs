@@ -34,6 +34,7 @@ fn main() -> std::process::ExitCode {
         Command::Data(a) => commands::data::run(a),
         Command::BuildMcq(a) => commands::build_mcq::run(a),
         Command::RenderClip(a) => commands::render_clip::run(a),
+        Command::ExportSft(a) => commands::export_sft::run(a),
     };
     match outcome {
         Ok(status) => status.into(),

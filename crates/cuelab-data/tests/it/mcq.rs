@@ -72,7 +72,9 @@ fn questions_cover_every_placeholder_and_verb_with_distinct_options() {
     assert_eq!(report.objects, 7);
     // labels.json writes templates without brackets: `something` is never a verb.
     assert_eq!(report.verbs, 7);
-    assert!(qs.iter().all(|q| !q.choices.iter().any(|c| c == "something")));
+    assert!(qs
+        .iter()
+        .all(|q| !q.choices.iter().any(|c| c == "something")));
     // Skipped: the template missing from labels.json and the missing video file.
     let reasons: BTreeMap<&str, &str> = report
         .skipped

@@ -93,7 +93,10 @@ fn item_from_sample(s: &Sample, base: &Path) -> Result<VqaItem, String> {
     } else if let Some(image) = &s.image {
         vec![cuelab_data::jsonl::resolve(base, image)]
     } else {
-        return Err("no image or frames (video files must be extracted to frames first)".into());
+        return Err(
+            "no image or frames (video files are decoded by `cuelab ask`: vqa::prepare_clips)"
+                .into(),
+        );
     };
     let qtype = s.qtype.clone().unwrap_or_else(|| "-".into());
     let targets = if !s.frame_boxes.is_empty() {

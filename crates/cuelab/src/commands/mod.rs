@@ -9,6 +9,7 @@ pub mod data;
 pub mod demo;
 pub mod detect;
 pub mod embed;
+pub mod export_sft;
 pub mod ground;
 pub mod merge;
 pub mod mine;
