@@ -263,3 +263,74 @@ fn questions_about_cued_clips_over_a_served_model_as_frames_or_video() {
     assert_eq!(s.len(), 30);
     assert!(s.iter().all(|&(i, v)| i == 0 && v == 1), "{s:?}");
 }
+
+#[test]
+fn export_sft_matches_the_outputs_checked_with_datasets() {
+    if !have_ffmpeg() {
+        return;
+    }
+    // Expected outputs and the input: tools/reference/video/check_sft.py, which loads each
+    // format with the `datasets` library and checks tags, media and answers.
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/sft");
+    let tmp = tempfile::tempdir().unwrap();
+    for (format, files) in [
+        (
+            "llamafactory",
+            &["data.json", "dataset_info.json", "index.jsonl"][..],
+        ),
+        ("swift", &["data.jsonl", "index.jsonl"][..]),
+        ("messages", &["data.jsonl", "index.jsonl"][..]),
+    ] {
+        let out = tmp.path().join(format);
+        let o = run(
+            &tmp.path().join("cache"),
+            &[
+                "export-sft",
+                "--data",
+                data.join("input.jsonl").to_str().unwrap(),
+                "--cue",
+                "plain",
+                "--cue",
+                "trajectory(fade=true)+rect(color=red,width=2)",
+                "--frames",
+                "frames=4",
+                "--format",
+                format,
+                "-o",
+                out.to_str().unwrap(),
+            ],
+        );
+        // The caption sample without text is reported and skipped.
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+        assert!(text(&o).contains("skipped: img-nocaption"), "{}", text(&o));
+        assert!(text(&o).contains("8 rows"), "{}", text(&o));
+        for f in files {
+            let got = std::fs::read_to_string(out.join(f)).unwrap();
+            let want = std::fs::read_to_string(data.join(format).join(f)).unwrap();
+            assert_eq!(got, want, "{format}/{f}");
+        }
+        // Every listed media file was written: 2 clips and 1 image per variant (+ count, caption).
+        let index = std::fs::read_to_string(out.join("index.jsonl")).unwrap();
+        assert_eq!(index.lines().count(), 8);
+        assert!(out.join("media/plain/ssv2-1005-object1.mp4").is_file());
+        assert!(out.join("media/plain/img-caption.png").is_file());
+    }
+    let o = run(
+        tmp.path(),
+        &[
+            "export-sft",
+            "--data",
+            data.join("input.jsonl").to_str().unwrap(),
+            "--format",
+            "axolotl",
+            "-o",
+            tmp.path().join("x").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o).contains("llamafactory, swift or messages"),
+        "{}",
+        text(&o)
+    );
+}
