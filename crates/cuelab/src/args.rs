@@ -61,4 +61,6 @@ pub enum Command {
     /// Questions and captions under every cue variant, media written out, in a fine-tuning
     /// trainer's format (LLaMA-Factory, ms-swift, chat messages).
     ExportSft(commands::export_sft::ExportSftArgs),
+    /// Bits/token of the right answer given plain vs cued clips, per question type (in-process Qwen3-VL).
+    ClipSurprisal(Box<commands::clip_surprisal::ClipSurprisalArgs>),
 }

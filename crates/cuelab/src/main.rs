@@ -35,6 +35,7 @@ fn main() -> std::process::ExitCode {
         Command::BuildMcq(a) => commands::build_mcq::run(a),
         Command::RenderClip(a) => commands::render_clip::run(a),
         Command::ExportSft(a) => commands::export_sft::run(a),
+        Command::ClipSurprisal(a) => commands::clip_surprisal::run(*a),
     };
     match outcome {
         Ok(status) => status.into(),

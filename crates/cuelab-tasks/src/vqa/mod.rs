@@ -14,6 +14,7 @@ pub mod local;
 pub mod order;
 pub mod run;
 pub mod summary;
+pub mod surprisal;
 
 pub use backend::{remote_identity, run_questions, with_run_cache, Backend};
 pub use clip_choice::ClipChoiceAnswerer;

@@ -4,6 +4,7 @@ pub mod answering;
 pub mod ask;
 pub mod build_mcq;
 pub mod caption_eval;
+pub mod clip_surprisal;
 pub mod cues;
 pub mod data;
 pub mod demo;

@@ -334,3 +334,50 @@ fn export_sft_matches_the_outputs_checked_with_datasets() {
         text(&o)
     );
 }
+
+#[test]
+fn clip_surprisal_per_question_type_with_the_tiny_qwen3_vl() {
+    if !have_ffmpeg() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let q = build(tmp.path());
+    let model = crate::fixtures::models_data().join("qwen3-vl-tiny");
+    let json = tmp.path().join("s.json");
+    let o = run(
+        &tmp.path().join("cache"),
+        &[
+            "clip-surprisal",
+            "--data",
+            q.to_str().unwrap(),
+            "--model",
+            model.to_str().unwrap(),
+            "--cue",
+            "plain",
+            "--cue",
+            "trajectory(fade=true)+rect(color=red,width=2)",
+            "--frames",
+            "frames=2",
+            "--limit",
+            "4",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let rows = doc["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 8, "4 questions x 2 variants");
+    for r in rows {
+        let b = r["bits_per_token"].as_f64().unwrap();
+        assert!(b.is_finite() && b > 0.0, "{r}");
+    }
+    // plain and cued differ (the cue changes the pixels the model sees)
+    assert_ne!(rows[0]["bits"], rows[1]["bits"]);
+    let cells = doc["summary"].as_array().unwrap();
+    assert!(
+        cells.iter().any(|c| c["qtype"] == "all" && c["n"] == 4),
+        "{cells:?}"
+    );
+}
