@@ -10,6 +10,10 @@ PY=${PY:-/opt/refenv/bin/python}
 "$PY" tools/reference/cue/make_jpeg_fixtures.py
 "$PY" tools/reference/cue/make_overlay_fixtures.py
 "$PY" tools/reference/data/make_fixtures.py
+# SSv2-format video fixture (needs the system ffmpeg: bash tools/ci/install-ffmpeg.sh)
+"$PY" tools/reference/video/make_fixtures.py
+# fine-tuning export checked with `datasets` (needs a built cuelab: cargo build -p cuelab)
+"$PY" tools/reference/video/check_sft.py --cuelab "${CUELAB_BIN:-${CARGO_TARGET_DIR:-target}/debug/cuelab}"
 "$PY" tools/reference/captions/make_fixtures.py
 # CLIP-blind pair search (numpy only)
 "$PY" tools/reference/mine/make_fixtures.py

@@ -367,7 +367,8 @@ fn overlay(
         "trajectory" => {
             let pts = &target.points;
             if pts.len() < 2 {
-                warn!(
+                // Normal on a clip's first frame and for still objects: nothing to draw.
+                tracing::debug!(
                     "trajectory needs at least two points; target {} has {}",
                     target.index,
                     pts.len()

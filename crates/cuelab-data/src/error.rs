@@ -70,6 +70,14 @@ pub enum DataError {
         /// The underlying message.
         message: String,
     },
+    /// A video could not be probed or decoded (ffmpeg missing, corrupt or unsupported file).
+    #[error("{path}: video error: {message}")]
+    Video {
+        /// The video file.
+        path: PathBuf,
+        /// What went wrong (ffmpeg's last lines of stderr where it ran).
+        message: String,
+    },
     /// A caller-supplied option is invalid.
     #[error("invalid argument: {0}")]
     Invalid(String),

@@ -4,16 +4,19 @@
 //! formats. Every loader produces [`Sample`]s; [`check`] validates a dataset on disk.
 
 pub mod check;
+pub mod clip;
 pub mod coco;
 pub mod detect_format;
 pub mod error;
 pub mod jsonl;
+pub mod mcq;
 pub mod mmvp;
 pub mod refcoco;
 pub mod sample;
 pub mod scenes;
 pub mod ssv2;
 mod util;
+pub mod video;
 
 pub use check::{check, CheckOptions, CheckReport, Format};
 pub use detect_format::detect_format;

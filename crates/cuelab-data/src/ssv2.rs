@@ -104,6 +104,15 @@ fn find_video(dir: &Path, id: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// The 0-based frame index of a Something-Else frame name (`"2/0001.jpg"` → 0): the digits of
+/// the file stem, which count from 1. `None` when the stem holds no number.
+pub fn frame_number(name: &str) -> Option<u32> {
+    let file = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    let stem = file.split('.').next().unwrap_or(file);
+    let digits: String = stem.chars().filter(char::is_ascii_digit).collect();
+    digits.parse::<u32>().ok().map(|n| n.saturating_sub(1))
+}
+
 /// Load a `train.json` / `validation.json` list as video samples. The caption is the label;
 /// `extra` holds `template`, `placeholders` and `class_id`.
 pub fn load(path: &Path, opts: &Ssv2Options) -> Result<Loaded> {
@@ -171,7 +180,7 @@ pub fn load(path: &Path, opts: &Ssv2Options) -> Result<Loaded> {
             if let Some(frames) = boxes.get(&e.id) {
                 for (i, f) in frames.iter().enumerate() {
                     let mut fb = FrameBoxes {
-                        frame: i as u32,
+                        frame: frame_number(&f.name).unwrap_or(i as u32),
                         boxes: Vec::new(),
                     };
                     for l in &f.labels {
@@ -212,5 +221,12 @@ mod tests {
             normalise_template("Putting [something] onto [something]"),
             "Putting something onto something"
         );
+    }
+
+    #[test]
+    fn frame_numbers_come_from_names() {
+        assert_eq!(frame_number("2/0001.jpg"), Some(0));
+        assert_eq!(frame_number("0012.png"), Some(11));
+        assert_eq!(frame_number("frame.png"), None);
     }
 }

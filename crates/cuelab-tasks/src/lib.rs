@@ -75,6 +75,7 @@
 #![warn(missing_docs)]
 
 pub mod boxes;
+pub mod clips;
 pub mod clipscore;
 pub mod debias;
 pub mod embed_parts;
@@ -88,6 +89,7 @@ pub mod run_dir;
 pub mod runner;
 pub mod shard;
 pub mod slurm;
+pub mod sft;
 pub mod spatial;
 pub mod stats;
 pub mod vqa;

@@ -45,6 +45,8 @@ pub struct MockRequest {
     pub shape: Shape,
     /// Number of `image_url` parts.
     pub images: usize,
+    /// Number of `video_url` parts.
+    pub videos: usize,
     /// How many earlier requests had the same user text and shape (0 on the first attempt).
     pub seen: u32,
     /// `top_logprobs` field, if any.
@@ -567,6 +569,7 @@ fn describe(body: &Value) -> Option<MockRequest> {
     let mut system = None;
     let mut texts = Vec::new();
     let mut images = 0;
+    let mut videos = 0;
     for m in messages {
         let role = m.get("role").and_then(Value::as_str).unwrap_or_default();
         let content = m.get("content");
@@ -582,6 +585,7 @@ fn describe(body: &Value) -> Option<MockRequest> {
                             }
                         }
                         Some("image_url") => images += 1,
+                        Some("video_url") => videos += 1,
                         _ => {}
                     }
                 }
@@ -622,6 +626,7 @@ fn describe(body: &Value) -> Option<MockRequest> {
         options,
         shape,
         images,
+        videos,
         seen: 0,
         fields: {
             let mut f: Vec<String> = body

@@ -56,6 +56,15 @@ pub enum Command {
     Scenes(commands::scenes::ScenesArgs),
     /// Dataset tools: `data check PATH --format F` validates a dataset.
     Data(commands::data::DataArgs),
+    /// Fill-in-the-blank multiple-choice questions (objects and verb) from an SSv2 folder.
+    BuildMcq(commands::build_mcq::BuildMcqArgs),
+    /// Draw a cue on every frame of a clip (boxes, labels, trajectories) into a GIF or MP4.
+    RenderClip(commands::render_clip::RenderClipArgs),
+    /// Questions and captions under every cue variant, media written out, in a fine-tuning
+    /// trainer's format (LLaMA-Factory, ms-swift, chat messages).
+    ExportSft(commands::export_sft::ExportSftArgs),
+    /// Bits/token of the right answer given plain vs cued clips, per question type (in-process Qwen3-VL).
+    ClipSurprisal(Box<commands::clip_surprisal::ClipSurprisalArgs>),
     /// Probes of what a VLM sees and can learn (issue 16).
     Probe(ProbeArgs),
     /// LoRA trainable parameters per rank vs a fine-tuning set's information in bits.

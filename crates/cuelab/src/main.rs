@@ -36,6 +36,10 @@ fn main() -> std::process::ExitCode {
             ProbeCommand::Surprisal(a) => commands::probe_surprisal::run(*a),
         },
         Command::LoraPlan(a) => commands::lora_plan::run(*a),
+        Command::BuildMcq(a) => commands::build_mcq::run(a),
+        Command::RenderClip(a) => commands::render_clip::run(a),
+        Command::ExportSft(a) => commands::export_sft::run(a),
+        Command::ClipSurprisal(a) => commands::clip_surprisal::run(*a),
     };
     match outcome {
         Ok(status) => status.into(),

@@ -2,4 +2,6 @@
 //! module is one area. Run one module with `cargo test -p cuelab-data --test it loaders::`.
 
 mod loaders;
+mod mcq;
 mod scenes;
+mod video;

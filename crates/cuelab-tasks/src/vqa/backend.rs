@@ -60,7 +60,7 @@ pub fn with_run_cache(mut config: RemoteConfig, run_dir: &std::path::Path) -> Re
 /// What decides a remote backend's answers (the run identity): not endpoints, concurrency,
 /// timeouts, keys or the cache.
 pub fn remote_identity(cfg: &RemoteConfig) -> Value {
-    json!({
+    let mut id = json!({
         "backend": "openai-compatible",
         "model": cfg.model,
         "mode": cfg.mode,
@@ -70,7 +70,14 @@ pub fn remote_identity(cfg: &RemoteConfig) -> Value {
         "jpeg_quality": cfg.jpeg_quality,
         "max_pixels": cfg.max_pixels,
         "top_logprobs": cfg.top_logprobs,
-    })
+    });
+    // Clips sent as one video: how they are encoded decides the answers too (left out for
+    // frames, so the identity of image runs is unchanged).
+    if cfg.video_input != cuelab_vlm::remote::VideoInput::Frames {
+        id["video_input"] = json!(cfg.video_input);
+        id["video_fps"] = json!(cfg.video_fps);
+    }
+    id
 }
 
 /// Build `backend` and ask every item under every variant of `config`, resuming into

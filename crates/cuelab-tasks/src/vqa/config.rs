@@ -74,6 +74,11 @@ pub struct VqaConfig {
     /// keeps its own number of requests in flight).
     #[serde(default = "default_batch")]
     pub batch: usize,
+    /// Frames of each clip shown (`all`, `frames=N`, `fps=F`; see
+    /// [`cuelab_data::video::FrameSampling`]); `None` shows a frame folder as it is and decodes
+    /// every frame of a video file. Part of the run identity when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frames: Option<String>,
 }
 
 impl Default for VqaConfig {
@@ -86,6 +91,7 @@ impl Default for VqaConfig {
             count_suffix: default_count_suffix(),
             limit: None,
             batch: default_batch(),
+            frames: None,
         }
     }
 }
@@ -121,6 +127,7 @@ impl VqaConfig {
         if self.batch == 0 {
             return Err(TaskError::Config("batch must be at least 1".into()));
         }
+        self.frame_sampling()?;
         let mut out: Vec<VqaVariant> = Vec::new();
         for spec in &self.cues {
             let recipe =
@@ -139,11 +146,23 @@ impl VqaConfig {
         Ok(out)
     }
 
+    /// The frame sampling of clips, parsed (`None` when not set).
+    pub fn frame_sampling(&self) -> Result<Option<cuelab_data::video::FrameSampling>> {
+        self.frames
+            .as_deref()
+            .map(|f| {
+                cuelab_data::video::FrameSampling::parse(f)
+                    .map_err(|e| TaskError::Config(e.to_string()))
+            })
+            .transpose()
+    }
+
     /// Hash of everything that decides the answers, combined with the backend's identity:
     /// resuming is refused when it differs.
     pub fn hash(&self, backend_identity: &serde_json::Value) -> Result<String> {
         let mut canonical = self.clone();
         canonical.cues = self.variants()?.into_iter().map(|v| v.label).collect();
+        canonical.frames = self.frame_sampling()?.map(|f| f.to_string());
         // Batch size and limit change what is asked when, not what the answers are.
         canonical.batch = 0;
         canonical.limit = None;

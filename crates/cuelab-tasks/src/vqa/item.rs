@@ -100,7 +100,10 @@ fn item_from_sample(s: &Sample, base: &Path) -> Result<VqaItem, String> {
     } else if let Some(image) = &s.image {
         vec![cuelab_data::jsonl::resolve(base, image)]
     } else {
-        return Err("no image or frames (video files must be extracted to frames first)".into());
+        return Err(
+            "no image or frames (video files are decoded by `cuelab ask`: vqa::prepare_clips)"
+                .into(),
+        );
     };
     let qtype = s.qtype.clone().unwrap_or_else(|| "-".into());
     let targets = if !s.frame_boxes.is_empty() {
@@ -184,39 +187,10 @@ fn item_from_sample(s: &Sample, base: &Path) -> Result<VqaItem, String> {
 }
 
 /// Per-frame targets of a clip: every labelled box of the frame (labels numbered in order of
-/// first appearance), with the trajectory of that label's box centres up to this frame.
+/// first appearance), with the trajectory of that object's box centres up to this frame
+/// ([`cuelab_data::clip::targets`]).
 fn frame_targets(s: &Sample, frames: usize) -> Vec<Vec<Target>> {
-    let mut labels: Vec<String> = Vec::new();
-    for fb in &s.frame_boxes {
-        for b in &fb.boxes {
-            if !labels.contains(&b.label) {
-                labels.push(b.label.clone());
-            }
-        }
-    }
-    let mut out = vec![Vec::new(); frames];
-    for (f, slot) in out.iter_mut().enumerate() {
-        let Some(fb) = s.frame_boxes.iter().find(|fb| fb.frame as usize == f) else {
-            continue;
-        };
-        for b in &fb.boxes {
-            let index = labels.iter().position(|l| *l == b.label).unwrap_or(0);
-            let points: Vec<(f32, f32)> = s
-                .frame_boxes
-                .iter()
-                .filter(|g| (g.frame as usize) <= f)
-                .filter_map(|g| g.boxes.iter().find(|x| x.label == b.label))
-                .map(|x| ((x.bbox.x0 + x.bbox.x1) / 2.0, (x.bbox.y0 + x.bbox.y1) / 2.0))
-                .collect();
-            slot.push(Target {
-                region: Region::Box(b.bbox),
-                index,
-                points,
-                label: Some(b.label.clone()),
-            });
-        }
-    }
-    out
+    cuelab_data::clip::targets(&s.frame_boxes, frames, None)
 }
 
 #[cfg(test)]

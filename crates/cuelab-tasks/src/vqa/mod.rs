@@ -6,6 +6,7 @@
 
 pub mod backend;
 pub mod clip_choice;
+pub mod clips;
 pub mod config;
 pub mod count;
 pub mod item;
@@ -13,9 +14,11 @@ pub mod local;
 pub mod order;
 pub mod run;
 pub mod summary;
+pub mod surprisal;
 
 pub use backend::{remote_identity, run_questions, with_run_cache, Backend};
 pub use clip_choice::ClipChoiceAnswerer;
+pub use clips::prepare_clips;
 pub use config::{ChoiceOrder, VqaConfig, VqaVariant};
 pub use item::{items_from_samples, ItemKind, VqaItem};
 pub use local::LocalVlmAnswerer;

@@ -127,6 +127,38 @@ pub struct RemoteConfig {
     pub probe_base_s: f64,
     /// Longest delay between probes, in seconds.
     pub probe_max_s: f64,
+    /// How a question with several images (a clip's frames) is sent: as that many `image_url`
+    /// parts (`frames`, the default) or as one MP4 `video_url` part (`video_url`, vLLM's form;
+    /// encoded by the system ffmpeg).
+    pub video_input: VideoInput,
+    /// Frame rate written into the MP4 of `video_input = "video_url"` (the server's own frame
+    /// sampler reads the clip's duration from it).
+    pub video_fps: f64,
+}
+
+/// How the frames of a clip are sent to a server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VideoInput {
+    /// One `image_url` part per frame.
+    #[default]
+    Frames,
+    /// One `video_url` part: the frames encoded as an H.264 MP4 data URL.
+    VideoUrl,
+}
+
+impl std::str::FromStr for VideoInput {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "frames" => Ok(VideoInput::Frames),
+            "video_url" => Ok(VideoInput::VideoUrl),
+            _ => Err(format!(
+                "unknown video input {s:?}: expected frames or video_url"
+            )),
+        }
+    }
 }
 
 impl Default for RemoteConfig {
@@ -152,6 +184,8 @@ impl Default for RemoteConfig {
             eject_after: 3,
             probe_base_s: 2.0,
             probe_max_s: 120.0,
+            video_input: VideoInput::Frames,
+            video_fps: 2.0,
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod http;
 pub mod prompt;
 pub mod request;
 pub mod response;
+pub mod video;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -33,7 +34,7 @@ use crate::error::{Result, VlmError};
 use crate::question::Question;
 
 pub use cache::ResponseCache;
-pub use config::{GenerationConfig, ImageFormat, PromptTemplate, RemoteConfig};
+pub use config::{GenerationConfig, ImageFormat, PromptTemplate, RemoteConfig, VideoInput};
 pub use health::EndpointStats;
 use http::{ApiKey, RetryPolicy, SendError, Transport};
 
@@ -147,19 +148,29 @@ impl Shared {
                 config.mode
             ))
         })?;
-        let images = question
-            .images
-            .iter()
-            .map(|img| {
-                encode::encode(
-                    img,
-                    config.image_format,
-                    config.jpeg_quality,
-                    config.max_pixels,
-                )
-            })
-            .collect::<std::result::Result<Vec<_>, String>>()
-            .map_err(invalid)?;
+        let as_video =
+            config.video_input == config::VideoInput::VideoUrl && question.images.len() > 1;
+        let images = if as_video {
+            let frames: Vec<image::RgbImage> =
+                question.images.iter().map(|f| f.as_ref().clone()).collect();
+            video::encode(&frames, config.video_fps, config.max_pixels)
+                .map(|v| vec![v])
+                .map_err(invalid)?
+        } else {
+            question
+                .images
+                .iter()
+                .map(|img| {
+                    encode::encode(
+                        img,
+                        config.image_format,
+                        config.jpeg_quality,
+                        config.max_pixels,
+                    )
+                })
+                .collect::<std::result::Result<Vec<_>, String>>()
+                .map_err(invalid)?
+        };
         let built = request::build(config, question, &text, &images).map_err(invalid)?;
         drop(images);
         if let Some(cache) = &self.cache {

@@ -60,7 +60,11 @@ fn body(
             } else {
                 img.data_url.clone()
             };
-            json!({ "type": "image_url", "image_url": { "url": url } })
+            if crate::remote::video::is_video(img) {
+                json!({ "type": "video_url", "video_url": { "url": url } })
+            } else {
+                json!({ "type": "image_url", "image_url": { "url": url } })
+            }
         })
         .collect();
     content.push(json!({ "type": "text", "text": user_text }));
@@ -109,16 +113,18 @@ fn body(
     }
     if for_key {
         // settings that change the answer without appearing in the request
-        map.insert(
-            "cuelab".into(),
-            json!({
-                "image_format": config.image_format,
-                "jpeg_quality": config.jpeg_quality,
-                "max_pixels": config.max_pixels,
-                "template": config.template,
-                "lettered": prompt::lettered(config.mode),
-            }),
-        );
+        let mut settings = json!({
+            "image_format": config.image_format,
+            "jpeg_quality": config.jpeg_quality,
+            "max_pixels": config.max_pixels,
+            "template": config.template,
+            "lettered": prompt::lettered(config.mode),
+        });
+        // Only a video request carries its encoding (keys of frame requests stay as they were).
+        if images.iter().any(crate::remote::video::is_video) {
+            settings["video_fps"] = json!(config.video_fps);
+        }
+        map.insert("cuelab".into(), settings);
     }
     Value::Object(map)
 }

@@ -76,6 +76,13 @@ pub struct BackendArgs {
     /// Do not use the response cache (`responses.sqlite` in the run directory).
     #[arg(long)]
     pub no_cache: bool,
+    /// How a clip goes to the server: frames (one image part per frame, default) or video_url
+    /// (one MP4 part, vLLM's video input; needs ffmpeg).
+    #[arg(long)]
+    pub video_input: Option<cuelab_vlm::remote::VideoInput>,
+    /// Frame rate written into the MP4 of `--video-input video_url` (default 2).
+    #[arg(long)]
+    pub video_fps: Option<f64>,
     /// Answer with a CLIP model instead of a VLM: the option most similar to the image wins
     /// (MMVP-VLM's evaluation). HF id or local directory.
     #[arg(long, value_name = "MODEL", conflicts_with_all = ["endpoints"])]
@@ -113,6 +120,10 @@ pub struct RunArgs {
     /// Seed of the option order and bootstrap.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Frames of each clip shown (ask): all, frames=N (evenly spread) or fps=F; recorded in the
+    /// run identity. Unset: frame folders as they are, video files decoded whole.
+    #[arg(long)]
+    pub frames: Option<String>,
     /// Run only shard I of N (`I/N`, 0-based; `auto` or `auto/N` from a Slurm job array or a
     /// Kubernetes Indexed Job) — merge shards with `cuelab merge`.
     #[arg(long, value_name = "I/N|auto")]
@@ -143,6 +154,9 @@ impl RunArgs {
         }
         if let Some(s) = self.seed {
             cfg.seed = s;
+        }
+        if self.frames.is_some() {
+            cfg.frames = self.frames.clone();
         }
         cfg.variants()?;
         Ok(cfg)
@@ -218,6 +232,8 @@ impl BackendArgs {
         }
         cfg.jpeg_quality = self.jpeg_quality.unwrap_or(cfg.jpeg_quality);
         cfg.max_pixels = self.max_pixels.or(cfg.max_pixels);
+        cfg.video_input = self.video_input.unwrap_or(cfg.video_input);
+        cfg.video_fps = self.video_fps.unwrap_or(cfg.video_fps);
         let g = &mut cfg.generation;
         g.temperature = self.temperature.or(g.temperature);
         g.top_p = self.top_p.or(g.top_p);

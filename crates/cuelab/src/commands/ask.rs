@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use cuelab_tasks::vqa::items_from_samples;
+use cuelab_tasks::vqa::{items_from_samples, prepare_clips};
 
 use super::answering::{execute, BackendArgs, RunArgs};
 use crate::exit::ExitStatus;
@@ -26,6 +26,9 @@ pub struct AskArgs {
     /// Skip malformed lines (reported) instead of stopping.
     #[arg(long)]
     pub skip_bad: bool,
+    /// Cache of decoded videos (default: $CUELAB_FRAME_CACHE, else ~/.cache/cuelab/frames).
+    #[arg(long)]
+    pub frame_cache: Option<PathBuf>,
     #[command(flatten)]
     /// The answering backend.
     pub backend: BackendArgs,
@@ -56,7 +59,14 @@ pub fn run(args: AskArgs) -> Result<ExitStatus> {
             args.qtypes.is_empty() || s.qtype.as_ref().is_some_and(|q| args.qtypes.contains(q))
         })
         .collect();
-    let (items, skipped) = items_from_samples(&samples, base);
+    let sampling = args.run.config()?.frame_sampling()?;
+    let cache = args
+        .frame_cache
+        .clone()
+        .unwrap_or_else(cuelab_data::video::default_cache);
+    let (samples, mut unreadable) = prepare_clips(samples, base, sampling, &cache);
+    let (items, mut skipped) = items_from_samples(&samples, base);
+    skipped.append(&mut unreadable);
     if !skipped.is_empty() {
         eprintln!(
             "{} sample(s) not asked (first: {} — {})",
@@ -79,6 +89,7 @@ pub fn run(args: AskArgs) -> Result<ExitStatus> {
             "qtypes": args.qtypes,
             "not_asked": skipped,
             "malformed_lines": loaded.skipped.len(),
+            "frames": args.run.frames,
         }),
     )?;
     Ok(if loaded.skipped.is_empty() {

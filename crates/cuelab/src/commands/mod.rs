@@ -2,12 +2,15 @@
 
 pub mod answering;
 pub mod ask;
+pub mod build_mcq;
 pub mod caption_eval;
+pub mod clip_surprisal;
 pub mod cues;
 pub mod data;
 pub mod demo;
 pub mod detect;
 pub mod embed;
+pub mod export_sft;
 pub mod ground;
 pub mod lora_plan;
 pub mod merge;
@@ -15,6 +18,7 @@ pub mod mine;
 pub mod mmvp;
 pub mod probe_surprisal;
 pub mod render;
+pub mod render_clip;
 pub mod report;
 pub mod scenes;
 pub mod score;

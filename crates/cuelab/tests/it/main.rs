@@ -18,4 +18,5 @@ mod render_cli;
 mod run_identity;
 mod scale_cli;
 mod surprisal_cli;
+mod video_cli;
 mod vlm_cli;
