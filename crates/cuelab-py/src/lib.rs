@@ -16,7 +16,9 @@
 //! images, runs a model or an experiment releases the GIL.
 //!
 //! Built by maturin (`pyproject.toml` at the repository root, which enables the
-//! `extension-module` feature); `cargo build` / `cargo test` build it too, linked to libpython.
+//! `extension-module` feature: libpython is not linked, as an extension module must not);
+//! `cargo build` builds it linked to libpython, `cargo test` has nothing to run in it (`test =
+//! false`: its tests are the pytest suite in `python/tests`, run by `tools/ci/python-tests.sh`).
 
 pub mod error;
 pub mod images;
