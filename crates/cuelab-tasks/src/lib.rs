@@ -80,6 +80,7 @@ pub mod debias;
 pub mod error;
 pub mod grounding;
 pub mod mine;
+pub mod probe;
 pub mod proposals;
 pub mod run_dir;
 pub mod runner;

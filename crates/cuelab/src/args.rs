@@ -54,4 +54,22 @@ pub enum Command {
     Scenes(commands::scenes::ScenesArgs),
     /// Dataset tools: `data check PATH --format F` validates a dataset.
     Data(commands::data::DataArgs),
+    /// The probing lab (seed 001): counting and listing, preprocessing sensitivity, box tool.
+    Probe(ProbeArgs),
+}
+
+/// Flags of `cuelab probe`.
+#[derive(Debug, clap::Args)]
+pub struct ProbeArgs {
+    /// The probe to run.
+    #[command(subcommand)]
+    pub command: ProbeCommand,
+}
+
+/// The probes.
+#[derive(Debug, Subcommand)]
+pub enum ProbeCommand {
+    /// "How many X?" and "List the X left to right" under plain / Set-of-Mark / boxes / crops:
+    /// accuracy-vs-N curve, MAE, bias, listing P/R/F1 and order.
+    Count(Box<commands::probe_count::ProbeCountArgs>),
 }

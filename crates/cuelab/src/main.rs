@@ -32,6 +32,9 @@ fn main() -> std::process::ExitCode {
         Command::Scenes(a) => commands::scenes::run(a),
         Command::Report(a) => commands::report::run(a),
         Command::Data(a) => commands::data::run(a),
+        Command::Probe(a) => match a.command {
+            args::ProbeCommand::Count(c) => commands::probe_count::run(*c),
+        },
     };
     match outcome {
         Ok(status) => status.into(),

@@ -14,7 +14,7 @@ pub mod order;
 pub mod run;
 pub mod summary;
 
-pub use backend::{remote_identity, run_questions, with_run_cache, Backend};
+pub use backend::{remote_identity, run_questions, with_answerer, with_run_cache, Backend};
 pub use clip_choice::ClipChoiceAnswerer;
 pub use config::{ChoiceOrder, VqaConfig, VqaVariant};
 pub use item::{items_from_samples, ItemKind, VqaItem};

@@ -3,4 +3,5 @@
 
 mod mine;
 mod parity;
+mod probe;
 mod vqa;

@@ -12,6 +12,8 @@ pub mod ground;
 pub mod merge;
 pub mod mine;
 pub mod mmvp;
+pub mod probe_common;
+pub mod probe_count;
 pub mod render;
 pub mod report;
 pub mod scenes;
