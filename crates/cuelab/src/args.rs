@@ -72,4 +72,10 @@ pub enum ProbeCommand {
     /// "How many X?" and "List the X left to right" under plain / Set-of-Mark / boxes / crops:
     /// accuracy-vs-N curve, MAE, bias, listing P/R/F1 and order.
     Count(Box<commands::probe_count::ProbeCountArgs>),
+    /// The box-drawing tool loop: boxes in the model's native format, drawn, asked again; vs
+    /// direct answering (accuracy, MAE, box IoU, duplicates, misses, malformed output).
+    Boxtool(Box<commands::probe_boxtool::ProbeBoxtoolArgs>),
+    /// Preprocessing sensitivity: resize, pixel budgets, sub-patch shifts, rotations, pad/crop,
+    /// JPEG; accuracy, flip rate and McNemar vs the untransformed image, visual tokens.
+    Preprocess(Box<commands::probe_preprocess::ProbePreprocessArgs>),
 }

@@ -34,6 +34,8 @@ fn main() -> std::process::ExitCode {
         Command::Data(a) => commands::data::run(a),
         Command::Probe(a) => match a.command {
             args::ProbeCommand::Count(c) => commands::probe_count::run(*c),
+            args::ProbeCommand::Boxtool(c) => commands::probe_boxtool::run(*c),
+            args::ProbeCommand::Preprocess(c) => commands::probe_preprocess::run(*c),
         },
     };
     match outcome {

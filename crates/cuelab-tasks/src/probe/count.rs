@@ -10,6 +10,7 @@ use cuelab_vlm::{Answer, Answerer, Question};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use super::arms::Arm;
 use super::ask::ask_batch;
 use super::data::ProbeItem;
 use super::listing::{score_listing, ListingScore};
@@ -152,6 +153,9 @@ pub struct CountRow {
     /// Listing scores (list questions).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub listing: Option<ListingScore>,
+    /// Visual tokens of the shown image (in-process models).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visual_tokens: Option<usize>,
     /// Served from the response cache.
     #[serde(default)]
     pub from_cache: bool,
@@ -190,6 +194,9 @@ pub struct CountVariant {
     pub listing: Option<ListingStats>,
     /// Questions that could not be asked.
     pub errors: usize,
+    /// Mean visual tokens per shown image (in-process models).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visual_tokens: Option<f64>,
 }
 
 /// The summary of a `probe count` run.
@@ -197,8 +204,10 @@ pub struct CountVariant {
 pub struct CountSummary {
     /// Per presentation, in configuration order.
     pub variants: Vec<CountVariant>,
-    /// Counting accuracy of each presentation against plain.
-    pub vs_plain: Vec<Paired>,
+    /// The arm the others are compared with (`plain`, `identity`).
+    pub reference: String,
+    /// Counting accuracy, flip rate and McNemar of each arm against the reference.
+    pub vs_reference: Vec<Paired>,
     /// Questions not answered yet (backend failures; a rerun asks them again).
     pub missing: usize,
 }
@@ -252,8 +261,28 @@ struct Pending {
     key: String,
     variant: String,
     question: String,
-    item: usize,
+    /// The item as shown (boxes mapped by the arm).
+    item: ProbeItem,
     prompt: String,
+    tokens: Option<usize>,
+}
+
+/// A run over arms: what `probe count` and `probe preprocess` share.
+pub struct Plan<'a> {
+    /// The manifest's `experiment`.
+    pub experiment: &'static str,
+    /// The arm the others are compared with (`plain`, `identity`).
+    pub reference: &'static str,
+    /// The arms, in table order.
+    pub arms: Vec<Arm>,
+    /// Questions, templates, seed, batch and limit.
+    pub config: &'a CountConfig,
+    /// The probe's own configuration, as the manifest records it.
+    pub manifest_config: Value,
+    /// Its canonical form (the run identity with the backend's).
+    pub hash_config: Value,
+    /// In-process image processor: visual tokens per shown image are recorded.
+    pub tokens: Option<cuelab_models::qwen3_vl::ImageProcessor>,
 }
 
 /// Ask every selected item under every presentation, resuming into `opts.out`.
@@ -266,23 +295,65 @@ pub fn run_count_with(
     opts: &RunOptions,
 ) -> Result<CountOutcome> {
     let presentations = config.presentations()?;
-    if items.is_empty() {
-        return Err(TaskError::NoSamples("no images to ask about".into()));
-    }
-    let selected = runner::select(items, opts.shard, config.limit);
     let mut canonical = config.clone();
     canonical.batch = 0;
     canonical.limit = None;
     canonical.variants = presentations.iter().map(Presentation::label).collect();
-    let hash = super::config_hash(&canonical, identity)?;
+    let plan = Plan {
+        experiment: EXPERIMENT,
+        reference: "plain",
+        arms: presentations.into_iter().map(Arm::Present).collect(),
+        config,
+        manifest_config: serde_json::to_value(config).unwrap_or(Value::Null),
+        hash_config: serde_json::to_value(&canonical).unwrap_or(Value::Null),
+        tokens: None,
+    };
+    run_arms(&plan, items, answerer, identity, data_description, opts)
+}
+
+/// Visual tokens a Qwen-VL processor makes of a `w x h` image.
+pub fn visual_tokens(p: &cuelab_models::qwen3_vl::ImageProcessor, w: u32, h: u32) -> Option<usize> {
+    let unit = p.patch_size * p.merge_size;
+    let (rh, rw) = cuelab_models::qwen3_vl::image::smart_resize(
+        h as usize,
+        w as usize,
+        unit,
+        p.min_pixels,
+        p.max_pixels,
+    )
+    .ok()?;
+    Some((rh / unit) * (rw / unit))
+}
+
+/// Ask every selected item under every arm of `plan`, resuming into `opts.out`.
+pub fn run_arms(
+    plan: &Plan<'_>,
+    items: &[ProbeItem],
+    answerer: &dyn Answerer,
+    identity: &Value,
+    data_description: &Value,
+    opts: &RunOptions,
+) -> Result<CountOutcome> {
+    let config = plan.config;
+    let presentations = &plan.arms;
+    config.presentations()?;
+    if presentations.is_empty() {
+        return Err(TaskError::Config("at least one arm is needed".into()));
+    }
+    if items.is_empty() {
+        return Err(TaskError::NoSamples("no images to ask about".into()));
+    }
+    let selected = runner::select(items, opts.shard, config.limit);
+    let hash = super::config_hash(&plan.hash_config, identity)?;
     let mut run = runner::start(
         opts,
-        EXPERIMENT,
+        plan.experiment,
         &hash,
         config.seed,
         json!({
-            "config": config,
+            "config": plan.manifest_config,
             "variants": presentations.iter().map(|p| json!({"id": p.id(), "label": p.label()})).collect::<Vec<_>>(),
+            "reference": plan.reference,
             "backend": answerer.describe(),
             "backend_identity": identity,
             "data": data_description,
@@ -323,7 +394,7 @@ pub fn run_count_with(
                 .entry(*ordinal)
                 .or_insert_with(|| load_rgb(&item.image).map_err(|e| e.to_string()));
             let shown = match source {
-                Ok(img) => p.render(img, &item.objects).map_err(|e| e.to_string()),
+                Ok(img) => p.prepare(img, item).map_err(|e| e.to_string()),
                 Err(e) => Err(e.clone()),
             };
             let choices: Vec<String> = match (q.as_str(), config.count_choices) {
@@ -344,11 +415,16 @@ pub fn run_count_with(
                 count: None,
                 correct: false,
                 listing: None,
+                visual_tokens: None,
                 from_cache: false,
                 error: None,
             };
             match shown {
-                Ok(image) => {
+                Ok((image, shown_item)) => {
+                    let tokens = plan
+                        .tokens
+                        .as_ref()
+                        .and_then(|t| visual_tokens(t, image.width(), image.height()));
                     questions.push(Question {
                         id: key.clone(),
                         system: config.system.clone(),
@@ -360,8 +436,9 @@ pub fn run_count_with(
                         key,
                         variant: p.id(),
                         question: q.clone(),
-                        item: *ordinal,
+                        item: shown_item,
                         prompt,
+                        tokens,
                     });
                 }
                 Err(message) => {
@@ -380,7 +457,7 @@ pub fn run_count_with(
         drop(images);
         let (answers, stop) = ask_batch(answerer, &questions);
         for ((p, q), a) in pending.iter().zip(&questions).zip(answers) {
-            let item = selected[p.item].1;
+            let item = &p.item;
             let Some(Ok(answer)) = a else {
                 if let Some(Err(e)) = a {
                     tracing::warn!("{}: {e}", p.key);
@@ -399,6 +476,7 @@ pub fn run_count_with(
                 count: None,
                 correct: false,
                 listing: None,
+                visual_tokens: p.tokens,
                 from_cache: answer.from_cache,
                 error: None,
             };
@@ -428,7 +506,7 @@ pub fn run_count_with(
         .collect();
     let missing = expected.saturating_sub(rows.len());
     let order: Vec<(String, String)> = presentations.iter().map(|p| (p.id(), p.label())).collect();
-    let summary = summarize_count(&rows, &order, config.seed, missing);
+    let summary = summarize_count(&rows, &order, plan.reference, config.seed, missing);
     runner::finish(&run, &summary, &count_table(&summary))?;
     if let Some(e) = fatal {
         return Err(TaskError::Backend(format!(
@@ -444,6 +522,7 @@ pub fn run_count_with(
 pub fn summarize_count(
     rows: &[CountRow],
     order: &[(String, String)],
+    reference: &str,
     seed: u64,
     missing: usize,
 ) -> CountSummary {
@@ -489,6 +568,10 @@ pub fn summarize_count(
             curve: curve(&counts, seed),
             listing,
             errors: mine.iter().filter(|r| r.error.is_some()).count(),
+            visual_tokens: {
+                let t: Vec<f64> = mine.iter().filter_map(|r| r.visual_tokens).map(|t| t as f64).collect();
+                (!t.is_empty()).then(|| t.iter().sum::<f64>() / t.len() as f64)
+            },
         });
     }
     let arm_rows = |id: &str| -> Vec<(String, bool, String)> {
@@ -503,19 +586,20 @@ pub fn summarize_count(
             })
             .collect()
     };
-    let vs_plain = if order.iter().any(|(id, _)| id == "plain") {
-        let plain = arm_rows("plain");
+    let vs_reference = if order.iter().any(|(id, _)| id == reference) {
+        let base = arm_rows(reference);
         order
             .iter()
-            .filter(|(id, _)| id != "plain")
-            .map(|(id, _)| paired(id, "plain", &arm_rows(id), &plain))
+            .filter(|(id, _)| id != reference)
+            .map(|(id, _)| paired(id, reference, &arm_rows(id), &base))
             .collect()
     } else {
         Vec::new()
     };
     CountSummary {
         variants,
-        vs_plain,
+        reference: reference.to_string(),
+        vs_reference,
         missing,
     }
 }
@@ -595,12 +679,21 @@ pub fn count_table(summary: &CountSummary) -> String {
             v.label.chars().take(16).collect::<String>()
         ));
     }
-    for t in &summary.vs_plain {
+    for v in summary.variants.iter().filter(|v| v.visual_tokens.is_some()) {
         out.push_str(&format!(
-            "\n{} vs plain on {} images: {:+.1} pts, McNemar {}/{} discordant, p = {:.4}",
+            "\n{}: {:.0} visual tokens per image",
+            v.label,
+            v.visual_tokens.unwrap_or(0.0)
+        ));
+    }
+    for t in &summary.vs_reference {
+        out.push_str(&format!(
+            "\n{} vs {} on {} images: {:+.1} pts, answers flipped {:.1}%, McNemar {}/{} discordant, p = {:.4}",
             t.arm,
+            t.reference,
             t.n,
             100.0 * t.diff,
+            100.0 * t.flip_rate,
             t.mcnemar.b_only,
             t.mcnemar.a_only,
             t.mcnemar.p_value

@@ -4,18 +4,25 @@
 //! - [`count`]: "How many X are there?" and "List the X from left to right" under plain,
 //!   Set-of-Mark, boxes and tiled-crops presentations; the accuracy-vs-N curve, MAE, bias,
 //!   listing precision/recall/F1 and order.
+//! - [`boxtool`]: the box-drawing tool loop (boxes asked in the model's native grounding format,
+//!   parsed by [`boxfmt`], drawn, and the question asked again) against direct answering.
 //!
 //! Data: [`data::load_scenes`] (the synthetic scenes' counting questions, crowds of 0-20
 //! near-identical objects) or [`data::load_coco`] (a COCO instances file). Every probe is a
 //! resumable run directory on the shared [`crate::runner`] machinery, on any
 //! [`crate::vqa::Backend`].
 
+pub mod arms;
 pub mod ask;
+pub mod boxfmt;
+pub mod boxtool;
 pub mod count;
 pub mod data;
 pub mod listing;
 pub mod present;
+pub mod preprocess;
 pub mod scores;
+pub mod transform;
 pub mod words;
 
 pub use count::{run_count, run_count_with, CountConfig, CountOutcome, CountRow, CountSummary};

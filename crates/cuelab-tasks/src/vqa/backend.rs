@@ -61,7 +61,7 @@ pub fn with_run_cache(mut config: RemoteConfig, run_dir: &std::path::Path) -> Re
 /// What decides a remote backend's answers (the run identity): not endpoints, concurrency,
 /// timeouts, keys or the cache.
 pub fn remote_identity(cfg: &RemoteConfig) -> Value {
-    json!({
+    let mut identity = json!({
         "backend": "openai-compatible",
         "model": cfg.model,
         "mode": cfg.mode,
@@ -71,7 +71,12 @@ pub fn remote_identity(cfg: &RemoteConfig) -> Value {
         "jpeg_quality": cfg.jpeg_quality,
         "max_pixels": cfg.max_pixels,
         "top_logprobs": cfg.top_logprobs,
-    })
+    });
+    // Only when set, so runs made before the field existed keep their identity.
+    if let (Some(format), Some(o)) = (&cfg.response_format, identity.as_object_mut()) {
+        o.insert("response_format".into(), format.clone());
+    }
+    identity
 }
 
 /// Build `backend` and ask every item under every variant of `config`, resuming into

@@ -119,6 +119,10 @@ pub struct RemoteConfig {
     pub template: PromptTemplate,
     /// Worker threads of the client's own async runtime.
     pub threads: usize,
+    /// OpenAI `response_format` sent with open questions (e.g. `{"type": "json_schema", ...}`
+    /// to constrain the answer to a JSON schema, as vLLM and OpenAI support); `None` sends none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_format: Option<serde_json::Value>,
 }
 
 impl Default for RemoteConfig {
@@ -141,6 +145,7 @@ impl Default for RemoteConfig {
             cache_path: None,
             template: PromptTemplate::default(),
             threads: 2,
+            response_format: None,
         }
     }
 }
