@@ -1,13 +1,13 @@
 //! Reading boxes out of a model's answer, in the three native grounding formats of the Qwen-VL
 //! family and plain JSON, mapped back to the pixels of the image that was shown:
 //!
-//! - [`BoxFormat::Qwen2`]: `<|object_ref_start|>label<|object_ref_end|><|box_start|>(x1,y1),(x2,y2)<|box_end|>`
+//! - [`BoxFormat::Qwen2`] — `<|object_ref_start|>label<|object_ref_end|><|box_start|>(x1,y1),(x2,y2)<|box_end|>`
 //!   on a 0-1000 grid over the image;
-//! - [`BoxFormat::Qwen25`]: JSON `[{"bbox_2d": [x1, y1, x2, y2], "label": ...}]` (often in a
+//! - [`BoxFormat::Qwen25`] — JSON `[{"bbox_2d": [x1, y1, x2, y2], "label": ...}]` (often in a
 //!   ```` ```json ```` fence) in absolute pixels of the image *as the model saw it*, i.e. after its
 //!   smart resize (multiples of 28);
-//! - [`BoxFormat::Qwen3`]: the same JSON on a 0-1000 grid over the image;
-//! - [`BoxFormat::Json`]: the same JSON in pixels of the shown image (what cuelab's own prompt,
+//! - [`BoxFormat::Qwen3`] — the same JSON on a 0-1000 grid over the image;
+//! - [`BoxFormat::Json`] — the same JSON in pixels of the shown image (what cuelab's own prompt,
 //!   optionally schema-constrained, asks for).
 //!
 //! Nothing is dropped silently: every fragment that looks like a box but cannot be read
@@ -216,7 +216,7 @@ fn parse_qwen2(text: &str, frame: &Frame) -> Parsed {
             }
         };
         let numbers: Vec<&str> = body
-            .split(|c: char| matches!(c, '(' | ')' | ','))
+            .split(['(', ')', ','])
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .collect();
@@ -322,8 +322,7 @@ fn read_object(v: &Value, source: &str, format: BoxFormat, frame: &Frame, out: &
             }
             return;
         }
-        out.malformed
-            .push(bad(source, "no bbox_2d / bbox field"));
+        out.malformed.push(bad(source, "no bbox_2d / bbox field"));
         return;
     };
     let label = obj
@@ -384,7 +383,9 @@ fn parse_json(text: &str, format: BoxFormat, frame: &Frame) -> Parsed {
         }
         match serde_json::from_str::<Value>(source) {
             Ok(v) => read_object(&v, source, format, frame, &mut out),
-            Err(e) => out.malformed.push(bad(source, &format!("invalid JSON: {e}"))),
+            Err(e) => out
+                .malformed
+                .push(bad(source, &format!("invalid JSON: {e}"))),
         }
     }
     out
@@ -404,7 +405,10 @@ mod tests {
         let p = parse_boxes(t, BoxFormat::Qwen2, &frame());
         assert_eq!(p.boxes.len(), 2, "{p:?}");
         assert_eq!(p.boxes[0].label.as_deref(), Some("the red circle"));
-        assert_eq!(p.boxes[0].bbox, BoxXyxy::new(20.0, 20.0, 100.0, 90.0).unwrap());
+        assert_eq!(
+            p.boxes[0].bbox,
+            BoxXyxy::new(20.0, 20.0, 100.0, 90.0).unwrap()
+        );
         assert_eq!(p.boxes[1].label, None);
         assert!(p.malformed.is_empty());
     }
@@ -438,7 +442,10 @@ mod tests {
         let b = p.boxes[0].bbox;
         assert!((b.x0 - 50.0).abs() < 1e-4 && (b.x1 - 100.0).abs() < 1e-4);
         assert!((b.y0 - 25.0).abs() < 1e-4 && (b.y1 - 50.0).abs() < 1e-4);
-        assert_eq!(p.boxes[1].bbox, BoxXyxy::new(0.0, 0.0, 200.0, 100.0).unwrap());
+        assert_eq!(
+            p.boxes[1].bbox,
+            BoxXyxy::new(0.0, 0.0, 200.0, 100.0).unwrap()
+        );
         assert_eq!(p.boxes[0].raw, [49.0, 28.0, 98.0, 56.0]);
     }
 
@@ -448,7 +455,10 @@ mod tests {
         let p = parse_boxes(t, BoxFormat::Qwen3, &frame());
         assert_eq!(p.boxes.len(), 1);
         let b = p.boxes[0].bbox;
-        assert!((b.x0 - 43.4).abs() < 1e-3 && (b.y1 - 95.6).abs() < 1e-3, "{b:?}");
+        assert!(
+            (b.x0 - 43.4).abs() < 1e-3 && (b.y1 - 95.6).abs() < 1e-3,
+            "{b:?}"
+        );
         // truncated generation: the complete objects are read, the rest recorded
         let t = "```json\n[\n  {\"bbox_2d\": [10, 10, 100, 100], \"label\": \"a\"},\n  {\"bbox_2d\": [1, 2, 3], \"label\": \"b\"},\n  {\"bbox_2d\": [\"x\", 2, 3, 4]},\n  {\"label\": \"c\"},\n  {\"bbox_2d\": [500, 500, 9000, 600]},\n  {\"bbox_2d\": [5, 6";
         let p = parse_boxes(t, BoxFormat::Qwen3, &frame());

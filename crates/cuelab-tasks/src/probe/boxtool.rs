@@ -323,8 +323,17 @@ pub fn run_boxtool(
         };
         let turn1 = start(constrained.clone())?;
         let plain = start(cfg.as_ref().clone())?;
-        let identity = json!({"turn1": remote_identity(&constrained), "other": remote_identity(cfg)});
-        return run_boxtool_with(config, items, &turn1, &plain, &identity, data_description, opts);
+        let identity =
+            json!({"turn1": remote_identity(&constrained), "other": remote_identity(cfg)});
+        return run_boxtool_with(
+            config,
+            items,
+            &turn1,
+            &plain,
+            &identity,
+            data_description,
+            opts,
+        );
     }
     if matches!(backend, Backend::Clip { .. }) {
         return Err(TaskError::Config(
@@ -332,7 +341,15 @@ pub fn run_boxtool(
         ));
     }
     with_answerer(backend, |answerer, identity| {
-        run_boxtool_with(config, items, answerer, answerer, identity, data_description, opts)
+        run_boxtool_with(
+            config,
+            items,
+            answerer,
+            answerer,
+            identity,
+            data_description,
+            opts,
+        )
     })
 }
 
@@ -654,7 +671,12 @@ pub fn boxtool_table(s: &BoxtoolSummary) -> String {
             "{:<8} {:>5} {:>20} {:>6} {:>6} {:>6.2} {:>6.2} {:>6}\n",
             a.arm,
             c.exact.n,
-            format!("{} [{:.1}, {:.1}]", pct(&c.exact), 100.0 * c.exact.lo, 100.0 * c.exact.hi),
+            format!(
+                "{} [{:.1}, {:.1}]",
+                pct(&c.exact),
+                100.0 * c.exact.lo,
+                100.0 * c.exact.hi
+            ),
             num(&c.mae),
             num(&c.bias),
             c.over,
@@ -663,7 +685,11 @@ pub fn boxtool_table(s: &BoxtoolSummary) -> String {
         ));
     }
     out.push_str("\nexact % by true count N: direct / tool / boxes\n");
-    let mut ns: Vec<usize> = s.arms.iter().flat_map(|a| a.curve.iter().map(|p| p.n)).collect();
+    let mut ns: Vec<usize> = s
+        .arms
+        .iter()
+        .flat_map(|a| a.curve.iter().map(|p| p.n))
+        .collect();
     ns.sort_unstable();
     ns.dedup();
     for n in ns {
@@ -677,7 +703,11 @@ pub fn boxtool_table(s: &BoxtoolSummary) -> String {
                     .map_or("-".into(), |p| pct(&p.stats.exact))
             })
             .collect();
-        let count = s.arms[0].curve.iter().find(|p| p.n == n).map_or(0, |p| p.stats.exact.n);
+        let count = s.arms[0]
+            .curve
+            .iter()
+            .find(|p| p.n == n)
+            .map_or(0, |p| p.stats.exact.n);
         out.push_str(&format!("{n:>4} ({count:>3}): {}\n", cells.join(" / ")));
     }
     let q = &s.quality;
@@ -719,7 +749,10 @@ mod tests {
         let truth = [b(0.0), b(20.0), b(40.0)];
         let found = [b(0.0), b(1.0), b(21.0), b(100.0)];
         let q = box_quality(&found, &truth, 0.5);
-        assert_eq!((q.matched, q.duplicates, q.false_positives, q.misses), (2, 1, 1, 1));
+        assert_eq!(
+            (q.matched, q.duplicates, q.false_positives, q.misses),
+            (2, 1, 1, 1)
+        );
         let m = q.mean_iou.unwrap();
         assert!((m - (1.0 + 9.0 / 11.0) / 2.0).abs() < 1e-6, "{m}");
         let none = box_quality(&[], &truth, 0.5);

@@ -569,7 +569,11 @@ pub fn summarize_count(
             listing,
             errors: mine.iter().filter(|r| r.error.is_some()).count(),
             visual_tokens: {
-                let t: Vec<f64> = mine.iter().filter_map(|r| r.visual_tokens).map(|t| t as f64).collect();
+                let t: Vec<f64> = mine
+                    .iter()
+                    .filter_map(|r| r.visual_tokens)
+                    .map(|t| t as f64)
+                    .collect();
                 (!t.is_empty()).then(|| t.iter().sum::<f64>() / t.len() as f64)
             },
         });
@@ -679,7 +683,11 @@ pub fn count_table(summary: &CountSummary) -> String {
             v.label.chars().take(16).collect::<String>()
         ));
     }
-    for v in summary.variants.iter().filter(|v| v.visual_tokens.is_some()) {
+    for v in summary
+        .variants
+        .iter()
+        .filter(|v| v.visual_tokens.is_some())
+    {
         out.push_str(&format!(
             "\n{}: {:.0} visual tokens per image",
             v.label,

@@ -94,7 +94,9 @@ impl PreprocessConfig {
                 continue;
             }
             if out.contains(&parsed) {
-                return Err(TaskError::Config(format!("transform {t:?} is listed twice")));
+                return Err(TaskError::Config(format!(
+                    "transform {t:?} is listed twice"
+                )));
             }
             out.push(parsed);
         }
@@ -125,7 +127,15 @@ pub fn run_preprocess(
         _ => None,
     };
     with_answerer(backend, |answerer, identity| {
-        run_preprocess_with(&config, items, answerer, identity, tokens, data_description, opts)
+        run_preprocess_with(
+            &config,
+            items,
+            answerer,
+            identity,
+            tokens,
+            data_description,
+            opts,
+        )
     })
 }
 

@@ -80,7 +80,9 @@ impl Transform {
                 } else if let Some(a) = arg(&t, "budget") {
                     let (mut min, mut max, mut factor) = (0usize, 0usize, 28usize);
                     for kv in a.split(',') {
-                        let (k, v) = kv.split_once('=').ok_or_else(|| bad("budget(max=P, ...)"))?;
+                        let (k, v) = kv
+                            .split_once('=')
+                            .ok_or_else(|| bad("budget(max=P, ...)"))?;
                         let v: usize = v.parse().map_err(|_| bad("pixel counts are whole"))?;
                         match k {
                             "min" => min = v,
@@ -142,20 +144,29 @@ impl Transform {
                 let mut out = RgbImage::from_pixel(w + k, h + k, fill);
                 imageops::replace(&mut out, image, i64::from(*k), i64::from(*k));
                 let k = *k as f32;
-                Ok((out.clone(), map_item(item, out.width(), out.height(), |x, y| (x + k, y + k))))
+                Ok((
+                    out.clone(),
+                    map_item(item, out.width(), out.height(), |x, y| (x + k, y + k)),
+                ))
             }
             Transform::PadSquare => {
                 let s = w.max(h);
                 let (ox, oy) = ((s - w) / 2, (s - h) / 2);
                 let mut out = RgbImage::from_pixel(s, s, fill);
                 imageops::replace(&mut out, image, i64::from(ox), i64::from(oy));
-                Ok((out, map_item(item, s, s, |x, y| (x + ox as f32, y + oy as f32))))
+                Ok((
+                    out,
+                    map_item(item, s, s, |x, y| (x + ox as f32, y + oy as f32)),
+                ))
             }
             Transform::CropSquare => {
                 let s = w.min(h);
                 let (ox, oy) = ((w - s) / 2, (h - s) / 2);
                 let out = imageops::crop_imm(image, ox, oy, s, s).to_image();
-                Ok((out, map_item(item, s, s, |x, y| (x - ox as f32, y - oy as f32))))
+                Ok((
+                    out,
+                    map_item(item, s, s, |x, y| (x - ox as f32, y - oy as f32)),
+                ))
             }
             Transform::Jpeg(q) => {
                 let mut bytes = Vec::new();
@@ -207,7 +218,12 @@ fn map_item(item: &ProbeItem, w: u32, h: u32, f: impl Fn(f32, f32) -> (f32, f32)
 
 /// Counter-clockwise rotation by `degrees` (exact for multiples of 90, bilinear otherwise) on a
 /// canvas that holds the whole rotated image.
-fn rotate(image: &RgbImage, item: &ProbeItem, degrees: f32, fill: Rgb<u8>) -> (RgbImage, ProbeItem) {
+fn rotate(
+    image: &RgbImage,
+    item: &ProbeItem,
+    degrees: f32,
+    fill: Rgb<u8>,
+) -> (RgbImage, ProbeItem) {
     let (w, h) = image.dimensions();
     let (wf, hf) = (w as f32, h as f32);
     let quarter = degrees.rem_euclid(360.0);
@@ -308,27 +324,57 @@ mod tests {
     #[test]
     fn boxes_follow_the_pixels() {
         for spec in [
-            "identity", "rotate(90)", "rotate(180)", "rotate(270)", "shift(7)", "pad-square",
-            "resize(2)", "crop-square",
+            "identity",
+            "rotate(90)",
+            "rotate(180)",
+            "rotate(270)",
+            "shift(7)",
+            "pad-square",
+            "resize(2)",
+            "crop-square",
         ] {
             let t = Transform::parse(spec).unwrap();
             let (im, it) = t.apply(&image(), &item()).unwrap();
             assert_eq!((it.width, it.height), im.dimensions(), "{spec}");
             if spec == "crop-square" {
-                assert!(it.objects.is_empty(), "the dot lies left of the centre square");
+                assert!(
+                    it.objects.is_empty(),
+                    "the dot lies left of the centre square"
+                );
                 continue;
             }
             assert_eq!(it.objects[0].bbox, red_box(&im), "{spec}");
         }
-        let (im, it) = Transform::parse("rotate(10)").unwrap().apply(&image(), &item()).unwrap();
+        let (im, it) = Transform::parse("rotate(10)")
+            .unwrap()
+            .apply(&image(), &item())
+            .unwrap();
         let (got, want) = (red_box(&im), it.objects[0].bbox);
-        assert!((got.center().0 - want.center().0).abs() < 1.0, "{got:?} {want:?}");
-        assert!((got.center().1 - want.center().1).abs() < 1.0, "{got:?} {want:?}");
-        let (im, _) = Transform::parse("budget(max=200,factor=8)").unwrap().apply(&image(), &item()).unwrap();
+        assert!(
+            (got.center().0 - want.center().0).abs() < 1.0,
+            "{got:?} {want:?}"
+        );
+        assert!(
+            (got.center().1 - want.center().1).abs() < 1.0,
+            "{got:?} {want:?}"
+        );
+        let (im, _) = Transform::parse("budget(max=200,factor=8)")
+            .unwrap()
+            .apply(&image(), &item())
+            .unwrap();
         assert_eq!(im.dimensions(), (16, 8));
-        let (im, _) = Transform::parse("jpeg(20)").unwrap().apply(&image(), &item()).unwrap();
+        let (im, _) = Transform::parse("jpeg(20)")
+            .unwrap()
+            .apply(&image(), &item())
+            .unwrap();
         assert_eq!(im.dimensions(), (40, 20));
-        for bad in ["resize(0)", "jpeg(0)", "budget(min=5)", "spin(3)", "shift(-1)"] {
+        for bad in [
+            "resize(0)",
+            "jpeg(0)",
+            "budget(min=5)",
+            "spin(3)",
+            "shift(-1)",
+        ] {
             assert!(Transform::parse(bad).is_err(), "{bad}");
         }
     }

@@ -257,7 +257,14 @@ fn boxtool_on_the_mock_server_records_every_turn_and_malformed_boxes() {
         ..BoxtoolConfig::default()
     };
     let out = tmp.path().join("run");
-    let s = run_boxtool(&config, &items, &mock_backend(&server), &serde_json::json!({}), &opts(&out)).unwrap();
+    let s = run_boxtool(
+        &config,
+        &items,
+        &mock_backend(&server),
+        &serde_json::json!({}),
+        &opts(&out),
+    )
+    .unwrap();
     assert_eq!((s.missing, s.errors), (0, 0));
     assert_eq!(server.requests(), 3 * items.len());
     // The box request carried the JSON schema, the other turns did not need it.
@@ -276,18 +283,37 @@ fn boxtool_on_the_mock_server_records_every_turn_and_malformed_boxes() {
         assert!(bad[0]["reason"].as_str().unwrap().contains("3 coordinates"));
         // 0-1000 grid mapped to the 256x256 image
         assert_eq!(r["parsed"]["boxes"][1]["bbox"]["x1"].as_f64(), Some(256.0));
-        assert_eq!((r["direct_count"].as_i64(), r["tool_count"].as_i64()), (Some(3), Some(2)));
-        assert!(r["turns"][1]["prompt"].as_str().unwrap().starts_with("The 2 "));
+        assert_eq!(
+            (r["direct_count"].as_i64(), r["tool_count"].as_i64()),
+            (Some(3), Some(2))
+        );
+        assert!(r["turns"][1]["prompt"]
+            .as_str()
+            .unwrap()
+            .starts_with("The 2 "));
     }
     assert_eq!(s.quality.malformed_answers, items.len());
     for a in &s.arms {
         let want = if a.arm == "direct" { 3 } else { 2 };
         for p in &a.curve {
-            assert_eq!(p.stats.exact.mean, f64::from(u8::from(p.n == want)), "{} N={}", a.arm, p.n);
+            assert_eq!(
+                p.stats.exact.mean,
+                f64::from(u8::from(p.n == want)),
+                "{} N={}",
+                a.arm,
+                p.n
+            );
         }
     }
     // Rerun: nothing asked again.
-    run_boxtool(&config, &items, &mock_backend(&server), &serde_json::json!({}), &opts(&out)).unwrap();
+    run_boxtool(
+        &config,
+        &items,
+        &mock_backend(&server),
+        &serde_json::json!({}),
+        &opts(&out),
+    )
+    .unwrap();
     assert_eq!(server.requests(), 3 * items.len());
 }
 
@@ -299,7 +325,12 @@ fn boxtool_maps_native_boxes_back_and_draws_them() {
     let items = crowds(&tmp.path().join("scenes"), 5);
     let by_id: std::collections::BTreeMap<String, ProbeItem> =
         items.iter().map(|i| (i.id.clone(), i.clone())).collect();
-    for format in [BoxFormat::Qwen2, BoxFormat::Qwen25, BoxFormat::Qwen3, BoxFormat::Json] {
+    for format in [
+        BoxFormat::Qwen2,
+        BoxFormat::Qwen25,
+        BoxFormat::Qwen3,
+        BoxFormat::Json,
+    ] {
         // An oracle that writes the true boxes in the format's own coordinates, and counts the
         // red boxes drawn in turn 2 by the number of marks it was told about.
         let oracle = FnAnswerer::new("box-oracle", |q: &Question| {
@@ -317,7 +348,14 @@ fn boxtool_maps_native_boxes_back_and_draws_them() {
                     let boxes: Vec<[f32; 4]> = it
                         .targets()
                         .iter()
-                        .map(|o| [o.bbox.x0 * sx, o.bbox.y0 * sy, o.bbox.x1 * sx, o.bbox.y1 * sy])
+                        .map(|o| {
+                            [
+                                o.bbox.x0 * sx,
+                                o.bbox.y0 * sy,
+                                o.bbox.x1 * sx,
+                                o.bbox.y1 * sy,
+                            ]
+                        })
                         .collect();
                     if format == BoxFormat::Qwen2 {
                         boxes
@@ -364,7 +402,11 @@ fn boxtool_maps_native_boxes_back_and_draws_them() {
         assert_eq!(tool.exact.mean, 1.0, "{format:?}");
         assert_eq!(s.quality.misses, 0, "{format:?}");
         assert_eq!(s.quality.duplicates + s.quality.false_positives, 0);
-        assert!(s.quality.mean_iou.mean > 0.97, "{format:?}: {:?}", s.quality.mean_iou);
+        assert!(
+            s.quality.mean_iou.mean > 0.97,
+            "{format:?}: {:?}",
+            s.quality.mean_iou
+        );
         assert_eq!(s.quality.malformed_fragments, 0);
         assert_eq!(s.vs_direct[0].mcnemar.a_only, 0);
     }
@@ -384,7 +426,12 @@ fn preprocess_probe_compares_transforms_with_identity() {
         Ok(open_answer(format!("{}", if same { n } else { n + 2 })))
     });
     let config = PreprocessConfig {
-        transforms: vec!["rotate(180)".into(), "shift(7)".into(), "jpeg(40)".into(), "resize(0.5)".into()],
+        transforms: vec![
+            "rotate(180)".into(),
+            "shift(7)".into(),
+            "jpeg(40)".into(),
+            "resize(0.5)".into(),
+        ],
         ..PreprocessConfig::default()
     };
     let run = run_preprocess_with(
@@ -400,7 +447,16 @@ fn preprocess_probe_compares_transforms_with_identity() {
     let s = &run.summary;
     assert_eq!(s.reference, "identity");
     let ids: Vec<&str> = s.variants.iter().map(|v| v.id.as_str()).collect();
-    assert_eq!(ids, ["identity", "rotate(180)", "shift(7)", "jpeg(40)", "resize(0.5)"]);
+    assert_eq!(
+        ids,
+        [
+            "identity",
+            "rotate(180)",
+            "shift(7)",
+            "jpeg(40)",
+            "resize(0.5)"
+        ]
+    );
     let flips: Vec<f64> = s.vs_reference.iter().map(|p| p.flip_rate).collect();
     assert_eq!(flips, [0.0, 1.0, 0.0, 1.0]);
     assert_eq!(s.vs_reference[1].mcnemar.a_only, items.len());
@@ -416,8 +472,20 @@ fn preprocess_probe_compares_transforms_with_identity() {
         limit: Some(1),
         ..PreprocessConfig::default()
     };
-    let run = run_preprocess(&small, &items, &backend, &serde_json::json!({}), &opts(&tmp.path().join("local"))).unwrap();
-    let t: Vec<f64> = run.summary.variants.iter().map(|v| v.visual_tokens.unwrap()).collect();
+    let run = run_preprocess(
+        &small,
+        &items,
+        &backend,
+        &serde_json::json!({}),
+        &opts(&tmp.path().join("local")),
+    )
+    .unwrap();
+    let t: Vec<f64> = run
+        .summary
+        .variants
+        .iter()
+        .map(|v| v.visual_tokens.unwrap())
+        .collect();
     // The fixture's processor: 32-pixel units, at most 30,720 pixels: 256x256 -> 160x160 = 25
     // merged tokens; 64x64 -> 2x2 = 4.
     assert_eq!(t, [25.0, 4.0]);

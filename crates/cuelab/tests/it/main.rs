@@ -11,7 +11,7 @@ mod fixtures;
 mod ground_cli;
 mod installed_demo;
 mod mine_cli;
-mod probe_cli;
 mod models_cli;
+mod probe_cli;
 mod render_cli;
 mod vlm_cli;

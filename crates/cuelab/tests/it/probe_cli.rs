@@ -12,7 +12,16 @@ use cuelab_vlm::mock::{MockRequest, MockServer};
 
 fn crowds(dir: &Path) {
     let o = cuelab(&[
-        "scenes", "-n", "6", "--crowd", "1", "--pairs", "0", "--clips", "0", "--out",
+        "scenes",
+        "-n",
+        "6",
+        "--crowd",
+        "1",
+        "--pairs",
+        "0",
+        "--clips",
+        "0",
+        "--out",
         dir.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", text(&o));
@@ -36,13 +45,24 @@ fn probe_count_and_boxtool_with_the_mock_server() {
     let url = server.url();
     let out = tmp.path().join("count");
     let args = [
-        "probe", "count", "--scenes", data.to_str().unwrap(), "--endpoint", &url, "--model",
-        "mock", "--out", out.to_str().unwrap(),
+        "probe",
+        "count",
+        "--scenes",
+        data.to_str().unwrap(),
+        "--endpoint",
+        &url,
+        "--model",
+        "mock",
+        "--out",
+        out.to_str().unwrap(),
     ];
     let o = cuelab(&args);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(stdout.contains("exact count accuracy % by true count N"), "{stdout}");
+    assert!(
+        stdout.contains("exact count accuracy % by true count N"),
+        "{stdout}"
+    );
     assert!(stdout.contains("crops vs plain"), "{stdout}");
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
@@ -54,12 +74,25 @@ fn probe_count_and_boxtool_with_the_mock_server() {
 
     let out = tmp.path().join("boxtool");
     let o = cuelab(&[
-        "probe", "boxtool", "--scenes", data.to_str().unwrap(), "--format", "json",
-        "--endpoint", &url, "--model", "mock", "--out", out.to_str().unwrap(),
+        "probe",
+        "boxtool",
+        "--scenes",
+        data.to_str().unwrap(),
+        "--format",
+        "json",
+        "--endpoint",
+        &url,
+        "--model",
+        "mock",
+        "--out",
+        out.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(stdout.contains("6 answers with malformed boxes (6 fragments)"), "{stdout}");
+    assert!(
+        stdout.contains("6 answers with malformed boxes (6 fragments)"),
+        "{stdout}"
+    );
     assert!(stdout.contains("tool vs direct"), "{stdout}");
 }
 
@@ -71,24 +104,50 @@ fn probe_preprocess_with_the_tiny_local_model_and_bad_data() {
     let out = tmp.path().join("pre");
     let model = models_data().join("qwen3-vl-tiny");
     let o = cuelab(&[
-        "probe", "preprocess", "--scenes", data.to_str().unwrap(), "--local",
-        model.to_str().unwrap(), "--max-tokens", "3", "--transform", "rotate(90)",
-        "--transform", "resize(0.25)", "--limit", "2", "--out", out.to_str().unwrap(),
+        "probe",
+        "preprocess",
+        "--scenes",
+        data.to_str().unwrap(),
+        "--local",
+        model.to_str().unwrap(),
+        "--max-tokens",
+        "3",
+        "--transform",
+        "rotate(90)",
+        "--transform",
+        "resize(0.25)",
+        "--limit",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(stdout.contains("resize(0.25): 4 visual tokens per image"), "{stdout}");
+    assert!(
+        stdout.contains("resize(0.25): 4 visual tokens per image"),
+        "{stdout}"
+    );
     assert!(stdout.contains("rotate(90) vs identity"), "{stdout}");
     // not a scenes folder; an unknown transform
     let o = cuelab(&[
-        "probe", "count", "--scenes", tmp.path().to_str().unwrap(), "--local",
+        "probe",
+        "count",
+        "--scenes",
+        tmp.path().to_str().unwrap(),
+        "--local",
         model.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("manifest.json"), "{}", text(&o));
     let o = cuelab(&[
-        "probe", "preprocess", "--scenes", data.to_str().unwrap(), "--transform", "spin(3)",
-        "--local", model.to_str().unwrap(),
+        "probe",
+        "preprocess",
+        "--scenes",
+        data.to_str().unwrap(),
+        "--transform",
+        "spin(3)",
+        "--local",
+        model.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("unknown transform"), "{}", text(&o));
