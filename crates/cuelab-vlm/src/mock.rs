@@ -13,7 +13,8 @@
 //!   their distance from it;
 //! - otherwise, when the user text lists lettered options (`A. ...` lines): a free sentence, one
 //!   of `I think the answer is (B) blue.`, `B`, `The answer is blue.` (chosen by hash);
-//! - otherwise (open question): a fixed sentence.
+//! - otherwise (open question): a fixed sentence, or what an [`OpenRule`] set with
+//!   [`MockServer::set_open_reply`] writes (counts, box lists, ...).
 //!
 //! Faults ([`Fault`]) are injected per request by a [`FaultRule`], e.g. [`fault_on_attempts`] or
 //! [`fault_with_probability`]. Counters: [`MockServer::requests`], per-fault counts, the last
@@ -113,6 +114,8 @@ impl Fault {
 
 /// Chooses the option index (taken modulo the number of options).
 pub type PickRule = Arc<dyn Fn(&MockRequest) -> usize + Send + Sync>;
+/// Writes the reply to an open question (no options).
+pub type OpenRule = Arc<dyn Fn(&MockRequest) -> String + Send + Sync>;
 /// Decides the fault of a request, if any.
 pub type FaultRule = Arc<dyn Fn(&MockRequest) -> Option<Fault> + Send + Sync>;
 
@@ -159,6 +162,7 @@ struct Counters {
 
 struct State {
     pick: Mutex<PickRule>,
+    open: Mutex<Option<OpenRule>>,
     faults: Mutex<Option<FaultRule>>,
     counters: Counters,
 }
@@ -184,6 +188,7 @@ impl MockServer {
         let addr = std_listener.local_addr()?;
         let state = Arc::new(State {
             pick: Mutex::new(Arc::new(default_pick)),
+            open: Mutex::new(None),
             faults: Mutex::new(None),
             counters: Counters::default(),
         });
@@ -225,6 +230,13 @@ impl MockServer {
     pub fn set_pick(&self, rule: PickRule) {
         if let Ok(mut p) = self.state.pick.lock() {
             *p = rule;
+        }
+    }
+
+    /// Replaces the reply rule of open questions (`None`: the fixed sentence).
+    pub fn set_open_reply(&self, rule: Option<OpenRule>) {
+        if let Ok(mut o) = self.state.open.lock() {
+            *o = rule;
         }
     }
 
@@ -485,18 +497,22 @@ async fn handle(request: &HttpRequest, state: &State) -> Reply {
         (None, n) => default_pick(&req) % n,
     };
     let wrong = fault == Some(Fault::WrongChoiceText);
-    json_reply("200 OK", completion(&req, choice, wrong))
+    let open = state.open.lock().ok().and_then(|o| o.clone());
+    json_reply("200 OK", completion(&req, choice, wrong, open.as_ref()))
 }
 
 fn label(i: usize) -> String {
     char::from(b'A' + (i % 26) as u8).to_string()
 }
 
-fn completion(req: &MockRequest, choice: usize, wrong: bool) -> Value {
+fn completion(req: &MockRequest, choice: usize, wrong: bool, open: Option<&OpenRule>) -> Value {
     let option = req.options.get(choice).cloned().unwrap_or_default();
     let mut logprobs = Value::Null;
     let content = match req.shape {
-        Shape::Open => "A picture with some shapes in it.".to_string(),
+        Shape::Open => match open {
+            Some(rule) => rule(req),
+            None => "A picture with some shapes in it.".to_string(),
+        },
         Shape::Structured | Shape::Guided => {
             if wrong {
                 format!("{} (probably)", option.to_uppercase())

@@ -65,7 +65,8 @@ pub enum Command {
     ExportSft(commands::export_sft::ExportSftArgs),
     /// Bits/token of the right answer given plain vs cued clips, per question type (in-process Qwen3-VL).
     ClipSurprisal(Box<commands::clip_surprisal::ClipSurprisalArgs>),
-    /// Probes of what a VLM sees and can learn (issue 16).
+    /// The probing lab (seed 001): counting and listing, preprocessing sensitivity, box tool,
+    /// surprisal.
     Probe(ProbeArgs),
     /// LoRA trainable parameters per rank vs a fine-tuning set's information in bits.
     LoraPlan(Box<commands::lora_plan::LoraPlanArgs>),
@@ -84,4 +85,13 @@ pub struct ProbeArgs {
 pub enum ProbeCommand {
     /// Teacher-forced bits/token of a fine-tuning set (in-process Qwen3-VL), plain vs cued images.
     Surprisal(Box<commands::probe_surprisal::ProbeSurprisalArgs>),
+    /// "How many X?" and "List the X left to right" under plain / Set-of-Mark / boxes / crops:
+    /// accuracy-vs-N curve, MAE, bias, listing P/R/F1 and order.
+    Count(Box<commands::probe_count::ProbeCountArgs>),
+    /// The box-drawing tool loop: boxes in the model's native format, drawn, asked again; vs
+    /// direct answering (accuracy, MAE, box IoU, duplicates, misses, malformed output).
+    Boxtool(Box<commands::probe_boxtool::ProbeBoxtoolArgs>),
+    /// Preprocessing sensitivity: resize, pixel budgets, sub-patch shifts, rotations, pad/crop,
+    /// JPEG; accuracy, flip rate and McNemar vs the untransformed image, visual tokens.
+    Preprocess(Box<commands::probe_preprocess::ProbePreprocessArgs>),
 }

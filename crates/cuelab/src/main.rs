@@ -34,6 +34,9 @@ fn main() -> std::process::ExitCode {
         Command::Data(a) => commands::data::run(a),
         Command::Probe(a) => match a.command {
             ProbeCommand::Surprisal(a) => commands::probe_surprisal::run(*a),
+            args::ProbeCommand::Count(c) => commands::probe_count::run(*c),
+            args::ProbeCommand::Boxtool(c) => commands::probe_boxtool::run(*c),
+            args::ProbeCommand::Preprocess(c) => commands::probe_preprocess::run(*c),
         },
         Command::LoraPlan(a) => commands::lora_plan::run(*a),
         Command::BuildMcq(a) => commands::build_mcq::run(a),

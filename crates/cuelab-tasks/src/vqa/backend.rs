@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use cuelab_models::Pipeline;
 use cuelab_vlm::remote::{RemoteAnswerer, RemoteConfig};
+use cuelab_vlm::Answerer;
 use serde_json::{json, Value};
 
 use super::clip_choice::ClipChoiceAnswerer;
@@ -77,6 +78,10 @@ pub fn remote_identity(cfg: &RemoteConfig) -> Value {
         id["video_input"] = json!(cfg.video_input);
         id["video_fps"] = json!(cfg.video_fps);
     }
+    // Only when set, so runs made before the field existed keep their identity.
+    if let Some(format) = &cfg.response_format {
+        id["response_format"] = format.clone();
+    }
     id
 }
 
@@ -94,6 +99,17 @@ pub fn run_questions(
             "no questions to ask in the data".into(),
         ));
     }
+    with_answerer(backend, |answerer, identity| {
+        run_vqa(config, items, answerer, identity, data_description, opts)
+    })
+}
+
+/// Build `backend` (load the model, start the client) and call `f` with its answerer and run
+/// identity (what decides its answers); every experiment that asks questions goes through here.
+pub fn with_answerer<T>(
+    backend: &Backend,
+    f: impl FnOnce(&dyn Answerer, &Value) -> Result<T>,
+) -> Result<T> {
     match backend {
         Backend::Clip {
             model,
@@ -106,14 +122,7 @@ pub fn run_questions(
                     .pop()
                     .ok_or_else(|| TaskError::Config("no model loaded".into()))?;
             let answerer = ClipChoiceAnswerer::new(scorer.as_ref(), prefix.clone());
-            run_vqa(
-                config,
-                items,
-                &answerer,
-                &answerer.identity(),
-                data_description,
-                opts,
-            )
+            f(&answerer, &answerer.identity())
         }
         Backend::Local {
             model,
@@ -133,21 +142,14 @@ pub fn run_questions(
                 source: Box::new(source),
             })?;
             let answerer = LocalVlmAnswerer::new(&loaded, *max_new_tokens);
-            run_vqa(
-                config,
-                items,
-                &answerer,
-                &answerer.identity(),
-                data_description,
-                opts,
-            )
+            f(&answerer, &answerer.identity())
         }
         Backend::Remote(cfg) => {
             let identity = remote_identity(cfg);
             let answerer = RemoteAnswerer::new(cfg.as_ref().clone()).map_err(|e| {
                 TaskError::Backend(format!("starting the OpenAI-compatible client: {e}"))
             })?;
-            run_vqa(config, items, &answerer, &identity, data_description, opts)
+            f(&answerer, &identity)
         }
     }
 }

@@ -16,7 +16,7 @@ pub mod run;
 pub mod summary;
 pub mod surprisal;
 
-pub use backend::{remote_identity, run_questions, with_run_cache, Backend};
+pub use backend::{remote_identity, run_questions, with_answerer, with_run_cache, Backend};
 pub use clip_choice::ClipChoiceAnswerer;
 pub use clips::prepare_clips;
 pub use config::{ChoiceOrder, VqaConfig, VqaVariant};

@@ -5,5 +5,6 @@ mod embed_parts;
 mod lora_plan;
 mod mine;
 mod parity;
+mod probe;
 mod surprisal;
 mod vqa;

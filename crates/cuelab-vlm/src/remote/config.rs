@@ -134,6 +134,10 @@ pub struct RemoteConfig {
     /// Frame rate written into the MP4 of `video_input = "video_url"` (the server's own frame
     /// sampler reads the clip's duration from it).
     pub video_fps: f64,
+    /// OpenAI `response_format` sent with open questions (e.g. `{"type": "json_schema", ...}`
+    /// to constrain the answer to a JSON schema, as vLLM and OpenAI support); `None` sends none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_format: Option<serde_json::Value>,
 }
 
 /// How the frames of a clip are sent to a server.
@@ -186,6 +190,7 @@ impl Default for RemoteConfig {
             probe_max_s: 120.0,
             video_input: VideoInput::Frames,
             video_fps: 2.0,
+            response_format: None,
         }
     }
 }

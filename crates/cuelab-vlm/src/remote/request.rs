@@ -92,7 +92,11 @@ fn body(
     if let Some(v) = g.presence_penalty {
         map.insert("presence_penalty".into(), json!(v));
     }
-    if !question.choices.is_empty() {
+    if question.choices.is_empty() {
+        if let Some(format) = &config.response_format {
+            map.insert("response_format".into(), format.clone());
+        }
+    } else {
         match config.mode {
             AnswerMode::Structured => {
                 map.insert(

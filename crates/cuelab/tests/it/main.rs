@@ -14,6 +14,7 @@ mod ground_cli;
 mod installed_demo;
 mod mine_cli;
 mod models_cli;
+mod probe_cli;
 mod render_cli;
 mod run_identity;
 mod scale_cli;
