@@ -182,6 +182,13 @@ pub fn units_from_samples(
     (units, skipped)
 }
 
+impl crate::shard::ShardKey for SurprisalUnit {
+    /// The sample id: every example of one sample (its captions) lands in the same shard.
+    fn shard_key(&self) -> &str {
+        &self.sample_id
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,12 +237,5 @@ mod tests {
                 ("n", "no answer text"),
             ]
         );
-    }
-}
-
-impl crate::shard::ShardKey for SurprisalUnit {
-    /// The sample id: every example of one sample (its captions) lands in the same shard.
-    fn shard_key(&self) -> &str {
-        &self.sample_id
     }
 }
