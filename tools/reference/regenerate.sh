@@ -21,9 +21,14 @@ fi
 "$PY" tools/reference/models/make_siglip_text_fixture.py
 "$PY" tools/reference/models/make_qwen3_vl_fixture.py
 "$PY" tools/reference/models/make_qwen3_vl_lora_fixture.py
+# decoding (greedy / beam / sampling) and per-word attention parity on the tiny Qwen3-VL above
+"$PY" tools/reference/models/make_qwen3_vl_decode_fixture.py
+"$PY" tools/reference/models/make_qwen3_vl_word_attention_fixture.py
 # ResNet CLIP (open_clip classes, random weights) and the OpenAI BPE ids; needs no extra data
 "$PY" tools/reference/models/make_resnet_clip_fixture.py
 # detector fixtures (onnxruntime, torchvision, ultralytics; nothing downloaded)
 YOLO_OFFLINE=1 YOLO_AUTOINSTALL=0 "$PY" tools/reference/detect/make_fixtures.py
 # tasks fixtures use the tiny CLIP written by the models script
 "$PY" tools/reference/tasks/make_fixtures.py
+# CLIPScore / RefCLIPScore as the original implementation computes them, on the tiny CLIP
+"$PY" tools/reference/captions/make_clipscore_fixture.py

@@ -10,7 +10,10 @@
 //! * [`ops`] — generation, scoring, surprisal, attention maps.
 //! * [`lora`] — PEFT LoRA adapters merged into the weights.
 //! * [`heatmap`] — attention maps drawn over the image.
+//! * [`words`] — per-word attention over the image and the strip of per-word heatmaps.
+//! * [`sampling`] / [`beam`] — transformers-style decoding: logits processors, sampling, beam search.
 
+pub mod beam;
 pub mod config;
 pub mod heatmap;
 pub mod image;
@@ -18,8 +21,10 @@ pub mod lora;
 pub mod ops;
 pub mod prompt;
 mod rope;
+pub mod sampling;
 pub mod text;
 pub mod vision;
+pub mod words;
 
 use std::path::{Path, PathBuf};
 
@@ -29,6 +34,7 @@ use tokenizers::Tokenizer;
 pub use config::Qwen3VlConfig;
 pub use image::{ImageProcessor, ProcessedImage};
 pub use ops::{ChoiceScore, GenerateOptions, Generation};
+pub use sampling::{DecodeOptions, EarlyStopping};
 pub use text::KvCache;
 
 use crate::error::{Error, Result, TensorContext};
