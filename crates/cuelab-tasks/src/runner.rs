@@ -180,6 +180,8 @@ pub enum Merged {
     Grounding(crate::grounding::summary::Summary),
     /// A question-answering run.
     Vqa(crate::vqa::VqaSummary),
+    /// A captioning sweep.
+    Caption(crate::caption::CaptionSummary),
 }
 
 impl Merged {
@@ -188,6 +190,7 @@ impl Merged {
         match self {
             Merged::Grounding(s) => crate::grounding::summary::table(s),
             Merged::Vqa(s) => crate::vqa::vqa_table(s),
+            Merged::Caption(s) => crate::caption::caption_table(s),
         }
     }
 }
@@ -350,6 +353,26 @@ pub fn merge_runs(dirs: &[PathBuf], out: &Path) -> Result<Merged> {
             let summary = crate::vqa::summarize_vqa(&rows, &order, seed, 0);
             finish(&run, &summary, &crate::vqa::vqa_table(&summary))?;
             Ok(Merged::Vqa(summary))
+        }
+        Some(crate::caption::CAPTION) => {
+            for d in dirs {
+                let rows: Vec<crate::caption::CaptionRow> = read_rows(&d.join(RESULTS))?;
+                for r in rows {
+                    run.append(&r.key.clone(), &r)?;
+                }
+            }
+            let rows: Vec<crate::caption::CaptionRow> = run.rows()?;
+            let resamples = manifest["config"]["resamples"].as_u64().unwrap_or(1000) as usize;
+            let summary = crate::caption::summarize_captions(
+                &rows,
+                &order,
+                seed,
+                resamples,
+                0,
+                Some(out),
+            )?;
+            finish(&run, &summary, &crate::caption::caption_table(&summary))?;
+            Ok(Merged::Caption(summary))
         }
         Some(GROUNDING) | None => {
             for d in dirs {

@@ -2,6 +2,7 @@
 
 pub mod answering;
 pub mod ask;
+pub mod caption;
 pub mod caption_eval;
 pub mod cues;
 pub mod data;
