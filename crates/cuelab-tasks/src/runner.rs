@@ -363,14 +363,8 @@ pub fn merge_runs(dirs: &[PathBuf], out: &Path) -> Result<Merged> {
             }
             let rows: Vec<crate::caption::CaptionRow> = run.rows()?;
             let resamples = manifest["config"]["resamples"].as_u64().unwrap_or(1000) as usize;
-            let summary = crate::caption::summarize_captions(
-                &rows,
-                &order,
-                seed,
-                resamples,
-                0,
-                Some(out),
-            )?;
+            let summary =
+                crate::caption::summarize_captions(&rows, &order, seed, resamples, 0, Some(out))?;
             finish(&run, &summary, &crate::caption::caption_table(&summary))?;
             Ok(Merged::Caption(summary))
         }

@@ -282,8 +282,8 @@ impl Qwen3Vl {
 /// pixels high with the word's map overlaid), the word written under it.
 pub fn word_strip(img: &RgbImage, att: &WordAttention, tile_h: u32) -> Result<RgbImage> {
     let n = att.words.len().max(1) as u32;
-    let tile_w = ((img.width() as f64 * tile_h as f64 / img.height().max(1) as f64).round() as u32)
-        .max(1);
+    let tile_w =
+        ((img.width() as f64 * tile_h as f64 / img.height().max(1) as f64).round() as u32).max(1);
     let label_h = 22u32;
     let gap = 4u32;
     let mut out = RgbImage::from_pixel(
@@ -331,8 +331,10 @@ mod tests {
             .collect();
         let skip = [false, false, false, false, false, true];
         let w = group_words(&pieces, &texts, &skip);
-        let got: Vec<(&str, std::ops::Range<usize>)> =
-            w.iter().map(|w| (w.text.as_str(), w.tokens.clone())).collect();
+        let got: Vec<(&str, std::ops::Range<usize>)> = w
+            .iter()
+            .map(|w| (w.text.as_str(), w.tokens.clone()))
+            .collect();
         assert_eq!(got, vec![("A", 0..1), ("brown", 1..2), ("dog.", 2..5)]);
         let maps = vec![vec![1.0, 0.0]; 6];
         let s = aggregate(&maps, &w, WordAggregate::Sum);

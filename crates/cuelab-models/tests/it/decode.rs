@@ -61,7 +61,9 @@ fn setup() -> (Qwen3Vl, cuelab_models::qwen3_vl::Prepared, Value) {
     let fx = fixture();
     let m = Qwen3Vl::load(&dir(), &Device::Cpu).unwrap();
     let img = cuelab_models::load_image(&dir().join(fx["image"].as_str().unwrap())).unwrap();
-    let p = m.prepare_chat(&[img], fx["prompt"].as_str().unwrap()).unwrap();
+    let p = m
+        .prepare_chat(&[img], fx["prompt"].as_str().unwrap())
+        .unwrap();
     assert_eq!(p.ids, ids(&fx["input_ids"]), "prompt ids");
     (m, p, fx)
 }
@@ -118,7 +120,11 @@ fn processed_sampling_distribution_matches_transformers() {
             assert_eq!(got.len(), want.len());
             let kept_got = got.iter().filter(|&&x| x > 0.0).count();
             let kept_want = case["kept"][step].as_u64().unwrap() as usize;
-            assert_eq!(kept_got, kept_want, "step {step} of {}: tokens kept", case["tokens"]);
+            assert_eq!(
+                kept_got, kept_want,
+                "step {step} of {}: tokens kept",
+                case["tokens"]
+            );
             for (a, b) in got.iter().zip(&want) {
                 worst = worst.max((a - b).abs());
             }
@@ -126,6 +132,10 @@ fn processed_sampling_distribution_matches_transformers() {
             assert!(got[tokens[step] as usize] > 0.0);
         }
         eprintln!("sampling {}: max |p - p_ref| = {worst:e}", case["tokens"]);
-        assert!(worst <= 1e-5, "max |p - p_ref| = {worst:e} for {}", case["tokens"]);
+        assert!(
+            worst <= 1e-5,
+            "max |p - p_ref| = {worst:e} for {}",
+            case["tokens"]
+        );
     }
 }

@@ -31,13 +31,18 @@ fn generated_token_attention_matches_transformers_eager() {
             .unwrap();
     let m = Qwen3Vl::load(&dir(), &Device::Cpu).unwrap();
     let img = cuelab_models::load_image(&dir().join(fx["image"].as_str().unwrap())).unwrap();
-    let p = m.prepare_chat(&[img.clone()], fx["prompt"].as_str().unwrap()).unwrap();
+    let p = m
+        .prepare_chat(&[img.clone()], fx["prompt"].as_str().unwrap())
+        .unwrap();
     let n = fx["prompt_len"].as_u64().unwrap() as usize;
     let (start, len) = (
         fx["image_start"].as_u64().unwrap() as usize,
         fx["image_len"].as_u64().unwrap() as usize,
     );
-    assert_eq!((p.ids.len(), p.spans[0].start, p.spans[0].len), (n, start, len));
+    assert_eq!(
+        (p.ids.len(), p.spans[0].start, p.spans[0].len),
+        (n, start, len)
+    );
     let tokens: Vec<u32> = fx["tokens"]
         .as_array()
         .unwrap()

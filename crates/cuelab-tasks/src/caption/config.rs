@@ -389,9 +389,15 @@ mod tests {
         );
         let s = GenSpec::parse("temperature=0.7,top_p=0.9,seed=1").unwrap();
         assert!(s.decode.do_sample);
-        assert_eq!(s.label, "sample,temperature=0.7,top_p=0.9,seed=1,max_tokens=32");
         assert_eq!(
-            GenSpec::parse("max_tokens=30").unwrap().decode.max_new_tokens,
+            s.label,
+            "sample,temperature=0.7,top_p=0.9,seed=1,max_tokens=32"
+        );
+        assert_eq!(
+            GenSpec::parse("max_tokens=30")
+                .unwrap()
+                .decode
+                .max_new_tokens,
             30
         );
         assert!(!GenSpec::parse("temperature=0").unwrap().decode.do_sample);

@@ -72,11 +72,7 @@ pub fn load(data: &CaptionData) -> Result<LoadedCaptions> {
     let (loaded, base, file) = match format {
         Format::Scenes => {
             let f = path.join("samples.jsonl");
-            (
-                cuelab_data::jsonl::read(&f, data.skip_bad),
-                path.clone(),
-                f,
-            )
+            (cuelab_data::jsonl::read(&f, data.skip_bad), path.clone(), f)
         }
         Format::Jsonl => (
             cuelab_data::jsonl::read(path, data.skip_bad),

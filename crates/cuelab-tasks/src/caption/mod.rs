@@ -57,11 +57,12 @@ pub fn run_caption_study(
             })?;
             let mut captioner = LocalCaptioner::new(&loaded);
             if let Some(a) = &config.attention {
-                let first: Vec<&CaptionItem> = crate::runner::select(items, opts.shard, config.limit)
-                    .into_iter()
-                    .take(a.images)
-                    .map(|(_, it)| it)
-                    .collect();
+                let first: Vec<&CaptionItem> =
+                    crate::runner::select(items, opts.shard, config.limit)
+                        .into_iter()
+                        .take(a.images)
+                        .map(|(_, it)| it)
+                        .collect();
                 let keys = config
                     .cells()?
                     .iter()

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::sync::Arc;
 
-use cuelab_cue::{load_rgb, Recipe, Region, Renderer};
+use cuelab_cue::{load_rgb, Recipe, Renderer, Target};
 use cuelab_metrics::clipscore::ClipScoreOptions;
 use cuelab_models::{load_scorer, ImageTextScorer, LoadOptions, Pipeline};
 use cuelab_vlm::{Question, VlmError};
@@ -168,7 +168,7 @@ fn render(source: &RgbImage, recipe: &Recipe, item: &CaptionItem) -> Result<RgbI
     let Some(target) = item.target else {
         return Ok(source.clone());
     };
-    Ok(Renderer::new(source).render(recipe, &Region::Box(target))?)
+    Ok(Renderer::new(source).render(recipe, &Target::from_box(target))?)
 }
 
 /// Caption every selected item in every cell of `config` with `captioner`, resuming into
@@ -181,7 +181,9 @@ pub fn run_captions(
     opts: &RunOptions,
 ) -> Result<CaptionOutcome> {
     if items.is_empty() {
-        return Err(TaskError::NoSamples("no images to caption in the data".into()));
+        return Err(TaskError::NoSamples(
+            "no images to caption in the data".into(),
+        ));
     }
     let cells = config.cells()?;
     let gens = config.gen_specs()?;

@@ -154,7 +154,8 @@ pub fn summarize_captions(
             cider_d,
             bleu,
             rouge_l,
-            clip_score: (!clip_vals.is_empty()).then(|| estimate(&clip_vals, resamples, seed_c ^ 2)),
+            clip_score: (!clip_vals.is_empty())
+                .then(|| estimate(&clip_vals, resamples, seed_c ^ 2)),
             ref_clip_score: (!ref_clip.is_empty())
                 .then(|| estimate(&ref_clip, resamples, seed_c ^ 3)),
         });
@@ -254,8 +255,16 @@ pub fn caption_table(s: &CaptionSummary) -> String {
     let mut t = String::new();
     t.push_str(&format!(
         "{:<4} {:<58} {:>4} {:>24} {:>6} {:>6} {:>6} {:>6} {:>24} {:>24}\n",
-        "cell", "prompt / generation / cue", "n", "CIDEr-D [95% CI]", "B-1", "B-2", "B-3", "B-4",
-        "ROUGE-L", "CLIPScore"
+        "cell",
+        "prompt / generation / cue",
+        "n",
+        "CIDEr-D [95% CI]",
+        "B-1",
+        "B-2",
+        "B-3",
+        "B-4",
+        "ROUGE-L",
+        "CLIPScore"
     ));
     for (i, c) in s.cells.iter().enumerate() {
         let mut label = c.label.clone();

@@ -104,8 +104,14 @@ fn a_two_by_two_sweep_with_the_tiny_qwen3_vl_scores_every_cell_and_resumes() {
         ..opts.clone()
     };
     run_caption_study(&cfg, &loaded.items, &local(), &loaded.description, &o2).unwrap();
-    let mut a: Vec<(String, String)> = written.iter().map(|r| (r.key.clone(), r.caption.clone())).collect();
-    let mut b: Vec<(String, String)> = rows(&again).iter().map(|r| (r.key.clone(), r.caption.clone())).collect();
+    let mut a: Vec<(String, String)> = written
+        .iter()
+        .map(|r| (r.key.clone(), r.caption.clone()))
+        .collect();
+    let mut b: Vec<(String, String)> = rows(&again)
+        .iter()
+        .map(|r| (r.key.clone(), r.caption.clone()))
+        .collect();
     a.sort();
     b.sort();
     assert_eq!(a, b);
@@ -160,7 +166,8 @@ fn shards_merge_into_the_unsharded_scores() {
         shard: None,
         progress: false,
     };
-    let full = run_caption_study(&cfg, &loaded.items, &local(), &loaded.description, &opts).unwrap();
+    let full =
+        run_caption_study(&cfg, &loaded.items, &local(), &loaded.description, &opts).unwrap();
     let merged = merge_runs(&dirs, &tmp.path().join("merged")).unwrap();
     let Merged::Caption(m) = merged else {
         panic!("not a caption merge")

@@ -113,7 +113,8 @@ fn config(args: &CaptionArgs) -> Result<CaptionConfig> {
     };
     let mut prompts = args.prompts.clone();
     if let Some(f) = &args.prompts_file {
-        let text = std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
+        let text =
+            std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
         prompts.extend(
             text.lines()
                 .map(str::trim)
@@ -219,8 +220,13 @@ pub fn run(args: CaptionArgs) -> Result<ExitStatus> {
             .transpose()?,
         progress: true,
     };
-    let outcome =
-        run_caption_study(&cfg, &loaded.items, &backend(&args)?, &loaded.description, &opts)?;
+    let outcome = run_caption_study(
+        &cfg,
+        &loaded.items,
+        &backend(&args)?,
+        &loaded.description,
+        &opts,
+    )?;
     print!("{}", caption_table(&outcome.summary));
     println!("run directory: {}", args.out.display());
     let errors: usize = outcome.summary.cells.iter().map(|c| c.errors).sum();

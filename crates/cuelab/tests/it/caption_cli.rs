@@ -14,7 +14,11 @@ fn caption_sweep_over_a_server_scores_cells_and_resumes() {
     let o = cuelab(&["scenes", "-n", "5", "--out", data.to_str().unwrap()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let prompts = tmp.path().join("prompts.txt");
-    std::fs::write(&prompts, "# two instructions\nDescribe the image.\n\nWhat do you see?\n").unwrap();
+    std::fs::write(
+        &prompts,
+        "# two instructions\nDescribe the image.\n\nWhat do you see?\n",
+    )
+    .unwrap();
     let out = tmp.path().join("run");
     let url = server.url();
     let clip = tiny_clip();
@@ -38,9 +42,17 @@ fn caption_sweep_over_a_server_scores_cells_and_resumes() {
         out.to_str().unwrap(),
     ];
     let o = cuelab(&args);
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(stdout.contains("CIDEr-D") && stdout.contains("paired cider_d"), "{stdout}");
+    assert!(
+        stdout.contains("CIDEr-D") && stdout.contains("paired cider_d"),
+        "{stdout}"
+    );
     assert_eq!(server.requests(), 20, "2 prompts x 2 configs x 5 images");
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
