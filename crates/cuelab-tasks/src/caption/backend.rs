@@ -71,7 +71,7 @@ pub struct LocalCaptioner<'m> {
 pub struct AttentionOutput {
     /// What attention to read.
     pub options: WordAttentionOptions,
-    /// Folder receiving `<cell>/<sample>.{npy,json,png}`.
+    /// Folder receiving `<cell>__<sample>.{npy,json,png}`.
     pub dir: PathBuf,
     /// The caption keys (`cell/sample`) to write maps for.
     pub keys: HashSet<String>,
