@@ -28,6 +28,9 @@ fi
 "$PY" tools/reference/models/make_qwen3_vl_lora_fixture.py
 # probe surprisal / lora-plan references (peft; draws the cued image with a built cuelab binary)
 CUELAB=${CUELAB:-target/debug/cuelab} "$PY" tools/reference/probe/make_surprisal_lora_fixture.py
+# decoding (greedy / beam / sampling) and per-word attention parity on the tiny Qwen3-VL above
+"$PY" tools/reference/models/make_qwen3_vl_decode_fixture.py
+"$PY" tools/reference/models/make_qwen3_vl_word_attention_fixture.py
 # ResNet CLIP (open_clip classes, random weights) and the OpenAI BPE ids; needs no extra data
 "$PY" tools/reference/models/make_resnet_clip_fixture.py
 # detector fixtures (onnxruntime, torchvision, ultralytics; nothing downloaded)
@@ -36,3 +39,5 @@ YOLO_OFFLINE=1 YOLO_AUTOINSTALL=0 "$PY" tools/reference/detect/make_fixtures.py
 "$PY" tools/reference/tasks/make_fixtures.py
 # embedding shards as one Parquet dataset (pyarrow, polars, duckdb; runs the built cuelab)
 "$PY" tools/reference/scaling/make_fixtures.py
+# CLIPScore / RefCLIPScore as the original implementation computes them, on the tiny CLIP
+"$PY" tools/reference/captions/make_clipscore_fixture.py

@@ -15,8 +15,9 @@ pub const DEFAULT_W: f64 = 2.5;
 pub struct ClipScoreOptions {
     /// Multiplier of the clipped cosine (paper: 2.5).
     pub w: f64,
-    /// Text prepended to the candidate caption before encoding (paper: "A photo depicts ";
-    /// empty to reproduce variants without it). References are encoded without a prefix.
+    /// Text prepended to every caption before encoding, candidates and references alike (the
+    /// original implementation's `CLIPCapDataset` prefixes both with "A photo depicts "; empty
+    /// to reproduce variants without it).
     pub prefix: String,
 }
 
@@ -32,6 +33,11 @@ impl Default for ClipScoreOptions {
 impl ClipScoreOptions {
     /// The text to encode for a candidate caption.
     pub fn candidate_text(&self, caption: &str) -> String {
+        format!("{}{}", self.prefix, caption)
+    }
+
+    /// The text to encode for a reference caption (the same prefix, as the original code).
+    pub fn reference_text(&self, caption: &str) -> String {
         format!("{}{}", self.prefix, caption)
     }
 }
@@ -59,13 +65,18 @@ pub fn clip_score(image: &[f32], candidate: &[f32], w: f64) -> Result<f64> {
     Ok(w * cosine(image, candidate)?.max(0.0))
 }
 
-/// RefCLIPScore = harmonic mean of CLIPScore and max over references of max(cos(candidate, ref), 0).
-/// Returns 0 when either term is 0.
+/// RefCLIPScore as the original implementation computes it: the harmonic mean
+/// `2 a b / (a + b)` of CLIPScore `a` and the best reference cosine `b = max_r cos(candidate, r)`
+/// (not clipped, not weighted). Returns 0 when `a + b == 0` (the original divides by zero) and
+/// CLIPScore alone when there is no reference.
 pub fn ref_clip_score(image: &[f32], candidate: &[f32], refs: &[Vec<f32>], w: f64) -> Result<f64> {
     let cs = clip_score(image, candidate, w)?;
-    let mut best = 0.0f64;
+    if refs.is_empty() {
+        return Ok(cs);
+    }
+    let mut best = f64::NEG_INFINITY;
     for r in refs {
-        best = best.max(cosine(candidate, r)?.max(0.0));
+        best = best.max(cosine(candidate, r)?);
     }
     if cs + best == 0.0 {
         return Ok(0.0);

@@ -76,14 +76,26 @@ pub fn read_f32(path: &Path) -> Result<NpyF32> {
 /// Write rows of equal length as a 2-D float32 `.npy` (`rows x dim`; `dim` used when there are no rows).
 pub fn write_f32_2d(path: &Path, rows: &[Vec<f32>], dim: usize) -> Result<()> {
     let dim = rows.first().map(Vec::len).unwrap_or(dim);
-    if rows.iter().any(|r| r.len() != dim) {
-        return Err(Error::Invalid("rows of different lengths".into()));
+    write_f32_shaped(path, rows, &[rows.len(), dim])
+}
+
+/// Write rows as a float32 `.npy` of `shape` (C order; `shape[0]` rows of `product(shape[1..])`
+/// values each), e.g. `(words, grid rows, grid cols)`.
+pub fn write_f32_shaped(path: &Path, rows: &[Vec<f32>], shape: &[usize]) -> Result<()> {
+    let dim: usize = shape.iter().skip(1).product();
+    if shape.first() != Some(&rows.len()) || rows.iter().any(|r| r.len() != dim) {
+        return Err(Error::Invalid(format!(
+            "{} rows do not fit the shape {shape:?}",
+            rows.len()
+        )));
     }
-    let mut header = format!(
-        "{{'descr': '<f4', 'fortran_order': False, 'shape': ({}, {}), }}",
-        rows.len(),
-        dim
-    );
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    let tuple = if dims.len() == 1 {
+        format!("({},)", dims[0])
+    } else {
+        format!("({})", dims.join(", "))
+    };
+    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {tuple}, }}");
     // Pad so that magic(6) + version(2) + len(2) + header + '\n' is a multiple of 64.
     let total = 10 + header.len() + 1;
     header.push_str(&" ".repeat((64 - total % 64) % 64));

@@ -89,7 +89,7 @@ pub fn compute(
         let refs = set.refs.get(id).cloned().unwrap_or_default();
         let img = scorer.encode_images(std::slice::from_ref(&image))?;
         let mut texts = vec![opts.candidate_text(cand)];
-        texts.extend(refs.iter().cloned());
+        texts.extend(refs.iter().map(|r| opts.reference_text(r)));
         let emb = scorer.encode_texts(&texts)?;
         rows.push(ClipScoreRow {
             image_id: id.clone(),

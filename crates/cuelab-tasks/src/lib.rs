@@ -6,7 +6,8 @@
 //! ([`stats`]). The studies: the grounding experiment of seed 004 ([`grounding`], configured by
 //! [`grounding::GroundingConfig`], run by [`grounding::run_study`], proposals from
 //! [`proposals`]), cued question answering with VLMs or CLIP ([`vqa`], seeds 000, 001, 003; run
-//! by [`vqa::run_questions`]) and CLIPScore over images ([`clipscore`]).
+//! by [`vqa::run_questions`]), captioning sweeps ([`caption`], seed 002; run by
+//! [`caption::run_caption_study`]) and CLIPScore over images ([`clipscore`]).
 //!
 //! Grounding and cued questions, each one library call into a run directory (here on three
 //! synthetic scenes with the committed random-weight tiny CLIP, so it runs offline):
@@ -75,6 +76,7 @@
 #![warn(missing_docs)]
 
 pub mod boxes;
+pub mod caption;
 pub mod clips;
 pub mod clipscore;
 pub mod debias;

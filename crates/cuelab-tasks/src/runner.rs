@@ -180,6 +180,8 @@ pub enum Merged {
     Embed(crate::embed_parts::EmbedMerged),
     /// A surprisal probe run.
     Surprisal(crate::probe::surprisal::SurprisalSummary),
+    /// A captioning sweep.
+    Caption(crate::caption::CaptionSummary),
 }
 
 impl Merged {
@@ -194,6 +196,7 @@ impl Merged {
                 e.rows, e.dim, e.model, e.parts
             ),
             Merged::Surprisal(s) => crate::probe::surprisal::table(s),
+            Merged::Caption(s) => crate::caption::caption_table(s),
         }
     }
 }
@@ -389,6 +392,20 @@ pub fn merge_runs(dirs: &[PathBuf], out: &Path) -> Result<Merged> {
         Some(crate::probe::surprisal::SURPRISAL) => {
             crate::probe::surprisal::merge_into(&mut run, dirs, manifest, &order, seed)
                 .map(Merged::Surprisal)
+        }
+        Some(crate::caption::CAPTION) => {
+            for d in dirs {
+                let rows: Vec<crate::caption::CaptionRow> = read_rows(&d.join(RESULTS))?;
+                for r in rows {
+                    run.append(&r.key.clone(), &r)?;
+                }
+            }
+            let rows: Vec<crate::caption::CaptionRow> = run.rows()?;
+            let resamples = manifest["config"]["resamples"].as_u64().unwrap_or(1000) as usize;
+            let summary =
+                crate::caption::summarize_captions(&rows, &order, seed, resamples, 0, Some(out))?;
+            finish(&run, &summary, &crate::caption::caption_table(&summary))?;
+            Ok(Merged::Caption(summary))
         }
         Some(GROUNDING) | None => {
             for d in dirs {

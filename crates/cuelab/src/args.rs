@@ -48,6 +48,8 @@ pub enum Command {
     Score(commands::score::ScoreArgs),
     /// Ask an in-process Qwen3-VL about images: generate, score options, surprisal, attention heatmap.
     Vlm(Box<commands::vlm::VlmArgs>),
+    /// Captioning sweep (seed 002): prompts x generation configs x cues, CIDEr-D / CLIPScore with CIs.
+    Caption(Box<commands::caption::CaptionArgs>),
     /// Captioning metrics identical to pycocoevalcap (CIDEr-D, BLEU-1..4, ROUGE-L), no Java.
     CaptionEval(commands::caption_eval::CaptionEvalArgs),
     /// One self-contained HTML page for run directories (one run, or several compared).

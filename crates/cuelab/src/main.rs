@@ -18,6 +18,7 @@ fn main() -> std::process::ExitCode {
         Command::Demo(a) => commands::demo::run(a),
         Command::Ground(a) => commands::ground::run(*a),
         Command::Ask(a) => commands::ask::run(*a),
+        Command::Caption(a) => commands::caption::run(*a),
         Command::Mmvp(a) => commands::mmvp::run(*a),
         Command::Detect(a) => commands::detect::run(a),
         Command::Merge(a) => commands::merge::run(a),

@@ -11,7 +11,10 @@
 //! * [`lora`] — PEFT LoRA adapters merged into the weights.
 //! * [`lora_shapes`] — the matrices a LoRA would train, from the safetensors headers.
 //! * [`heatmap`] — attention maps drawn over the image.
+//! * [`words`] — per-word attention over the image and the strip of per-word heatmaps.
+//! * [`sampling`] / [`beam`] — transformers-style decoding: logits processors, sampling, beam search.
 
+pub mod beam;
 pub mod config;
 pub mod heatmap;
 pub mod image;
@@ -20,8 +23,10 @@ pub mod lora_shapes;
 pub mod ops;
 pub mod prompt;
 mod rope;
+pub mod sampling;
 pub mod text;
 pub mod vision;
+pub mod words;
 
 use std::path::{Path, PathBuf};
 
@@ -31,6 +36,7 @@ use tokenizers::Tokenizer;
 pub use config::Qwen3VlConfig;
 pub use image::{ImageProcessor, ProcessedImage};
 pub use ops::{ChoiceScore, GenerateOptions, Generation};
+pub use sampling::{DecodeOptions, EarlyStopping};
 pub use text::KvCache;
 
 use crate::error::{Error, Result, TensorContext};

@@ -2,6 +2,7 @@
 //! one per file). Each module was a test file of its own; `fixtures` holds what they share.
 //! Run one module with `cargo test -p cuelab-models --test it resnet::`.
 
+mod decode;
 mod dtype;
 mod errors;
 mod fixtures;
@@ -9,3 +10,4 @@ mod parity;
 mod qwen3_vl;
 mod resnet;
 mod siglip_text;
+mod words;

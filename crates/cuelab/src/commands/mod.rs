@@ -3,6 +3,7 @@
 pub mod answering;
 pub mod ask;
 pub mod build_mcq;
+pub mod caption;
 pub mod caption_eval;
 pub mod clip_surprisal;
 pub mod cues;

@@ -4,6 +4,7 @@
 
 mod architecture;
 mod ask_cli;
+mod caption_cli;
 mod caption_eval;
 mod crash;
 mod data_cli;
