@@ -173,7 +173,8 @@ pub struct ListingStats {
     pub recall: Estimate,
     /// Mean F1.
     pub f1: Estimate,
-    /// Mean order score.
+    /// Mean order score over the lists with at least two matched items (`n` = 0, printed `-`,
+    /// when there are none).
     pub order: Estimate,
     /// Mean F1 by true count.
     pub f1_by_n: Vec<(usize, f64)>,
@@ -554,7 +555,17 @@ pub fn summarize_count(
                 precision: bootstrap_mean(&col(|s| s.precision), RESAMPLES, seed),
                 recall: bootstrap_mean(&col(|s| s.recall), RESAMPLES, seed),
                 f1: bootstrap_mean(&col(|s| s.f1), RESAMPLES, seed),
-                order: bootstrap_mean(&col(|s| s.order), RESAMPLES, seed),
+                // Order is only defined for lists with two matched items or more; averaging
+                // the vacuous 1 of the others would report perfect order for empty answers.
+                order: bootstrap_mean(
+                    &lists
+                        .iter()
+                        .filter(|(_, s)| s.matched >= 2)
+                        .map(|(_, s)| s.order)
+                        .collect::<Vec<f64>>(),
+                    RESAMPLES,
+                    seed,
+                ),
                 f1_by_n: by_n
                     .into_iter()
                     .map(|(n, v)| (n, v.iter().sum::<f64>() / v.len() as f64))

@@ -130,7 +130,12 @@ fn count_probe_on_the_mock_server_scores_the_curve_and_resumes() {
     )
     .unwrap();
     assert_eq!(server.requests(), asked);
-    assert_eq!(again.summary, run.summary);
+    // Compared as JSON: estimates over nothing (e.g. the listing order when no answer matched
+    // two objects) are NaN, which never equals itself, and are written as null.
+    assert_eq!(
+        serde_json::to_value(&again.summary).unwrap(),
+        serde_json::to_value(&run.summary).unwrap()
+    );
     let table = cuelab_tasks::probe::count::count_table(&run.summary);
     assert!(
         table.contains("exact count accuracy") && table.contains("som vs plain"),

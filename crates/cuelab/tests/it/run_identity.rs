@@ -25,6 +25,10 @@ fn scenes(dir: &Path, n: usize) -> PathBuf {
 }
 
 fn ground(model: &Path, data: &Path, out: &Path, extra: &[&str]) -> Output {
+    ground_limited(model, data, out, "2", extra)
+}
+
+fn ground_limited(model: &Path, data: &Path, out: &Path, limit: &str, extra: &[&str]) -> Output {
     let mut args: Vec<String> = [
         "ground",
         "--data",
@@ -36,7 +40,7 @@ fn ground(model: &Path, data: &Path, out: &Path, extra: &[&str]) -> Output {
         "--debias",
         "4",
         "--limit",
-        "2",
+        limit,
         "--out",
         out.to_str().unwrap(),
     ]
@@ -266,29 +270,13 @@ fn skipped_samples_and_images_without_proposals_are_counted_not_silent() {
     let props = tmp.path().join("props.json");
     std::fs::write(&props, r#"{"000003.png": [[0, 0, 40, 40]]}"#).unwrap();
     let out = tmp.path().join("run");
-    let mut args = vec!["--proposals", props.to_str().unwrap()];
-    args.extend(["--limit", "4"]);
-    let o = {
-        let mut all: Vec<String> = [
-            "ground",
-            "--data",
-            data.to_str().unwrap(),
-            "--model",
-            model.to_str().unwrap(),
-            "--method",
-            "baseline",
-            "--debias",
-            "4",
-            "--out",
-            out.to_str().unwrap(),
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        all.extend(args.iter().map(|s| s.to_string()));
-        let refs: Vec<&str> = all.iter().map(String::as_str).collect();
-        run(&refs)
-    };
+    let o = ground_limited(
+        &model,
+        &data,
+        &out,
+        "4",
+        &["--proposals", props.to_str().unwrap()],
+    );
     let t = text(&o);
     assert_eq!(o.status.code(), Some(1), "skips make the run partial: {t}");
     assert!(
