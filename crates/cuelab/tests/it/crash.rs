@@ -53,16 +53,21 @@ fn sorted_lines(path: &Path) -> Vec<String> {
     lines
 }
 
-/// Run `args` to completion with the cache-miss trace on; returns (seconds, stderr).
-fn timed(args: &[String], log: &Path) -> (f64, String) {
-    let started = Instant::now();
-    let status = Command::new(bin_path())
+/// The binary with `args`, the cache-miss trace on, stderr to `log`.
+fn traced(args: &[String], log: &Path) -> Command {
+    let mut command = Command::new(bin_path());
+    command
         .args(args)
         .env("RUST_LOG", "warn,cuelab_models::cache=debug")
         .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log).unwrap())
-        .status()
-        .unwrap();
+        .stderr(std::fs::File::create(log).unwrap());
+    command
+}
+
+/// Run `args` to completion with the cache-miss trace on; returns (seconds, stderr).
+fn timed(args: &[String], log: &Path) -> (f64, String) {
+    let started = Instant::now();
+    let status = traced(args, log).status().unwrap();
     let err = std::fs::read_to_string(log).unwrap();
     assert!(status.success(), "{err}");
     (started.elapsed().as_secs_f64(), err)
@@ -90,13 +95,7 @@ fn kill_and_resume(
             "{landed} of {n} kills landed in {attempt} attempts (window {window:?})"
         );
         let log = logs.join(format!("attempt-{attempt}.log"));
-        let mut child = Command::new(bin_path())
-            .args(args)
-            .env("RUST_LOG", "warn,cuelab_models::cache=debug")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
+        let mut child = traced(args, &log).spawn().unwrap();
         let at = window.mul_f64(moments.next_fraction());
         let started = Instant::now();
         let mut finished = None;
