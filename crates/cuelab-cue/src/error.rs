@@ -25,6 +25,9 @@ pub enum CueError {
     /// A malformed RLE mask.
     #[error("invalid RLE mask: {0}")]
     Rle(String),
+    /// A region description that names no region.
+    #[error("{0}")]
+    Region(String),
     /// A cue spec that does not parse.
     #[error("cue spec error at column {column}: {message}\n  {spec}\n  {caret:>width$}", caret = "^", width = column)]
     Spec {

@@ -30,6 +30,7 @@ mod io;
 mod jpeg;
 pub mod pillow_ellipse;
 mod region;
+pub mod region_json;
 mod render;
 pub mod schema;
 mod spec;

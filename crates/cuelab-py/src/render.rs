@@ -1,11 +1,11 @@
 //! `cuelab.render`, `cuelab.cues` and `cuelab.Recipe`: cue specs and drawing on the cue engine
 //! (`cuelab_cue`), the same code path as `cuelab render` and `cuelab cues --json`.
 
+use cuelab_cue::region_json::{BoxLayout, RegionEntry};
 use cuelab_cue::schema::{ParamKind, Phase, PRIMITIVES};
-use cuelab_cue::{BoxXyxy, Recipe as CueRecipe, Region, Renderer, Rle, Target};
+use cuelab_cue::{Recipe as CueRecipe, Renderer};
 use pyo3::prelude::*;
 use pyo3::types::PyByteArray;
-use serde::Deserialize;
 
 use crate::error;
 use crate::images::{self, Source};
@@ -67,92 +67,11 @@ impl Recipe {
     }
 }
 
-/// One region as the Python layer sends it (JSON): a box `[x0, y0, x1, y1]` or an object with
-/// one of `box`, `polygon` or `rle`, and optional `label` and `points`.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum RegionEntry {
-    Plain([f32; 4]),
-    Object(RegionObject),
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RegionObject {
-    #[serde(rename = "box", alias = "bbox")]
-    bbox: Option<[f32; 4]>,
-    label: Option<String>,
-    #[serde(default)]
-    points: Vec<[f32; 2]>,
-    polygon: Option<Vec<Vec<f32>>>,
-    rle: Option<RleJson>,
-}
-
-#[derive(Debug, Deserialize)]
-struct RleJson {
-    size: [u32; 2],
-    counts: RleCounts,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum RleCounts {
-    Raw(Vec<u32>),
-    Compressed(String),
-}
-
-/// A box in `format` (`xyxy`, `xywh` or `pillow`), as `cuelab render --box-format` reads it.
-fn to_box(format: &str, v: [f32; 4]) -> Result<BoxXyxy, PyErr> {
-    let b = match format {
-        "xyxy" => BoxXyxy::new(v[0], v[1], v[2], v[3]),
-        "xywh" => BoxXyxy::from_xywh(v[0], v[1], v[2], v[3]),
-        "pillow" => BoxXyxy::from_pillow_inclusive(v[0], v[1], v[2], v[3]),
-        other => {
-            return Err(pyo3::exceptions::PyValueError::new_err(format!(
-                "box_format {other:?}: expected xyxy, xywh or pillow"
-            )))
-        }
-    };
-    b.map_err(error::to_py)
-}
-
-fn target(index: usize, entry: RegionEntry, format: &str) -> PyResult<Target> {
-    let (region, label, points) = match entry {
-        RegionEntry::Plain(v) => (Region::Box(to_box(format, v)?), None, Vec::new()),
-        RegionEntry::Object(o) => {
-            let region = if let Some(poly) = o.polygon {
-                Region::Polygon(poly)
-            } else if let Some(rle) = o.rle {
-                let [h, w] = rle.size;
-                Region::Mask(match rle.counts {
-                    RleCounts::Raw(counts) => Rle {
-                        height: h,
-                        width: w,
-                        counts,
-                    },
-                    RleCounts::Compressed(s) => {
-                        Rle::from_compressed(h, w, &s).map_err(error::to_py)?
-                    }
-                })
-            } else if let Some(v) = o.bbox {
-                Region::Box(to_box(format, v)?)
-            } else {
-                return Err(error::plain("a region needs one of box, polygon or rle"));
-            };
-            region.bbox().map_err(error::to_py)?;
-            (
-                region,
-                o.label,
-                o.points.into_iter().map(|[x, y]| (x, y)).collect(),
-            )
-        }
-    };
-    Ok(Target {
-        region,
-        index,
-        points,
-        label,
-    })
+/// The box layout named `format` (`xyxy`, `xywh` or `pillow`), as `cuelab render --box-format`.
+fn layout(format: &str) -> PyResult<BoxLayout> {
+    format
+        .parse()
+        .map_err(|e: String| pyo3::exceptions::PyValueError::new_err(format!("box_format {e}")))
 }
 
 /// Draw `cue` on `image` for every region of `regions` (a JSON list of regions). Errors of a
@@ -192,7 +111,11 @@ pub fn render<'py>(
                 ),
             )
         })?;
-        targets.push(target(i, entry, box_format).map_err(|e| prefix(i, e))?);
+        targets.push(
+            entry
+                .into_target(i, layout(box_format)?)
+                .map_err(|e| prefix(i, error::to_py(e)))?,
+        );
     }
     let source = Source::extract(&image)?;
     let rendered = py.detach(

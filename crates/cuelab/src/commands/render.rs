@@ -4,9 +4,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
-use cuelab_cue::{load_rgb, save_atomic, BoxXyxy, Recipe, Region, Renderer, Rle, Target};
+use cuelab_cue::region_json::{BoxLayout, RegionEntry};
+use cuelab_cue::{load_rgb, save_atomic, BoxXyxy, Recipe, Region, Renderer, Target};
 use rayon::prelude::*;
-use serde::Deserialize;
 
 use crate::exit::ExitStatus;
 
@@ -57,46 +57,17 @@ pub enum BoxFormat {
 }
 
 impl BoxFormat {
-    fn to_box(self, v: [f32; 4]) -> cuelab_cue::Result<BoxXyxy> {
+    fn layout(self) -> BoxLayout {
         match self {
-            BoxFormat::Xyxy => BoxXyxy::new(v[0], v[1], v[2], v[3]),
-            BoxFormat::Xywh => BoxXyxy::from_xywh(v[0], v[1], v[2], v[3]),
-            BoxFormat::Pillow => BoxXyxy::from_pillow_inclusive(v[0], v[1], v[2], v[3]),
+            BoxFormat::Xyxy => BoxLayout::Xyxy,
+            BoxFormat::Xywh => BoxLayout::Xywh,
+            BoxFormat::Pillow => BoxLayout::Pillow,
         }
     }
-}
 
-/// One entry of a --boxes file.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum RegionEntry {
-    Plain([f32; 4]),
-    Object(RegionObject),
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RegionObject {
-    #[serde(rename = "box", alias = "bbox")]
-    bbox: Option<[f32; 4]>,
-    label: Option<String>,
-    #[serde(default)]
-    points: Vec<[f32; 2]>,
-    polygon: Option<Vec<Vec<f32>>>,
-    rle: Option<RleJson>,
-}
-
-#[derive(Debug, Deserialize)]
-struct RleJson {
-    size: [u32; 2],
-    counts: RleCounts,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum RleCounts {
-    Raw(Vec<u32>),
-    Compressed(String),
+    fn to_box(self, v: [f32; 4]) -> cuelab_cue::Result<BoxXyxy> {
+        self.layout().to_box(v)
+    }
 }
 
 /// Run `cuelab render`.
@@ -179,47 +150,8 @@ fn read_targets(file: &Path, format: BoxFormat) -> Result<Vec<Target>> {
         .into_iter()
         .enumerate()
         .map(|(index, e)| {
-            let ctx = || format!("{}: region #{index}", file.display());
-            let (region, label, points) = match e {
-                RegionEntry::Plain(v) => (
-                    Region::Box(format.to_box(v).with_context(ctx)?),
-                    None,
-                    Vec::new(),
-                ),
-                RegionEntry::Object(o) => {
-                    let region = if let Some(poly) = o.polygon {
-                        Region::Polygon(poly)
-                    } else if let Some(rle) = o.rle {
-                        let [h, w] = rle.size;
-                        Region::Mask(match rle.counts {
-                            RleCounts::Raw(counts) => Rle {
-                                height: h,
-                                width: w,
-                                counts,
-                            },
-                            RleCounts::Compressed(s) => {
-                                Rle::from_compressed(h, w, &s).with_context(ctx)?
-                            }
-                        })
-                    } else if let Some(v) = o.bbox {
-                        Region::Box(format.to_box(v).with_context(ctx)?)
-                    } else {
-                        bail!("{}: needs one of box, polygon or rle", ctx());
-                    };
-                    region.bbox().with_context(ctx)?;
-                    (
-                        region,
-                        o.label,
-                        o.points.into_iter().map(|[x, y]| (x, y)).collect(),
-                    )
-                }
-            };
-            Ok(Target {
-                region,
-                index,
-                points,
-                label,
-            })
+            e.into_target(index, format.layout())
+                .with_context(|| format!("{}: region #{index}", file.display()))
         })
         .collect()
 }
