@@ -589,6 +589,26 @@ pub fn run_boxtool_with(
     Ok(summary)
 }
 
+/// Append the rows of finished shard directories `dirs` of a `probe boxtool` run to `run` and
+/// summarise them as the unsharded run does (used by [`runner::merge_runs`], which checks the
+/// shard set first).
+pub(crate) fn merge_into(
+    run: &mut crate::run_dir::RunDir,
+    dirs: &[std::path::PathBuf],
+    seed: u64,
+) -> Result<BoxtoolSummary> {
+    for d in dirs {
+        let rows: Vec<BoxtoolRow> = crate::run_dir::read_rows(&d.join(crate::run_dir::RESULTS))?;
+        for r in rows {
+            run.append(&r.key.clone(), &r)?;
+        }
+    }
+    let rows: Vec<BoxtoolRow> = run.rows()?;
+    let summary = summarize_boxtool(&rows, seed, 0);
+    runner::finish(run, &summary, &boxtool_table(&summary))?;
+    Ok(summary)
+}
+
 /// Summarise rows.
 pub fn summarize_boxtool(rows: &[BoxtoolRow], seed: u64, missing: usize) -> BoxtoolSummary {
     let ok: Vec<&BoxtoolRow> = rows.iter().filter(|r| r.error.is_none()).collect();
