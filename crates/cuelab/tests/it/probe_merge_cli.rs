@@ -87,7 +87,7 @@ fn server() -> MockServer {
                     )
                 })
                 .collect();
-            if h % 2 == 0 {
+            if h.is_multiple_of(2) {
                 boxes.push(r#"{"bbox_2d": [1, 2]}"#.into());
             }
             format!("[{}]", boxes.join(", "))
