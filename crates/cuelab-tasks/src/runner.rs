@@ -338,7 +338,8 @@ fn check_shard_set(dirs: &[PathBuf], manifests: &[Value]) -> Result<()> {
 }
 
 /// Merge the shards of a run of any kind into `out` and summarise: run directories
-/// (`results.jsonl`: grounding, questions, MMVP), `cuelab mine` work directories, or `cuelab
+/// (`results.jsonl`: grounding, questions, MMVP, captions, the probes count, preprocess,
+/// boxtool and surprisal), `cuelab mine` work directories, or `cuelab
 /// embed` Parquet parts (files or dataset folders; `out` is then the merged `.parquet` file).
 /// Refused unless the shards are finished runs of one configuration forming a complete,
 /// non-overlapping shard set (or a single run).
