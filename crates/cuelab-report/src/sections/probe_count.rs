@@ -300,3 +300,94 @@ impl Section for ProbePreprocess {
         Ok(s)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ctx() -> Context {
+        Context {
+            max_gallery: 10,
+            seed: 0,
+            samples: Default::default(),
+            thumbs: Default::default(),
+            out_dir: None,
+        }
+    }
+
+    fn run(experiment: &str, summary: Value) -> Run {
+        Run {
+            dir: "r".into(),
+            label: "run<1>".into(),
+            manifest: json!({"experiment": experiment, "backend": {"backend": "local-qwen3-vl"}}),
+            summary,
+            rows: Vec::new(),
+            clipscore: Vec::new(),
+            timing: Value::Null,
+        }
+    }
+
+    fn est(m: f64) -> Value {
+        json!({"mean": m, "lo": m - 0.1, "hi": m + 0.1, "n": 4})
+    }
+
+    fn summary() -> Value {
+        let stats = |acc: f64| json!({"exact": est(acc), "mae": est(1.5), "bias": est(-0.75), "over": 0.25, "under": 0.5, "unparseable": 1});
+        json!({
+            "reference": "identity", "missing": 0,
+            "variants": [
+                {"id": "identity", "label": "identity", "count": stats(0.5), "curve": [{"n": 3, "stats": stats(0.5)}],
+                 "listing": null, "errors": 0, "visual_tokens": 25.0},
+                {"id": "rotate(90)", "label": "rotate(90)<b>", "count": stats(0.25), "curve": [{"n": 3, "stats": stats(0.25)}],
+                 "listing": {"precision": est(0.6), "recall": est(0.4), "f1": est(0.48), "order": est(0.9), "f1_by_n": [[3, 0.48]]},
+                 "errors": 1, "visual_tokens": 16.0}
+            ],
+            "vs_reference": [{"arm": "rotate(90)", "reference": "identity", "n": 4, "diff": -0.25, "flip_rate": 0.75,
+                              "mcnemar": {"a_only": 2, "b_only": 1, "p_value": 1.0}}]
+        })
+    }
+
+    #[test]
+    fn preprocess_shows_transforms_tests_and_tokens_escaped() {
+        let r = run("probe-preprocess", summary());
+        assert!(ProbePreprocess.accepts(&r) && !ProbeCount.accepts(&r));
+        let html = ProbePreprocess.render(&[&r], &mut ctx()).unwrap();
+        assert!(
+            html.contains("rotate(90)&lt;b&gt;") && !html.contains("(90)<b>"),
+            "{html}"
+        );
+        assert!(html.contains("run&lt;1&gt;"));
+        assert!(html.contains("<td class=\"num\">0.7500</td>"), "flip rate");
+        assert!(
+            html.contains("<td class=\"num\">1/2</td>"),
+            "McNemar counts"
+        );
+        assert!(
+            html.contains("25.0000") && html.contains("16.0000"),
+            "visual tokens"
+        );
+        assert!(html.contains("<figure class=\"plot\"><svg"));
+        // a listing was asked: its table follows
+        assert!(html.contains("0.4800"));
+    }
+
+    #[test]
+    fn count_shows_the_curve_listing_and_paired_tests() {
+        let r = run("probe-count", summary());
+        assert!(ProbeCount.accepts(&r));
+        let html = ProbeCount.render(&[&r], &mut ctx()).unwrap();
+        assert!(html.contains("Exact count accuracy by true count N"));
+        assert!(
+            html.contains("<td class=\"num\">0.2500 (4)</td>"),
+            "curve table"
+        );
+        for v in ["0.6000", "0.4000", "0.4800", "0.9000", "1.5000", "-0.7500"] {
+            assert!(html.contains(v), "{v}");
+        }
+        assert!(
+            html.contains("<td>rotate(90)&lt;b&gt;</td><td>identity</td>"),
+            "paired row"
+        );
+    }
+}
