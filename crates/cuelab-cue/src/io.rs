@@ -71,10 +71,25 @@ pub fn save_atomic(image: &RgbImage, path: &Path) -> Result<()> {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| werr(e.to_string()))?;
+    let mut tmp = atomic_file_in(dir).map_err(|e| werr(e.to_string()))?;
     tmp.write_all(&bytes).map_err(|e| werr(e.to_string()))?;
     tmp.persist(path).map_err(|e| werr(e.error.to_string()))?;
     Ok(())
+}
+
+/// A temporary file in `dir` for an atomic write (write it, then `persist` it over the target).
+/// On unix it is created with mode 0o666, so the process umask applies as with `File::create`
+/// (0o644 under umask 022), instead of tempfile's owner-only 0o600 that the persisted output
+/// would keep. Every atomic write of cuelab goes through this (crates that do not depend on
+/// cuelab-cue set the same mode locally).
+pub fn atomic_file_in(dir: &Path) -> std::io::Result<tempfile::NamedTempFile> {
+    let mut builder = tempfile::Builder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    builder.tempfile_in(dir)
 }
 
 #[cfg(test)]
@@ -101,5 +116,26 @@ mod tests {
         save_atomic(&img, &p).unwrap();
         assert_eq!(load_rgb(&p).unwrap(), img);
         assert!(save_atomic(&img, &dir.path().join("a.unknown")).is_err());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn atomic_writes_get_the_permissions_of_file_create() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("plain.txt");
+        std::fs::File::create(&plain).unwrap();
+        // 0o666 minus this process's umask: 0o644 under umask 022, never tempfile's 0o600
+        let expected = mode(&plain);
+        assert_ne!(expected, 0o600, "the umask would hide the difference");
+        let png = dir.path().join("a.png");
+        save_atomic(&RgbImage::new(2, 2), &png).unwrap();
+        assert_eq!(mode(&png), expected, "{:o}", mode(&png));
+        let json = dir.path().join("b.json");
+        let mut tmp = atomic_file_in(dir.path()).unwrap();
+        tmp.write_all(b"{}").unwrap();
+        tmp.persist(&json).unwrap();
+        assert_eq!(mode(&json), expected, "{:o}", mode(&json));
     }
 }

@@ -38,7 +38,7 @@ pub mod text;
 
 pub use color::Color;
 pub use error::{CueError, Result};
-pub use io::{decode_rgb, load_rgb, save_atomic};
+pub use io::{atomic_file_in, decode_rgb, load_rgb, save_atomic};
 pub use region::{BoxXyxy, Region, Rle};
 pub use render::{Renderer, Target};
 pub use spec::{Recipe, Step, Value};

@@ -216,7 +216,13 @@ pub fn write(dirs: &[PathBuf], out: &Path, opts: &Options) -> Result<()> {
     }
     let page = render(dirs, &opts)?;
     std::fs::create_dir_all(dir).map_err(|e| ReportError::io(dir, e))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| ReportError::io(dir, e))?;
+    // mode 0o666 minus the umask, as `cuelab_cue::atomic_file_in` (this crate does not depend on it)
+    let mut builder = tempfile::Builder::new();
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    let mut tmp = builder
+        .tempfile_in(dir)
+        .map_err(|e| ReportError::io(dir, e))?;
     tmp.write_all(page.as_bytes())
         .map_err(|e| ReportError::io(out, e))?;
     tmp.persist(out)

@@ -104,7 +104,7 @@ pub fn compute(
 /// Write `clipscore.jsonl` into `dir`.
 pub fn write_rows(dir: &Path, rows: &[ClipScoreRow]) -> Result<()> {
     let path = dir.join("clipscore.jsonl");
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| TaskError::io(dir, e))?;
+    let mut tmp = cuelab_cue::atomic_file_in(dir).map_err(|e| TaskError::io(dir, e))?;
     for r in rows {
         let line = serde_json::to_string(r).map_err(|e| TaskError::Json {
             path: path.clone(),

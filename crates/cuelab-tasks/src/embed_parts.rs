@@ -122,7 +122,7 @@ pub fn write(path: &Path, meta: &PartMeta, rows: &[EmbedRow], dim: usize) -> Res
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| TaskError::io(dir, e))?;
-    let tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| TaskError::io(dir, e))?;
+    let tmp = cuelab_cue::atomic_file_in(dir).map_err(|e| TaskError::io(dir, e))?;
     let file: File = tmp.reopen().map_err(|e| TaskError::io(path, e))?;
     let mut writer = SerializedFileWriter::new(file, schema, props).map_err(bad)?;
     let mut group = writer.next_row_group().map_err(bad)?;

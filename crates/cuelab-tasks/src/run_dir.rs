@@ -277,7 +277,7 @@ pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
 /// Write JSON through a temporary file renamed into place.
 pub fn write_json_atomic(path: &Path, value: &Value) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| TaskError::io(dir, e))?;
+    let mut tmp = cuelab_cue::atomic_file_in(dir).map_err(|e| TaskError::io(dir, e))?;
     let text = serde_json::to_string_pretty(value).map_err(|e| TaskError::Json {
         path: path.to_path_buf(),
         message: e.to_string(),

@@ -49,7 +49,7 @@ pub fn write_tiny_clip(parent: &Path) -> Result<PathBuf> {
         if std::fs::read(&path).is_ok_and(|have| have == *bytes) {
             continue;
         }
-        let mut tmp = tempfile::NamedTempFile::new_in(&dir)
+        let mut tmp = cuelab_cue::atomic_file_in(&dir)
             .with_context(|| format!("cannot write into {}", dir.display()))?;
         tmp.write_all(bytes)
             .with_context(|| format!("cannot write {}", path.display()))?;

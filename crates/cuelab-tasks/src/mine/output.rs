@@ -96,7 +96,7 @@ pub fn write_parquet(path: &Path, pairs: &[Candidate], labels: &[String]) -> Res
             .build(),
     );
     let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| TaskError::io(dir, e))?;
+    let tmp = cuelab_cue::atomic_file_in(dir).map_err(|e| TaskError::io(dir, e))?;
     let file = tmp.reopen().map_err(|e| TaskError::io(path, e))?;
     let mut writer = SerializedFileWriter::new(file, schema, props).map_err(bad)?;
     let mut group = writer.next_row_group().map_err(bad)?;

@@ -132,7 +132,7 @@ pub fn fingerprint(clip: &Embeddings, dino: &Embeddings) -> String {
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| TaskError::io(dir, e))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| TaskError::io(dir, e))?;
+    let mut tmp = cuelab_cue::atomic_file_in(dir).map_err(|e| TaskError::io(dir, e))?;
     tmp.write_all(bytes).map_err(|e| TaskError::io(path, e))?;
     tmp.persist(path)
         .map_err(|e| TaskError::io(path, e.error))?;

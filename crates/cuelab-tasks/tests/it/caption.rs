@@ -286,6 +286,10 @@ fn clipscore_matches_the_original_implementation() {
         worst = worst.max((row.clip_score - c["clip_score"].as_f64().unwrap()).abs());
         worst = worst.max((row.ref_clip_score - c["ref_clip_score"].as_f64().unwrap()).abs());
     }
+    eprintln!(
+        "clipscore parity: {} images, max abs diff (CLIPScore, RefCLIPScore) {worst:e}",
+        rows.len()
+    );
     assert!(worst <= 1e-5, "max abs diff {worst:e}");
     let mean = rows.iter().map(|r| r.clip_score).sum::<f64>() / rows.len() as f64;
     assert!((mean - fx["clip_score_mean"].as_f64().unwrap()).abs() <= 1e-5);
@@ -303,6 +307,11 @@ fn clipscore_matches_the_original_implementation() {
     let (cs, rcs) = scorer
         .score(&item, &img, c["candidate"].as_str().unwrap())
         .unwrap();
-    assert!((cs - c["clip_score"].as_f64().unwrap()).abs() <= 1e-5);
-    assert!((rcs.unwrap() - c["ref_clip_score"].as_f64().unwrap()).abs() <= 1e-5);
+    let (d_cs, d_rcs) = (
+        (cs - c["clip_score"].as_f64().unwrap()).abs(),
+        (rcs.unwrap() - c["ref_clip_score"].as_f64().unwrap()).abs(),
+    );
+    eprintln!("clipscore parity, sweep scorer: abs diff {d_cs:e} / {d_rcs:e}");
+    assert!(d_cs <= 1e-5);
+    assert!(d_rcs <= 1e-5);
 }

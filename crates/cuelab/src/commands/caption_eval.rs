@@ -146,7 +146,7 @@ fn warn_empty(ids: &[String], what: &str, how: &str) {
 }
 
 fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+    let mut tmp = cuelab_cue::atomic_file_in(dir)
         .with_context(|| format!("creating a file in {}", dir.display()))?;
     tmp.write_all(bytes)?;
     tmp.persist(dir.join(name))

@@ -220,7 +220,7 @@ fn gallery(dir: &std::path::Path) -> Result<()> {
         "region_xyxy": [dog.x0, dog.y0, dog.x1, dog.y1],
         "cues": rows.iter().map(|(n, s, ms)| serde_json::json!({"name": n, "spec": s, "render_ms": ms})).collect::<Vec<_>>(),
     });
-    let mut f = tempfile::NamedTempFile::new_in(dir)?;
+    let mut f = cuelab_cue::atomic_file_in(dir)?;
     f.write_all(serde_json::to_string_pretty(&manifest)?.as_bytes())?;
     f.persist(dir.join("manifest.json"))?;
 

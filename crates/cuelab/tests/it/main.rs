@@ -10,6 +10,8 @@ mod crash;
 mod data_cli;
 mod detect_cli;
 mod disk_full;
+#[cfg(unix)]
+mod file_modes;
 mod fixtures;
 mod ground_cli;
 mod installed_demo;
