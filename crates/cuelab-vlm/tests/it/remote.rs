@@ -425,6 +425,14 @@ fn cache_answers_reruns_without_sending() {
 fn two_endpoints_share_the_load() {
     let a = server();
     let b = server();
+    // Every answer takes 30 ms, so requests in flight (what the client balances on), not which
+    // server thread the OS happens to schedule first on a loaded machine, decide the split
+    // (without it, one run under load average 10 split 3 / 37).
+    for s in [&a, &b] {
+        s.set_faults(Some(Arc::new(|_: &MockRequest| {
+            Some(Fault::Slow(Duration::from_millis(30)))
+        })));
+    }
     let mut c = config(&[a.url(), b.url()], AnswerMode::Guided);
     c.concurrency = 4;
     let answerer = RemoteAnswerer::new(c).unwrap();
