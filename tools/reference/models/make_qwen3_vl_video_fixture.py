@@ -41,7 +41,18 @@ STRIDE = 31
 
 # (clip folder, frames, width, height, the clip's fps, processor overrides, prompt, choices)
 CASES = [
-    ("clip_a", 5, 80, 60, 2.0, {}, "What moves in the video?", ["a dog", "a red square", "an eagle"]),
+    # case 0's prompt is what cuelab's in-process answerer writes for a choice question
+    # ("{question}\nOptions: {choices}"), so its option scores check `ask --local` too
+    (
+        "clip_a",
+        5,
+        80,
+        60,
+        2.0,
+        {},
+        "What moves in the video?\nOptions: a dog, a red square, an eagle",
+        ["a dog", "a red square", "an eagle"],
+    ),
     ("clip_b", 8, 64, 48, 4.0, {}, "Where does the square go?", ["left", "right", "top", "bottom"]),
     (
         "clip_c",
