@@ -3,6 +3,7 @@
 
 mod caption;
 mod embed_parts;
+mod local_video;
 mod lora_plan;
 mod mine;
 mod parity;
