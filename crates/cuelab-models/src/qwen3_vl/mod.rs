@@ -441,7 +441,9 @@ impl Qwen3Vl {
         // one (t=1) grid per temporal patch of every video, in order
         let frame_grids: Vec<(usize, usize)> = videos
             .iter()
-            .flat_map(|v| std::iter::repeat_n((v.grid_thw[1] / m, v.grid_thw[2] / m), v.grid_thw[0]))
+            .flat_map(|v| {
+                std::iter::repeat_n((v.grid_thw[1] / m, v.grid_thw[2] / m), v.grid_thw[0])
+            })
             .collect();
         let n_vpads = raw.iter().filter(|&&t| t == vpad).count();
         if n_vpads != frame_grids.len() {

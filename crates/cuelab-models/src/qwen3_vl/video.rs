@@ -144,7 +144,7 @@ pub fn linspace_indices(total: usize, n: usize) -> Vec<usize> {
 pub fn temporal_timestamps(indices: &[usize], clip_fps: f64, temporal: usize) -> Vec<f64> {
     let mut idx = indices.to_vec();
     if let Some(&last) = idx.last() {
-        while idx.len() % temporal != 0 {
+        while !idx.len().is_multiple_of(temporal.max(1)) {
             idx.push(last);
         }
     }

@@ -254,7 +254,10 @@ fn video_logits_greedy_and_option_scores_match_transformers() {
             .collect();
         let scores = m.score_choices(&p, &choices).unwrap();
         let mut worst = 0f64;
-        for (s, want) in scores.iter().zip(case["choice_logprob_sums"].as_array().unwrap()) {
+        for (s, want) in scores
+            .iter()
+            .zip(case["choice_logprob_sums"].as_array().unwrap())
+        {
             worst = worst.max((s.sum_logprob - want.as_f64().unwrap()).abs());
         }
         println!("case {ci}: option log-likelihood sums max abs diff {worst:e}");

@@ -71,9 +71,10 @@ impl<'m> LocalVlmAnswerer<'m> {
             format!("{}\nOptions: {}", q.text, q.choices.join(", "))
         };
         let prepared = match self.video_fps {
-            Some(fps) if images.len() > 1 => self
-                .model
-                .prepare_video_chat(q.system.as_deref(), &images, fps, &text),
+            Some(fps) if images.len() > 1 => {
+                self.model
+                    .prepare_video_chat(q.system.as_deref(), &images, fps, &text)
+            }
             _ => {
                 let chat = prompt::chat_prompt(q.system.as_deref(), images.len(), &text);
                 self.model

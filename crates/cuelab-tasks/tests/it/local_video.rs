@@ -27,10 +27,9 @@ fn answer(a: &LocalVlmAnswerer<'_>, q: Question) -> Answer {
 
 #[test]
 fn clip_as_one_video_matches_transformers_option_scores() {
-    let meta: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(tiny().join("video/expected.json")).unwrap(),
-    )
-    .unwrap();
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(tiny().join("video/expected.json")).unwrap())
+            .unwrap();
     let case = &meta["cases"][0];
     let folder = tiny().join(case["clip"].as_str().unwrap());
     let mut paths: Vec<PathBuf> = std::fs::read_dir(&folder)
