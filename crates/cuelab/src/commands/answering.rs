@@ -185,6 +185,9 @@ impl BackendArgs {
             });
         }
         if let Some(model) = &self.local {
+            if self.video_fps.is_some_and(|f| !(f.is_finite() && f > 0.0)) {
+                bail!("--video-fps must be a positive number");
+            }
             return Ok(Backend::Local {
                 model: model.clone(),
                 adapter: self.adapter.clone(),

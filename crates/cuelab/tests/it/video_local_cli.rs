@@ -84,3 +84,65 @@ fn questions_about_cued_clips_with_the_in_process_model_as_video() {
     let manifest = std::fs::read_to_string(images_run.join("manifest.json")).unwrap();
     assert!(!manifest.contains("\"video_input\""), "{manifest}");
 }
+
+#[test]
+fn clip_surprisal_with_the_clip_as_one_video() {
+    if !have_ffmpeg() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let q = build(tmp.path());
+    let cache = tmp.path().join("cache");
+    let model = models_data().join("qwen3-vl-tiny");
+    let surprisal = |json: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "clip-surprisal",
+            "--data",
+            q.to_str().unwrap(),
+            "--model",
+            model.to_str().unwrap(),
+            "--cue",
+            "plain",
+            "--cue",
+            "trajectory(fade=true)+rect(color=red,width=2)",
+            "--frames",
+            "frames=4",
+            "--limit",
+            "2",
+            "--json",
+            json.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let o = run(&cache, &args);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        let doc: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
+        doc
+    };
+    let video = surprisal(&tmp.path().join("v.json"), &["--video-input", "video"]);
+    assert_eq!(video["video_fps"], 2.0);
+    let rows = video["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 4, "2 questions x 2 variants");
+    assert!(rows
+        .iter()
+        .all(|r| r["bits_per_token"].as_f64().unwrap().is_finite()));
+    let images = surprisal(&tmp.path().join("i.json"), &[]);
+    assert!(images["video_fps"].is_null());
+    assert_ne!(rows[0]["bits"], images["rows"][0]["bits"]);
+    let o = run(
+        &cache,
+        &[
+            "clip-surprisal",
+            "--data",
+            q.to_str().unwrap(),
+            "--model",
+            model.to_str().unwrap(),
+            "--video-input",
+            "video",
+            "--video-fps",
+            "0",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("--video-fps"), "{}", text(&o));
+}
