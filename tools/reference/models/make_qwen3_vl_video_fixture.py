@@ -17,7 +17,8 @@ Writes, into crates/cuelab-models/tests/data/qwen3-vl-tiny/video/:
   patch of 2, the patch layout), the sampled frame indices, the prompt text with the per-frame
   `<t seconds>` timestamps, `input_ids`, `video_grid_thw`, the multimodal rotary positions
   (`model.model.get_rope_index`), logits of a forward pass (every 4th row and the last one),
-  a 5-token greedy continuation and option log-likelihood sums.
+  a 5-token greedy continuation and option log-likelihood sums; and `mixed`: the dog photo
+  and clip_b in one prompt (ids, positions, logits).
 
 Pixel values are large at the checkpoint's own budget (`shortest_edge` 131072 pixels over the
 clip), so full pixel values are stored for the small case only (case 2, whose budget is
@@ -183,6 +184,50 @@ def main():
             file=sys.stderr,
         )
         print(expanded.replace("<|video_pad|>", "V")[:400], file=sys.stderr)
+    # an image and a video in one prompt (the image's tokens, then the video's temporal patches;
+    # deepstack features and rotary positions in token order)
+    dog = Image.open(os.path.join(CKPT, "images", "dog.png")).convert("RGB")
+    frames = load_clip(os.path.join(OUT, "clip_b"))
+    messages = [
+        {
+            "role": "user",
+            "content": [{"type": "image"}, {"type": "video"}, {"type": "text", "text": "Is the dog in the video?"}],
+        }
+    ]
+    text = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    inputs = processor(
+        text=[text],
+        images=[dog],
+        videos=[frames],
+        video_metadata=[{"total_num_frames": len(frames), "fps": 4.0}],
+        return_tensors="pt",
+        videos_kwargs=dict(cap_pixels_per_frame=False),
+    )
+    ids = inputs["input_ids"]
+    with torch.no_grad():
+        pos, delta = model.model.get_rope_index(
+            ids,
+            inputs["mm_token_type_ids"],
+            image_grid_thw=inputs["image_grid_thw"],
+            video_grid_thw=inputs["video_grid_thw"],
+        )
+        logits = model(**inputs).logits[0]
+    n_ids = ids.shape[1]
+    rows = list(range(0, n_ids, 4))
+    if rows[-1] != n_ids - 1:
+        rows.append(n_ids - 1)
+    tensors["mixed.logits"] = logits[rows].float().contiguous()
+    meta["mixed"] = {
+        "image": "images/dog.png",
+        "clip": "video/clip_b",
+        "fps": 4.0,
+        "text": text,
+        "input_ids": ids[0].tolist(),
+        "positions": pos[:, 0].tolist(),
+        "rope_delta": int(delta[0, 0]),
+        "logit_rows": rows,
+    }
+    print("mixed seq", n_ids, "image grid", inputs["image_grid_thw"][0].tolist(), file=sys.stderr)
     save_file(tensors, os.path.join(OUT, "expected.safetensors"))
     with open(os.path.join(OUT, "expected.json"), "w") as f:
         json.dump(meta, f, indent=1)

@@ -14,7 +14,9 @@
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
-use cuelab_models::qwen3_vl::prompt::{expand_video_pads, video_chat_prompt};
+use cuelab_models::qwen3_vl::prompt::{
+    expand_video_pads, video_chat_prompt, IMAGE_PLACEHOLDER, VIDEO_PLACEHOLDER,
+};
 use cuelab_models::qwen3_vl::{GenerateOptions, ProcessedVideo, Qwen3Vl, VideoProcessor};
 use cuelab_models::weights::Weights;
 use image::RgbImage;
@@ -263,6 +265,45 @@ fn video_logits_greedy_and_option_scores_match_transformers() {
         println!("case {ci}: option log-likelihood sums max abs diff {worst:e}");
         assert!(worst <= 1e-3, "case {ci}: option scores differ by {worst}");
     }
+}
+
+#[test]
+fn an_image_and_a_video_in_one_prompt_match_transformers() {
+    let m = Qwen3Vl::load(&dir(), &Device::Cpu).unwrap();
+    let (meta, w) = expected();
+    let case = &meta["mixed"];
+    let text = format!(
+        "<|im_start|>user\n{IMAGE_PLACEHOLDER}{VIDEO_PLACEHOLDER}Is the dog in the video?<|im_end|>\n<|im_start|>assistant\n"
+    );
+    assert_eq!(text, case["text"].as_str().unwrap());
+    let dog = cuelab_models::load_image(&dir().join(case["image"].as_str().unwrap())).unwrap();
+    let image = m.processor().process(&dog).unwrap();
+    let video = m
+        .video_processor()
+        .process(&frames(case), case["fps"].as_f64().unwrap())
+        .unwrap();
+    let p = m.prepare_visual(vec![image], vec![video], &text).unwrap();
+    assert_eq!(p.ids, nums::<u32>(&case["input_ids"]));
+    for axis in 0..3 {
+        let want: Vec<i64> = case["positions"][axis]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_i64().unwrap())
+            .collect();
+        assert_eq!(p.positions[axis], want, "axis {axis}");
+    }
+    assert_eq!(p.rope_delta, case["rope_delta"].as_i64().unwrap());
+    assert_eq!((p.spans.len(), p.video_spans.len()), (1, 2));
+    let (logits, _, _) = m.prefill(&p, &[]).unwrap();
+    let rows = nums::<u32>(&case["logit_rows"]);
+    let idx = Tensor::new(rows.as_slice(), &Device::Cpu).unwrap();
+    let d = max_abs(
+        &logits.index_select(&idx, 0).unwrap(),
+        &w.get("mixed.logits", DType::F32).unwrap(),
+    );
+    println!("image + video: logits max abs diff {d:e}");
+    assert!(d <= 1e-3, "logits differ by {d}");
 }
 
 #[test]
