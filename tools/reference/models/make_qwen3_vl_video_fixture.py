@@ -18,7 +18,8 @@ Writes, into crates/cuelab-models/tests/data/qwen3-vl-tiny/video/:
   `<t seconds>` timestamps, `input_ids`, `video_grid_thw`, the multimodal rotary positions
   (`model.model.get_rope_index`), logits of a forward pass (every 4th row and the last one),
   a 5-token greedy continuation and option log-likelihood sums; and `mixed`: the dog photo
-  and clip_b in one prompt (ids, positions, logits).
+  and clip_b in one prompt (ids, positions, logits); `num_patches`: the processor's patch count
+  for 98 (frames, height, width, per-frame cap) combinations.
 
 Pixel values are large at the checkpoint's own budget (`shortest_edge` 131072 pixels over the
 clip), so full pixel values are stored for the small case only (case 2, whose budget is
@@ -228,6 +229,16 @@ def main():
         "logit_rows": rows,
     }
     print("mixed seq", n_ids, "image grid", inputs["image_grid_thw"][0].tolist(), file=sys.stderr)
+    # the clip's resize over a grid of sizes, with and without qwen-vl-utils' per-frame cap
+    # (`get_num_of_video_patches`: the patch count after `smart_resize`, before sampling)
+    vp = processor.video_processor
+    table = []
+    for frames_n in [2, 3, 4, 7, 16, 64, 300]:
+        for h, w in [(20, 30), (48, 64), (120, 160), (240, 427), (720, 1280), (1080, 1920), (31, 2000)]:
+            for cap in [False, True]:
+                n = vp.get_num_of_video_patches(frames_n, h, w, videos_kwargs={"cap_pixels_per_frame": cap})
+                table.append({"frames": frames_n, "height": h, "width": w, "cap": cap, "patches": int(n)})
+    meta["num_patches"] = table
     save_file(tensors, os.path.join(OUT, "expected.safetensors"))
     with open(os.path.join(OUT, "expected.json"), "w") as f:
         json.dump(meta, f, indent=1)

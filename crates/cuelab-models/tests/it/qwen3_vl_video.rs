@@ -307,6 +307,33 @@ fn an_image_and_a_video_in_one_prompt_match_transformers() {
 }
 
 #[test]
+fn clip_resize_with_and_without_the_per_frame_cap_matches_the_processor() {
+    let m = Qwen3Vl::load(&dir(), &Device::Cpu).unwrap();
+    let (meta, _) = expected();
+    let table = meta["num_patches"].as_array().unwrap();
+    assert_eq!(table.len(), 98);
+    let mut capped_differs = 0;
+    for row in table {
+        let mut vp = m.video_processor().clone();
+        vp.cap_pixels_per_frame = row["cap"].as_bool().unwrap();
+        let n = row["frames"].as_u64().unwrap() as usize;
+        let (h, w) = (
+            row["height"].as_u64().unwrap() as usize,
+            row["width"].as_u64().unwrap() as usize,
+        );
+        let (th, tw) = vp.target_size(n, w, h).unwrap();
+        let patches = n.div_ceil(2) * (th / 16) * (tw / 16);
+        assert_eq!(patches as u64, row["patches"].as_u64().unwrap(), "{row}");
+        if vp.cap_pixels_per_frame {
+            vp.cap_pixels_per_frame = false;
+            let (uh, uw) = vp.target_size(n, w, h).unwrap();
+            capped_differs += usize::from((uh, uw) != (th, tw));
+        }
+    }
+    assert!(capped_differs >= 10, "the cap must matter in the table");
+}
+
+#[test]
 fn bad_videos_are_clear_errors() {
     let m = Qwen3Vl::load(&dir(), &Device::Cpu).unwrap();
     let vp = m.video_processor();
