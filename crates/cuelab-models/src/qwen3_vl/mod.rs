@@ -55,7 +55,7 @@ pub type Captured = Vec<(usize, Tensor)>;
 /// Visual token positions and the deepstack features of every level.
 type VisualFeatures = (Tensor, Vec<Tensor>);
 
-/// Where the image tokens of one image sit in a prepared sequence.
+/// Where the tokens of one image (or of one temporal patch of a video) sit in a prepared sequence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ImageSpan {
     /// Index of the first image token.
