@@ -9,6 +9,7 @@
 #     pyo3, cuelab-py, and tokio with what depends on it (cuelab-vlm's `mock` feature, which the
 #     tests enable, adds a tokio feature); `--strip` keeps the wheel small);
 #  4. pytest, from a scratch folder so that the installed package is what is imported.
+# `--venv-only` does step 1 and stops (.ci/run runs it in the background while cargo compiles).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -24,6 +25,9 @@ fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
     "maturin>=1.5,<2" pytest numpy pyarrow pandas Pillow
 stamp "venv ready"
+if [ "${1:-}" = "--venv-only" ]; then
+    exit 0
+fi
 # maturin's build backend runs the `maturin` of the environment
 export PATH="$venv/bin:$PATH"
 

@@ -4,6 +4,7 @@
 #   demo/      `cuelab demo --scenes 6` (grounding/, questions/, scenes/ samples + images)
 #   captions/  `cuelab caption-eval --out` on the scenes' COCO-style captions, candidates made
 #              below (half right, half another image's caption), CLIPScore with the tiny CLIP.
+#   probes/    tools/report/make-probe-fixtures.sh (probe count, preprocess, boxtool runs).
 # Usage: bash tools/report/make-fixtures.sh   (from the repository root)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -52,3 +53,4 @@ mkdir -p "$OUT/captions/images"
 cp "$tmp/capimg/"*.png "$OUT/captions/images/"
 sed -i "s#$tmp/capimg/#images/#g" "$OUT/captions/clipscore.jsonl"
 du -sh "$OUT"
+CUELAB="$CUELAB" bash tools/report/make-probe-fixtures.sh

@@ -326,3 +326,46 @@ pub const PRIMITIVES: &[PrimitiveSpec] = &[
 pub fn primitive(name: &str) -> Option<&'static PrimitiveSpec> {
     PRIMITIVES.iter().find(|p| p.name == name)
 }
+
+impl Phase {
+    /// The phase's name as `cuelab cues` prints it (`outside`, `overlay`, `crop`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Outside => "outside",
+            Phase::Overlay => "overlay",
+            Phase::Crop => "crop",
+        }
+    }
+}
+
+impl ParamKind {
+    /// The kind and range as `cuelab cues` prints it, e.g. `number 0..100` or `a|b|c`.
+    pub fn describe(self) -> String {
+        match self {
+            ParamKind::Number { min, max } => format!("number {min}..{max}"),
+            ParamKind::Int { min, max } => format!("integer {min}..{max}"),
+            ParamKind::Bool => "bool".into(),
+            ParamKind::Color => "colour".into(),
+            ParamKind::Choice(c) => c.join("|"),
+            ParamKind::Text => "text".into(),
+        }
+    }
+}
+
+/// Every primitive with its phase, description and parameters (name, kind, default, doc) as a
+/// JSON array: the output of `cuelab cues --json` and of the Python package's `cues()`.
+pub fn primitives_json() -> serde_json::Value {
+    PRIMITIVES
+        .iter()
+        .map(|p| {
+            serde_json::json!({
+                "name": p.name,
+                "phase": p.phase.name(),
+                "doc": p.doc,
+                "params": p.params.iter().map(|q| serde_json::json!({
+                    "name": q.name, "kind": q.kind.describe(), "default": q.default, "doc": q.doc,
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect()
+}

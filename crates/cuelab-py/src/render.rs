@@ -2,7 +2,6 @@
 //! (`cuelab_cue`), the same code path as `cuelab render` and `cuelab cues --json`.
 
 use cuelab_cue::region_json::{BoxLayout, RegionEntry};
-use cuelab_cue::schema::{ParamKind, Phase, PRIMITIVES};
 use cuelab_cue::{Recipe as CueRecipe, Renderer};
 use pyo3::prelude::*;
 use pyo3::types::PyByteArray;
@@ -132,40 +131,9 @@ pub fn render<'py>(
     Ok(rendered.iter().map(|i| images::to_py(py, i)).collect())
 }
 
-fn kind_text(kind: ParamKind) -> String {
-    match kind {
-        ParamKind::Number { min, max } => format!("number {min}..{max}"),
-        ParamKind::Int { min, max } => format!("integer {min}..{max}"),
-        ParamKind::Bool => "bool".into(),
-        ParamKind::Color => "colour".into(),
-        ParamKind::Choice(c) => c.join("|"),
-        ParamKind::Text => "text".into(),
-    }
-}
-
-fn phase_text(phase: Phase) -> &'static str {
-    match phase {
-        Phase::Outside => "outside",
-        Phase::Overlay => "overlay",
-        Phase::Crop => "crop",
-    }
-}
-
 /// The cue primitives, their parameters and defaults as JSON (the output of `cuelab cues --json`).
 #[pyfunction]
 pub fn cues_json() -> PyResult<String> {
-    let list: Vec<serde_json::Value> = PRIMITIVES
-        .iter()
-        .map(|p| {
-            serde_json::json!({
-                "name": p.name,
-                "phase": phase_text(p.phase),
-                "doc": p.doc,
-                "params": p.params.iter().map(|q| serde_json::json!({
-                    "name": q.name, "kind": kind_text(q.kind), "default": q.default, "doc": q.doc,
-                })).collect::<Vec<_>>(),
-            })
-        })
-        .collect();
+    let list = cuelab_cue::schema::primitives_json();
     serde_json::to_string(&list).map_err(error::to_py)
 }

@@ -280,3 +280,162 @@ fn a_directory_that_is_not_a_run_is_a_clear_error() {
     assert!(err.to_string().contains("not a run directory"), "{err}");
     assert!(render(&[], &Options::default()).is_err());
 }
+
+/// The HTML of the section `id` (up to the next section).
+fn section<'a>(html: &'a str, id: &str) -> &'a str {
+    let start = html
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("section {id} missing"));
+    let rest = &html[start..];
+    let end = rest[1..].find("<section").map_or(rest.len(), |e| e + 1);
+    &rest[..end]
+}
+
+/// The table rows of `html` whose first cells are `cells`.
+fn rows_with<'a>(html: &'a str, cells: &[&str]) -> Vec<&'a str> {
+    let prefix: String = cells.iter().map(|c| format!("<td>{c}</td>")).collect();
+    html.split("<tr>")
+        .map(|r| r.split("</tr>").next().unwrap_or(""))
+        .filter(|r| r.starts_with(&prefix))
+        .collect()
+}
+
+fn summary_of(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap()
+}
+
+fn four(v: &serde_json::Value) -> String {
+    format!("{:.4}", v.as_f64().unwrap())
+}
+
+#[test]
+fn probe_runs_report_in_chromium() {
+    // Real probe run directories (tools/report/make-probe-fixtures.sh): count with the tiny
+    // CLIP, count+list and preprocess with the tiny Qwen3-VL, preprocess with CLIP, boxtool.
+    let probes = data().join("probes");
+    let names = [
+        "count",
+        "listing",
+        "preprocess",
+        "preprocess-local",
+        "boxtool",
+    ];
+    let runs: Vec<PathBuf> = names.iter().map(|n| probes.join(n)).collect();
+    let tmp = tempfile::tempdir().unwrap();
+    let page = tmp.path().join("report.html");
+    write(&runs, &page, &Options::default()).unwrap();
+    let html = std::fs::read_to_string(&page).unwrap();
+    check_self_contained(&html);
+    assert!(
+        !html.contains("id=\"section-other\""),
+        "every probe run has its section"
+    );
+
+    // count: each presentation's MAE and bias as summary.json, the curve plotted and tabled
+    let counting = section(&html, "section-probe-count");
+    let s = summary_of(&probes.join("count"));
+    for v in s["variants"].as_array().unwrap() {
+        let label = v["label"].as_str().unwrap();
+        // the headline row (the paired table's rows come after it)
+        let row = rows_with(counting, &["count", label]);
+        assert!(
+            row[0].contains(&four(&v["count"]["mae"]["mean"])),
+            "{label} MAE: {}",
+            row[0]
+        );
+        assert!(
+            row[0].contains(&four(&v["count"]["bias"]["mean"])),
+            "{label} bias"
+        );
+    }
+    assert!(counting.contains("Exact count accuracy by true count N"));
+    let crowd = s["variants"][0]["curve"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap();
+    assert!(counting.contains(&format!("<td class=\"num\">{}</td>", crowd["n"])));
+    // listing: precision/recall/F1 of the listing run, and the paired test with its flip rate
+    let l = summary_of(&probes.join("listing"));
+    let plain = rows_with(counting, &["listing", "plain"]);
+    assert!(
+        plain[0].contains(&four(&l["variants"][0]["listing"]["f1"]["mean"])),
+        "{}",
+        plain[0]
+    );
+    let vs = &l["vs_reference"][0];
+    let row = rows_with(counting, &["listing", "som", "plain"]);
+    assert_eq!(row.len(), 1);
+    assert!(row[0].contains(&four(&vs["flip_rate"])));
+
+    // preprocess: per-transform accuracy, flip rate and McNemar against identity, visual tokens
+    let pre = section(&html, "section-probe-preprocess");
+    assert!(pre.contains("Exact count accuracy per transform"));
+    let p = summary_of(&probes.join("preprocess"));
+    for t in p["vs_reference"].as_array().unwrap() {
+        let arm = t["arm"].as_str().unwrap();
+        let row = rows_with(pre, &["preprocess", arm]);
+        assert!(!row.is_empty(), "{arm}");
+        assert!(row[0].contains(&four(&t["flip_rate"])), "{arm}: {}", row[0]);
+        assert!(row[0].contains(&format!(
+            "{}/{}",
+            t["mcnemar"]["b_only"], t["mcnemar"]["a_only"]
+        )));
+    }
+    let local = summary_of(&probes.join("preprocess-local"));
+    for v in local["variants"].as_array().unwrap() {
+        let label = v["label"].as_str().unwrap();
+        let row = rows_with(pre, &["preprocess-local", label]);
+        assert!(
+            row[0].contains(&four(&v["visual_tokens"])),
+            "{label}: {}",
+            row[0]
+        );
+    }
+
+    // boxtool: arms, parse rate in the run's format, box quality, turns
+    let bt = section(&html, "section-probe-boxtool");
+    let b = summary_of(&probes.join("boxtool"));
+    for a in b["arms"].as_array().unwrap() {
+        let row = rows_with(bt, &["boxtool", a["arm"].as_str().unwrap()]);
+        assert!(row[0].contains(&four(&a["stats"]["exact"]["mean"])));
+    }
+    let q = &b["quality"];
+    let row = rows_with(bt, &["boxtool", "qwen3"]);
+    assert_eq!(row.len(), 1, "{bt}");
+    assert!(row[0].contains(&format!(">{}</td>", q["misses"])));
+    assert!(row[0].contains(&four(&q["recall"]["mean"])));
+    let turns = &b["turns"]["histogram"][0];
+    assert!(bt.contains(&format!("{} turns: {}", turns[0], turns[1])));
+
+    let Some(chrome) = chromium() else { return };
+    let png = shot_path("probe-report.png");
+    let loaded = load(&chrome, &page, &png);
+    assert!(
+        loaded.console.is_empty(),
+        "console messages: {:?}",
+        loaded.console
+    );
+    let dom = &loaded.dom;
+    for id in [
+        "section-probe-count",
+        "section-probe-preprocess",
+        "section-probe-boxtool",
+    ] {
+        assert!(
+            dom.contains(&format!("id=\"{id}\"")),
+            "section {id} in the DOM"
+        );
+    }
+    assert!(
+        count(dom, "<figure class=\"plot\"><svg") >= 3,
+        "curve, transforms, boxtool"
+    );
+    assert!(count(dom, "<table class=\"headline\"") >= 3);
+    eprintln!(
+        "probe report: {} bytes, Chromium load+dump {:.2} s, screenshot {}",
+        html.len(),
+        loaded.seconds,
+        png.display()
+    );
+}

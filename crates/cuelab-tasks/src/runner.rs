@@ -182,6 +182,10 @@ pub enum Merged {
     Surprisal(crate::probe::surprisal::SurprisalSummary),
     /// A captioning sweep.
     Caption(crate::caption::CaptionSummary),
+    /// A `probe count` or `probe preprocess` run.
+    ProbeCount(crate::probe::count::CountSummary),
+    /// A `probe boxtool` run.
+    ProbeBoxtool(crate::probe::boxtool::BoxtoolSummary),
 }
 
 impl Merged {
@@ -197,6 +201,8 @@ impl Merged {
             ),
             Merged::Surprisal(s) => crate::probe::surprisal::table(s),
             Merged::Caption(s) => crate::caption::caption_table(s),
+            Merged::ProbeCount(s) => crate::probe::count::count_table(s),
+            Merged::ProbeBoxtool(s) => crate::probe::boxtool::boxtool_table(s),
         }
     }
 }
@@ -332,7 +338,8 @@ fn check_shard_set(dirs: &[PathBuf], manifests: &[Value]) -> Result<()> {
 }
 
 /// Merge the shards of a run of any kind into `out` and summarise: run directories
-/// (`results.jsonl`: grounding, questions, MMVP), `cuelab mine` work directories, or `cuelab
+/// (`results.jsonl`: grounding, questions, MMVP, captions, the probes count, preprocess,
+/// boxtool and surprisal), `cuelab mine` work directories, or `cuelab
 /// embed` Parquet parts (files or dataset folders; `out` is then the merged `.parquet` file).
 /// Refused unless the shards are finished runs of one configuration forming a complete,
 /// non-overlapping shard set (or a single run).
@@ -360,6 +367,14 @@ pub fn merge_runs(dirs: &[PathBuf], out: &Path) -> Result<Merged> {
         o.insert("merged_from".into(), json!(dirs));
         o.insert("shard".into(), Value::Null);
         o.remove("end");
+        if o.get("experiment")
+            .and_then(Value::as_str)
+            .is_some_and(|e| e.starts_with("probe-"))
+        {
+            // the probes record the images each shard asked about: the merged run asked them all
+            let images: u64 = manifests.iter().filter_map(|m| m["images"].as_u64()).sum();
+            o.insert("images".into(), json!(images));
+        }
     }
     let order: Vec<(String, String)> = manifest["variants"]
         .as_array()
@@ -392,6 +407,13 @@ pub fn merge_runs(dirs: &[PathBuf], out: &Path) -> Result<Merged> {
         Some(crate::probe::surprisal::SURPRISAL) => {
             crate::probe::surprisal::merge_into(&mut run, dirs, manifest, &order, seed)
                 .map(Merged::Surprisal)
+        }
+        Some(crate::probe::count::EXPERIMENT | crate::probe::preprocess::EXPERIMENT) => {
+            crate::probe::count::merge_into(&mut run, dirs, manifest, &order, seed)
+                .map(Merged::ProbeCount)
+        }
+        Some(crate::probe::boxtool::EXPERIMENT) => {
+            crate::probe::boxtool::merge_into(&mut run, dirs, seed).map(Merged::ProbeBoxtool)
         }
         Some(crate::caption::CAPTION) => {
             for d in dirs {

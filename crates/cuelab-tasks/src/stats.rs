@@ -94,8 +94,10 @@ pub fn mcnemar(a: &[bool], b: &[bool]) -> McNemar {
     }
 }
 
-/// Paired bootstrap of `mean(b - a)`: the difference with a 95% CI and the two-sided share of
-/// resamples whose difference has the opposite sign to the observed one (doubled, capped at 1).
+/// Paired bootstrap of `mean(b - a)`: the difference with a 95% CI and a two-sided p-value from
+/// the share of resamples whose difference has the opposite sign to the observed one, with the
+/// add-one correction `2 (k + 1) / (R + 1)` capped at 1, so it is never 0 (the smallest p that `R`
+/// resamples can show is about `2 / R`), and 1 with fewer than two pairs (nothing to test).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct PairedDiff {
     /// `mean(b) - mean(a)` with its CI.
@@ -104,12 +106,18 @@ pub struct PairedDiff {
     pub p_value: f64,
 }
 
-/// Paired bootstrap for continuous metrics on the same samples.
+/// Paired bootstrap for continuous metrics on the same samples (`a[i]` and `b[i]` are one sample
+/// under two conditions; the slices must have the same length).
 pub fn paired_bootstrap(a: &[f64], b: &[f64], resamples: usize, seed: u64) -> PairedDiff {
+    assert_eq!(
+        a.len(),
+        b.len(),
+        "paired_bootstrap: the two conditions must hold the same samples"
+    );
     let d: Vec<f64> = a.iter().zip(b).map(|(x, y)| y - x).collect();
     let diff = bootstrap_mean(&d, resamples, seed);
     let n = d.len();
-    let p_value = if n == 0 || resamples == 0 {
+    let p_value = if n < 2 || resamples == 0 {
         1.0
     } else {
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x9e37_79b9_7f4a_7c15);
@@ -123,7 +131,7 @@ pub fn paired_bootstrap(a: &[f64], b: &[f64], resamples: usize, seed: u64) -> Pa
                 }
             })
             .count();
-        (2.0 * opposite as f64 / resamples as f64).min(1.0)
+        (2.0 * (opposite + 1) as f64 / (resamples + 1) as f64).min(1.0)
     };
     PairedDiff { diff, p_value }
 }
@@ -161,6 +169,11 @@ mod tests {
         let d = paired_bootstrap(&a, &b, 500, 1);
         assert!((d.diff.mean - 0.1).abs() < 1e-9);
         assert!(d.p_value < 0.01);
+        // never 0, however clear the shift: the smallest p 500 resamples can show
+        assert!((d.p_value - 2.0 / 501.0).abs() < 1e-12, "{d:?}");
+        // one pair, or none: nothing to test
+        assert_eq!(paired_bootstrap(&[0.2], &[0.9], 500, 1).p_value, 1.0);
+        assert_eq!(paired_bootstrap(&[], &[], 500, 1).p_value, 1.0);
     }
 
     #[test]

@@ -4,6 +4,8 @@
 
 pub mod captions;
 pub mod grounding;
+pub mod probe_boxtool;
+pub mod probe_count;
 pub mod questions;
 pub mod surprisal;
 
@@ -103,7 +105,8 @@ impl Default for Registry {
 }
 
 impl Registry {
-    /// Grounding, questions (MMVP, `ask`, the demo's questions) and caption evaluation.
+    /// Grounding, questions (MMVP, `ask`, the demo's questions), caption evaluation, and the
+    /// probes (surprisal, count, preprocess, boxtool).
     pub fn builtin() -> Self {
         Registry {
             sections: vec![
@@ -111,6 +114,9 @@ impl Registry {
                 Box::new(questions::Questions),
                 Box::new(captions::Captions),
                 Box::new(surprisal::Surprisal),
+                Box::new(probe_count::ProbeCount),
+                Box::new(probe_count::ProbePreprocess),
+                Box::new(probe_boxtool::ProbeBoxtool),
             ],
         }
     }

@@ -5,6 +5,11 @@
 //! again with the marked image (turn 2). Compared with answering directly on the same images:
 //! accuracy, MAE, and box quality (IoU with the true boxes, duplicates, misses). Every turn is
 //! recorded; malformed box output is recorded as such.
+//!
+//! With `max_turns` above 2 the loop goes on: while turns remain, the follow-up invites the
+//! model to give boxes for objects still unmarked instead of a number; boxes it gives are added
+//! to the drawing and it is asked again, until it answers with a count or the last turn is
+//! reached. A reply that holds boxes is never read as a count (its coordinates are not one).
 
 use std::sync::Arc;
 
@@ -16,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::ask::ask_batch;
-use super::boxfmt::{parse_boxes, BoxFormat, Frame, Parsed};
+use super::boxfmt::{parse_boxes, BoxFormat, Frame, Parsed, ParsedBox};
 use super::count::fill;
 use super::data::{ProbeItem, ProbeObject};
 use super::present::{crops_grid, draw_on_all};
@@ -59,6 +64,15 @@ fn d_iou() -> f32 {
 }
 fn d_batch() -> usize {
     16
+}
+fn d_turns() -> usize {
+    2
+}
+fn is_two(n: &usize) -> bool {
+    *n == 2
+}
+fn d_more() -> String {
+    "If some {plural} have no box yet, answer instead with the boxes of those, in the same format as before, and you will be shown them.".into()
 }
 
 /// What `probe boxtool` asks, and how.
@@ -108,6 +122,15 @@ pub struct BoxtoolConfig {
     /// Images per batch.
     #[serde(default = "d_batch")]
     pub batch: usize,
+    /// Model turns of the tool loop at most (2 = boxes, then the question on the marked image;
+    /// more lets the model add boxes before answering). Left out of the run identity at 2, so
+    /// runs of earlier versions resume.
+    #[serde(default = "d_turns", skip_serializing_if = "is_two")]
+    pub max_turns: usize,
+    /// Appended to the follow-up while more turns remain (`{plural}`, `{singular}`); default:
+    /// an invitation to give the boxes of unmarked objects instead of a number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub more_boxes: Option<String>,
 }
 
 impl Default for BoxtoolConfig {
@@ -127,11 +150,24 @@ impl Default for BoxtoolConfig {
             seed: 0,
             limit: None,
             batch: d_batch(),
+            max_turns: d_turns(),
+            more_boxes: None,
         }
     }
 }
 
 impl BoxtoolConfig {
+    /// The follow-up of a turn after the first, with `found` boxes drawn; `more` when further
+    /// turns remain (the invitation to add boxes is appended).
+    pub fn followup(&self, item: &ProbeItem, found: usize, more: bool) -> String {
+        let mut text = fill(&self.followup, item).replace("{found}", &found.to_string());
+        if more {
+            text.push(' ');
+            text.push_str(&fill(self.more_boxes.as_deref().unwrap_or(&d_more()), item));
+        }
+        text
+    }
+
     /// The turn-1 prompt of `item`.
     pub fn box_prompt(&self, item: &ProbeItem, width: u32, height: u32) -> String {
         let template = self.box_prompt.clone().unwrap_or_else(|| match self.format {
@@ -163,7 +199,7 @@ impl BoxtoolConfig {
 /// One model turn.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Turn {
-    /// 1 = box request, 2 = question on the marked image; 0 = direct answer.
+    /// 1 = box request, 2 and later = question on the marked image; 0 = direct answer.
     pub turn: u32,
     /// The prompt.
     pub prompt: String,
@@ -174,6 +210,9 @@ pub struct Turn {
     /// Served from the response cache.
     #[serde(default)]
     pub from_cache: bool,
+    /// Boxes a turn after the first gave instead of a count (added to the drawing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boxes: Option<usize>,
 }
 
 /// How well the found boxes cover the true ones.
@@ -244,7 +283,10 @@ pub struct BoxtoolRow {
     /// What turn 1 held.
     #[serde(default)]
     pub parsed: Parsed,
-    /// Count read from the last turn.
+    /// Boxes the model added in later turns (turn 2 on), in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub added: Vec<ParsedBox>,
+    /// Count read from the last turn (`None` when it held boxes instead of a count).
     #[serde(default)]
     pub tool_count: Option<i64>,
     /// Quality of the found boxes against the true ones.
@@ -278,6 +320,17 @@ pub struct QualitySummary {
     pub no_box_answers: usize,
 }
 
+/// How many turns the tool loop took.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct TurnStats {
+    /// `(turns, images)`: images whose loop took that many model turns, by turns.
+    pub histogram: Vec<(usize, usize)>,
+    /// Mean turns per image.
+    pub mean: f64,
+    /// Images whose last allowed turn still gave boxes instead of a count.
+    pub at_limit: usize,
+}
+
 /// One arm's counting scores.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ArmScores {
@@ -298,6 +351,9 @@ pub struct BoxtoolSummary {
     pub vs_direct: Vec<Paired>,
     /// Box quality.
     pub quality: QualitySummary,
+    /// Turns of the tool loop.
+    #[serde(default)]
+    pub turns: TurnStats,
     /// Images that could not be asked about.
     pub errors: usize,
     /// Images not finished yet (backend failures; a rerun asks them again).
@@ -360,14 +416,14 @@ fn turn_of(turn: u32, q: &Question, a: &Answer) -> Turn {
         images: q.images.iter().map(|i| i.dimensions()).collect(),
         text: a.text.clone(),
         from_cache: a.from_cache,
+        boxes: None,
     }
 }
 
 /// The marked image of turn 2 (numbered red boxes on the found boxes, in answer order) and,
 /// with `crops`, their tiled crops.
-fn marked(image: &RgbImage, parsed: &Parsed, crops: bool) -> Result<Vec<RgbImage>> {
-    let objects: Vec<ProbeObject> = parsed
-        .boxes
+fn marked(image: &RgbImage, boxes: &[&ParsedBox], crops: bool) -> Result<Vec<RgbImage>> {
+    let objects: Vec<ProbeObject> = boxes
         .iter()
         .map(|b| ProbeObject {
             bbox: b.bbox,
@@ -399,6 +455,12 @@ pub fn run_boxtool_with(
 ) -> Result<BoxtoolSummary> {
     if config.batch == 0 {
         return Err(TaskError::Config("batch must be at least 1".into()));
+    }
+    if config.max_turns < 2 {
+        return Err(TaskError::Config(format!(
+            "max_turns {}: the tool loop takes at least 2 turns (boxes, then the question)",
+            config.max_turns
+        )));
     }
     if items.is_empty() {
         return Err(TaskError::NoSamples("no images to ask about".into()));
@@ -448,6 +510,7 @@ pub fn run_boxtool_with(
                         direct_count: None,
                         turns: Vec::new(),
                         parsed: Parsed::default(),
+                        added: Vec::new(),
                         tool_count: None,
                         quality: None,
                         error: Some(e.to_string()),
@@ -488,13 +551,13 @@ pub fn run_boxtool_with(
             .collect();
         let (direct_a, stop_a) = ask_batch(other, &direct_q);
         let (boxes_a, stop_b) = ask_batch(turn1, &boxes_q);
-        // Turn 2 for the images whose turn 1 came back.
+        // Turns 2.. for the images whose turn 1 came back.
         let mut rows: Vec<Option<BoxtoolRow>> = Vec::new();
-        let mut follow_q: Vec<Question> = Vec::new();
-        let mut follow_of: Vec<usize> = Vec::new();
+        let mut frames: Vec<Option<Frame>> = Vec::new();
         for (k, item) in live.iter().enumerate() {
             let (Some(Ok(d)), Some(Ok(b))) = (&direct_a[k], &boxes_a[k]) else {
                 rows.push(None);
+                frames.push(None);
                 continue;
             };
             let img = &images[k];
@@ -513,50 +576,94 @@ pub fn run_boxtool_with(
                 model_height: mh as f32,
             };
             let parsed = parse_boxes(&b.text, config.format, &frame);
-            let found: Vec<BoxXyxy> = parsed.boxes.iter().map(|p| p.bbox).collect();
-            let truth: Vec<BoxXyxy> = item.targets().iter().map(|o| o.bbox).collect();
-            let row = BoxtoolRow {
+            rows.push(Some(BoxtoolRow {
                 key: item.id.clone(),
                 qtype: item.qtype.clone(),
                 truth: item.count(),
                 direct: Some(turn_of(0, &direct_q[k], d)),
                 direct_count: parse_count(&d.text),
                 turns: vec![turn_of(1, &boxes_q[k], b)],
-                quality: Some(box_quality(&found, &truth, config.iou)),
+                quality: None,
                 parsed,
+                added: Vec::new(),
                 tool_count: None,
                 error: None,
-            };
-            match marked(img, &row.parsed, config.crops) {
-                Ok(shown) => {
-                    let text = fill(&config.followup, item)
-                        .replace("{found}", &row.parsed.boxes.len().to_string());
-                    follow_q.push(question(format!("turn2/{}", item.id), text, shown));
-                    follow_of.push(k);
-                    rows.push(Some(row));
-                }
-                Err(e) => {
-                    rows.push(Some(BoxtoolRow {
-                        error: Some(format!("drawing the found boxes: {e}")),
-                        ..row
-                    }));
+            }));
+            frames.push(Some(frame));
+        }
+        let mut open: Vec<usize> = (0..live.len()).filter(|&k| rows[k].is_some()).collect();
+        let mut stop_c = None;
+        for turn in 2..=config.max_turns {
+            if open.is_empty() || stop_c.is_some() {
+                break;
+            }
+            let more = turn < config.max_turns;
+            let mut follow_q: Vec<Question> = Vec::new();
+            let mut follow_of: Vec<usize> = Vec::new();
+            for &k in &open {
+                let Some(row) = rows[k].as_mut() else {
+                    continue;
+                };
+                let drawn: Vec<&ParsedBox> = row.parsed.boxes.iter().chain(&row.added).collect();
+                match marked(&images[k], &drawn, config.crops) {
+                    Ok(shown) => {
+                        let text = config.followup(live[k], drawn.len(), more);
+                        follow_q.push(question(format!("turn{turn}/{}", live[k].id), text, shown));
+                        follow_of.push(k);
+                    }
+                    Err(e) => row.error = Some(format!("drawing the found boxes: {e}")),
                 }
             }
+            let (follow_a, stop) = ask_batch(other, &follow_q);
+            stop_c = stop;
+            let mut still = Vec::new();
+            for (j, a) in follow_a.into_iter().enumerate() {
+                let k = follow_of[j];
+                match a {
+                    Some(Ok(a)) => {
+                        let (Some(row), Some(frame)) = (rows[k].as_mut(), frames[k].as_ref())
+                        else {
+                            continue;
+                        };
+                        let mut t = turn_of(turn as u32, &follow_q[j], &a);
+                        let added = parse_boxes(&a.text, config.format, frame).boxes;
+                        if added.is_empty() {
+                            row.tool_count = parse_count(&a.text);
+                        } else {
+                            t.boxes = Some(added.len());
+                            row.added.extend(added);
+                            if more {
+                                still.push(k);
+                            }
+                        }
+                        row.turns.push(t);
+                    }
+                    Some(Err(e)) => {
+                        tracing::warn!("turn {turn} of {}: {e}", live[k].id);
+                        rows[k] = None;
+                    }
+                    None => rows[k] = None,
+                }
+            }
+            open = still;
         }
-        let (follow_a, stop_c) = ask_batch(other, &follow_q);
-        for (j, a) in follow_a.into_iter().enumerate() {
-            let k = follow_of[j];
-            match (a, rows[k].as_mut()) {
-                (Some(Ok(a)), Some(row)) => {
-                    row.turns.push(turn_of(2, &follow_q[j], &a));
-                    row.tool_count = parse_count(&a.text);
-                }
-                (Some(Err(e)), _) => {
-                    tracing::warn!("turn 2 of {}: {e}", live[k].id);
-                    rows[k] = None;
-                }
-                (None, _) => rows[k] = None,
-                _ => {}
+        if stop_c.is_some() {
+            // the loop did not finish for the images still open: ask them again on a rerun
+            for k in open {
+                rows[k] = None;
+            }
+        }
+        for (k, row) in rows.iter_mut().enumerate() {
+            if let Some(row) = row.as_mut() {
+                let found: Vec<BoxXyxy> = row
+                    .parsed
+                    .boxes
+                    .iter()
+                    .chain(&row.added)
+                    .map(|p| p.bbox)
+                    .collect();
+                let truth: Vec<BoxXyxy> = live[k].targets().iter().map(|o| o.bbox).collect();
+                row.quality = Some(box_quality(&found, &truth, config.iou));
             }
         }
         for row in rows.into_iter().flatten() {
@@ -587,6 +694,31 @@ pub fn run_boxtool_with(
         )));
     }
     Ok(summary)
+}
+
+/// Append the rows of finished shard directories `dirs` of a `probe boxtool` run to `run` and
+/// summarise them as the unsharded run does (used by [`runner::merge_runs`], which checks the
+/// shard set first).
+pub(crate) fn merge_into(
+    run: &mut crate::run_dir::RunDir,
+    dirs: &[std::path::PathBuf],
+    seed: u64,
+) -> Result<BoxtoolSummary> {
+    for d in dirs {
+        let rows: Vec<BoxtoolRow> = crate::run_dir::read_rows(&d.join(crate::run_dir::RESULTS))?;
+        for r in rows {
+            run.append(&r.key.clone(), &r)?;
+        }
+    }
+    let rows: Vec<BoxtoolRow> = run.rows()?;
+    let summary = summarize_boxtool(&rows, seed, 0);
+    runner::finish(run, &summary, &boxtool_table(&summary))?;
+    Ok(summary)
+}
+
+/// Boxes found in every turn of a row.
+fn found_boxes(r: &BoxtoolRow) -> usize {
+    r.parsed.boxes.len() + r.added.len()
 }
 
 /// Summarise rows.
@@ -622,13 +754,13 @@ pub fn summarize_boxtool(rows: &[BoxtoolRow], seed: u64, missing: usize) -> Boxt
     };
     let (direct, d_rows) = arm("direct", &|r| r.direct_count);
     let (tool, t_rows) = arm("tool", &|r| r.tool_count);
-    let (boxes, b_rows) = arm("boxes", &|r| Some(r.parsed.boxes.len() as i64));
+    let (boxes, b_rows) = arm("boxes", &|r| Some(found_boxes(r) as i64));
     let qualities: Vec<(&BoxtoolRow, BoxQuality)> =
         ok.iter().filter_map(|r| Some((*r, r.quality?))).collect();
     let precision: Vec<f64> = qualities
         .iter()
-        .filter(|(r, _)| !r.parsed.boxes.is_empty())
-        .map(|(r, q)| q.matched as f64 / r.parsed.boxes.len() as f64)
+        .filter(|(r, _)| found_boxes(r) > 0)
+        .map(|(r, q)| q.matched as f64 / found_boxes(r) as f64)
         .collect();
     let recall: Vec<f64> = qualities
         .iter()
@@ -647,7 +779,24 @@ pub fn summarize_boxtool(rows: &[BoxtoolRow], seed: u64, missing: usize) -> Boxt
         malformed_fragments: ok.iter().map(|r| r.parsed.malformed.len()).sum(),
         no_box_answers: ok.iter().filter(|r| r.parsed.no_boxes).count(),
     };
+    let mut histogram: std::collections::BTreeMap<usize, usize> = Default::default();
+    for r in &ok {
+        *histogram.entry(r.turns.len()).or_default() += 1;
+    }
+    let turns = TurnStats {
+        mean: if ok.is_empty() {
+            f64::NAN
+        } else {
+            ok.iter().map(|r| r.turns.len() as f64).sum::<f64>() / ok.len() as f64
+        },
+        histogram: histogram.into_iter().collect(),
+        at_limit: ok
+            .iter()
+            .filter(|r| r.turns.last().is_some_and(|t| t.boxes.is_some()))
+            .count(),
+    };
     BoxtoolSummary {
+        turns,
         vs_direct: vec![
             paired("tool", "direct", &t_rows, &d_rows),
             paired("boxes", "direct", &b_rows, &d_rows),
@@ -716,6 +865,20 @@ pub fn boxtool_table(s: &BoxtoolSummary) -> String {
         num(&q.precision), num(&q.recall), num(&q.mean_iou), q.duplicates, q.false_positives,
         q.misses, q.malformed_answers, q.malformed_fragments, q.no_box_answers
     ));
+    if s.turns.histogram.iter().any(|&(t, _)| t > 2) || s.turns.at_limit > 0 {
+        let parts: Vec<String> = s
+            .turns
+            .histogram
+            .iter()
+            .map(|(t, n)| format!("{n} image(s) in {t}"))
+            .collect();
+        out.push_str(&format!(
+            "tool loop turns: {} (mean {:.2}); {} ended at the turn limit with boxes instead of a count\n",
+            parts.join(", "),
+            s.turns.mean,
+            s.turns.at_limit
+        ));
+    }
     for t in &s.vs_direct {
         out.push_str(&format!(
             "{} vs direct on {} images: {:+.1} pts, McNemar {}/{} discordant, p = {:.4}\n",

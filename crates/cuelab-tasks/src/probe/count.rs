@@ -519,6 +519,30 @@ pub fn run_arms(
     Ok(CountOutcome { summary, missing })
 }
 
+/// Append the rows of finished shard directories `dirs` of a `probe count` or `probe
+/// preprocess` run to `run` and summarise them as the unsharded run does (used by
+/// [`runner::merge_runs`], which checks the shard set first): rows are read sorted by key, so the
+/// bootstrap sees them in the same order.
+pub(crate) fn merge_into(
+    run: &mut crate::run_dir::RunDir,
+    dirs: &[std::path::PathBuf],
+    manifest: &Value,
+    order: &[(String, String)],
+    seed: u64,
+) -> Result<CountSummary> {
+    for d in dirs {
+        let rows: Vec<CountRow> = crate::run_dir::read_rows(&d.join(crate::run_dir::RESULTS))?;
+        for r in rows {
+            run.append(&r.key.clone(), &r)?;
+        }
+    }
+    let rows: Vec<CountRow> = run.rows()?;
+    let reference = manifest["reference"].as_str().unwrap_or("plain");
+    let summary = summarize_count(&rows, order, reference, seed, 0);
+    runner::finish(run, &summary, &count_table(&summary))?;
+    Ok(summary)
+}
+
 /// Summarise rows; `order` lists `(variant id, label)`.
 pub fn summarize_count(
     rows: &[CountRow],

@@ -1,6 +1,7 @@
 //! Integration tests of cuelab-tasks in one test binary (one link instead of one per file); each
 //! module is one area. Run one module with `cargo test -p cuelab-tasks --test it parity::`.
 
+mod boxtool_turns;
 mod caption;
 mod embed_parts;
 mod local_video;

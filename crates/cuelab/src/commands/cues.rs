@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 use clap::Args;
-use cuelab_cue::schema::{ParamKind, Phase, PRIMITIVES};
+use cuelab_cue::schema::{primitives_json, PRIMITIVES};
 
 use crate::exit::ExitStatus;
 
@@ -14,41 +14,10 @@ pub struct CuesArgs {
     pub json: bool,
 }
 
-fn kind_text(kind: ParamKind) -> String {
-    match kind {
-        ParamKind::Number { min, max } => format!("number {min}..{max}"),
-        ParamKind::Int { min, max } => format!("integer {min}..{max}"),
-        ParamKind::Bool => "bool".into(),
-        ParamKind::Color => "colour".into(),
-        ParamKind::Choice(c) => c.join("|"),
-        ParamKind::Text => "text".into(),
-    }
-}
-
-fn phase_text(phase: Phase) -> &'static str {
-    match phase {
-        Phase::Outside => "outside",
-        Phase::Overlay => "overlay",
-        Phase::Crop => "crop",
-    }
-}
-
 /// Run `cuelab cues`.
 pub fn run(args: CuesArgs) -> Result<ExitStatus> {
     if args.json {
-        let list: Vec<serde_json::Value> = PRIMITIVES
-            .iter()
-            .map(|p| {
-                serde_json::json!({
-                    "name": p.name,
-                    "phase": phase_text(p.phase),
-                    "doc": p.doc,
-                    "params": p.params.iter().map(|q| serde_json::json!({
-                        "name": q.name, "kind": kind_text(q.kind), "default": q.default, "doc": q.doc,
-                    })).collect::<Vec<_>>(),
-                })
-            })
-            .collect();
+        let list = primitives_json();
         println!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(ExitStatus::Success);
     }
@@ -57,12 +26,12 @@ pub fn run(args: CuesArgs) -> Result<ExitStatus> {
     );
     println!("Order: outside effects (written order) -> overlays (written order) -> crop. 'plain' = no cue.\n");
     for p in PRIMITIVES {
-        println!("{:<11} [{}] {}", p.name, phase_text(p.phase), p.doc);
+        println!("{:<11} [{}] {}", p.name, p.phase.name(), p.doc);
         for q in p.params {
             println!(
                 "    {:<8} {:<28} default {:<10} {}",
                 q.name,
-                kind_text(q.kind),
+                q.kind.describe(),
                 q.default,
                 q.doc
             );

@@ -1,6 +1,6 @@
 //! `cuelab probe boxtool`: the box-drawing tool loop (turn 1: boxes in the model's native
-//! grounding format or schema-constrained JSON; turn 2: the question again on the marked image)
-//! against direct answering.
+//! grounding format or schema-constrained JSON; turn 2: the question again on the marked image;
+//! with --max-turns above 2 the model may add boxes before answering) against direct answering.
 
 use std::path::{Path, PathBuf};
 
@@ -33,6 +33,10 @@ pub struct ProbeBoxtoolArgs {
     /// Turn 2 also shows the found boxes' crops, tiled, as a second image.
     #[arg(long)]
     pub crops: bool,
+    /// Model turns of the tool loop at most (default 2: boxes, then the question on the marked
+    /// image); above 2 the model may add boxes for unmarked objects before answering.
+    #[arg(long, value_name = "N")]
+    pub max_turns: Option<usize>,
     #[command(flatten)]
     /// The run.
     pub run: ProbeRunArgs,
@@ -47,6 +51,7 @@ pub fn run(args: ProbeBoxtoolArgs) -> Result<ExitStatus> {
     cfg.format = args.format.unwrap_or(cfg.format);
     cfg.schema = cfg.schema && !args.no_schema;
     cfg.crops = cfg.crops || args.crops;
+    cfg.max_turns = args.max_turns.unwrap_or(cfg.max_turns);
     cfg.limit = args.run.limit.or(cfg.limit);
     cfg.seed = args.run.seed.unwrap_or(cfg.seed);
     if args.run.system.is_some() {

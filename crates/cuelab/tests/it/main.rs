@@ -16,6 +16,7 @@ mod installed_demo;
 mod mine_cli;
 mod models_cli;
 mod probe_cli;
+mod probe_merge_cli;
 mod render_cli;
 mod run_identity;
 mod scale_cli;

@@ -152,3 +152,64 @@ fn probe_preprocess_with_the_tiny_local_model_and_bad_data() {
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("unknown transform"), "{}", text(&o));
 }
+
+#[test]
+fn probe_boxtool_max_turns_lets_the_model_add_boxes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("scenes");
+    crowds(&data);
+    let server = MockServer::start().unwrap();
+    // one box in turn 1; while invited, one more box; then a count
+    server.set_open_reply(Some(Arc::new(|r: &MockRequest| {
+        if r.user_text.contains("bbox_2d") {
+            r#"[{"bbox_2d": [10, 10, 60, 60]}]"#.to_string()
+        } else if r.user_text.contains("have no box yet") && r.user_text.starts_with("The 1 ") {
+            r#"[{"bbox_2d": [70, 10, 120, 60]}]"#.to_string()
+        } else {
+            "2".to_string()
+        }
+    })));
+    let out = tmp.path().join("boxtool");
+    let o = cuelab(&[
+        "probe",
+        "boxtool",
+        "--scenes",
+        data.to_str().unwrap(),
+        "--format",
+        "json",
+        "--max-turns",
+        "4",
+        "--endpoint",
+        &server.url(),
+        "--model",
+        "mock",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains("tool loop turns: 6 image(s) in 3 (mean 3.00); 0 ended at the turn limit"),
+        "{stdout}"
+    );
+    // direct, boxes, one box added, the answer
+    assert_eq!(server.requests(), 6 * 4);
+    let manifest = std::fs::read_to_string(out.join("manifest.json")).unwrap();
+    assert!(manifest.contains("\"max_turns\": 4"), "{manifest}");
+    let o = cuelab(&[
+        "probe",
+        "boxtool",
+        "--scenes",
+        data.to_str().unwrap(),
+        "--max-turns",
+        "1",
+        "--endpoint",
+        &server.url(),
+        "--model",
+        "mock",
+        "--out",
+        tmp.path().join("bad").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("at least 2 turns"), "{}", text(&o));
+}
