@@ -494,6 +494,7 @@ def ask(
     local: Optional[PathLike] = None,
     adapter: Optional[PathLike] = None,
     max_new_tokens: int = 16,
+    local_video_fps: Optional[float] = None,
     endpoint: Union[None, str, Sequence[str]] = None,
     model: Optional[str] = None,
     mode: Optional[str] = None,
@@ -516,7 +517,8 @@ def ask(
     each cue variant (``cuelab ask``) into the run directory ``out`` (resumed when it exists).
 
     The answering model: ``clip=MODEL`` (the option most similar to the image wins),
-    ``local=QWEN3_VL_DIR`` (in-process), or ``endpoint=URL`` + ``model=NAME`` (an
+    ``local=QWEN3_VL_DIR`` (in-process; ``local_video_fps=F`` gives each clip's frames to it as
+    one video playing at F frames per second, ``--video-input video``), or ``endpoint=URL`` + ``model=NAME`` (an
     OpenAI-compatible server; ``mode``, and any field of ``--backend-config`` in ``backend``).
     ``config``: the question-answering configuration (dict, TOML text or file); ``cues``,
     ``order``, ``system``, ``limit`` and ``seed`` override it. The returned run's ``info`` says
@@ -539,6 +541,7 @@ def ask(
             "adapter": None if adapter is None else os.fspath(adapter),
             "max_new_tokens": max_new_tokens,
             "device": device,
+            "video_fps": local_video_fps,
         }
     else:
         remote = dict(backend or {})

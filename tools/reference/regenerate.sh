@@ -25,6 +25,8 @@ fi
 # SigLIP image-text: tiny SiglipModel + trained SentencePiece model (needs sentencepiece, protobuf)
 "$PY" tools/reference/models/make_siglip_text_fixture.py
 "$PY" tools/reference/models/make_qwen3_vl_fixture.py
+# video input (frame sampling, timestamps, rope index) on the tiny Qwen3-VL above
+"$PY" tools/reference/models/make_qwen3_vl_video_fixture.py
 "$PY" tools/reference/models/make_qwen3_vl_lora_fixture.py
 # probe surprisal / lora-plan references (peft; draws the cued image with a built cuelab binary)
 CUELAB=${CUELAB:-target/debug/cuelab} "$PY" tools/reference/probe/make_surprisal_lora_fixture.py

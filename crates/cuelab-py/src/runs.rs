@@ -152,6 +152,7 @@ fn backend(description: &str, out: &Path) -> PyResult<Backend> {
                 .and_then(Value::as_u64)
                 .unwrap_or(16) as usize,
             device: text("device", "cpu"),
+            video_fps: v.get("video_fps").and_then(Value::as_f64),
         }),
         Some("remote") => {
             let cfg: RemoteConfig =

@@ -5,6 +5,8 @@
 //!
 //! * [`config`] — `config.json`.
 //! * [`image`] — `smart_resize`, resize, normalisation and patch layout.
+//! * [`video`] — the video processor: frame sampling, the clip's `smart_resize`, temporal patches,
+//!   frame timestamps.
 //! * [`prompt`] — the chat format and the template check.
 //! * [`vision`] / [`text`] / `rope` — the networks.
 //! * [`ops`] — generation, scoring, surprisal, attention maps.
@@ -25,6 +27,7 @@ pub mod prompt;
 mod rope;
 pub mod sampling;
 pub mod text;
+pub mod video;
 pub mod vision;
 pub mod words;
 
@@ -38,6 +41,7 @@ pub use image::{ImageProcessor, ProcessedImage};
 pub use ops::{ChoiceScore, GenerateOptions, Generation};
 pub use sampling::{DecodeOptions, EarlyStopping};
 pub use text::KvCache;
+pub use video::{ProcessedVideo, VideoProcessor};
 
 use crate::error::{Error, Result, TensorContext};
 use crate::transformer::Loader;
@@ -51,7 +55,7 @@ pub type Captured = Vec<(usize, Tensor)>;
 /// Visual token positions and the deepstack features of every level.
 type VisualFeatures = (Tensor, Vec<Tensor>);
 
-/// Where the image tokens of one image sit in a prepared sequence.
+/// Where the tokens of one image (or of one temporal patch of a video) sit in a prepared sequence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ImageSpan {
     /// Index of the first image token.
@@ -71,6 +75,10 @@ pub struct Prepared {
     pub images: Vec<ProcessedImage>,
     /// Token spans of the images.
     pub spans: Vec<ImageSpan>,
+    /// Preprocessed videos, in prompt order.
+    pub videos: Vec<ProcessedVideo>,
+    /// Token spans of the videos' temporal patches (one per patch of 2 frames), in order.
+    pub video_spans: Vec<ImageSpan>,
     /// MRoPE position ids (temporal, height, width) of every token.
     pub positions: [Vec<i64>; 3],
     /// `max position + 1 - len`: the offset of positions after the prompt.
@@ -100,6 +108,7 @@ pub struct Qwen3Vl {
     text: TextDecoder,
     tokenizer: Tokenizer,
     processor: ImageProcessor,
+    video_processor: VideoProcessor,
     stop: Vec<u32>,
     id: String,
     dir: PathBuf,
@@ -211,6 +220,23 @@ impl Qwen3Vl {
             });
         };
         let text = TextDecoder::load(&l, tp, head, &cfg.text_config)?;
+        let video_processor = VideoProcessor::load(dir)?;
+        let vc = &cfg.vision_config;
+        if video_processor.patch_size != vc.patch_size
+            || video_processor.merge_size != vc.spatial_merge_size
+            || video_processor.temporal_patch_size != vc.temporal_patch_size
+        {
+            return Err(Error::Invalid(format!(
+                "{}: video processor patch/merge/temporal sizes ({}, {}, {}) differ from the vision config's ({}, {}, {})",
+                dir.display(),
+                video_processor.patch_size,
+                video_processor.merge_size,
+                video_processor.temporal_patch_size,
+                vc.patch_size,
+                vc.spatial_merge_size,
+                vc.temporal_patch_size
+            )));
+        }
         let mut stop = cfg.text_config.eos_ids();
         if let Ok(g) = std::fs::read_to_string(dir.join("generation_config.json")) {
             if let Ok(v) = serde_json::from_str::<serde_json::Value>(&g) {
@@ -239,6 +265,7 @@ impl Qwen3Vl {
             text,
             tokenizer,
             processor,
+            video_processor,
             stop,
             id,
             dir: dir.to_path_buf(),
@@ -264,6 +291,12 @@ impl Qwen3Vl {
     /// The image processor (resize bounds can be changed on a clone and passed to [`Self::prepare_with`]).
     pub fn processor(&self) -> &ImageProcessor {
         &self.processor
+    }
+
+    /// The video processor (sampling and resize bounds can be changed on a clone and passed to
+    /// [`Self::prepare_video_with`]).
+    pub fn video_processor(&self) -> &VideoProcessor {
+        &self.video_processor
     }
 
     /// The tokenizer.
@@ -338,8 +371,65 @@ impl Qwen3Vl {
 
     /// Tokenize `text` around already-preprocessed images.
     pub fn prepare_processed(&self, images: Vec<ProcessedImage>, text: &str) -> Result<Prepared> {
-        let raw = self.encode(text)?;
+        self.prepare_visual(images, Vec::new(), text)
+    }
+
+    /// Build the chat prompt for a clip (`frames` playing at `clip_fps` frames per second) +
+    /// `question` and prepare it with the model's video processor (see
+    /// [`Self::prepare_video_with`]).
+    pub fn prepare_video_chat(
+        &self,
+        system: Option<&str>,
+        frames: &[::image::RgbImage],
+        clip_fps: f64,
+        question: &str,
+    ) -> Result<Prepared> {
+        let text = prompt::video_chat_prompt(system, question);
+        self.prepare_video_with(&self.video_processor, frames, clip_fps, &text)
+    }
+
+    /// Preprocess one clip with `processor` (frame sampling, resize, temporal patches) and
+    /// tokenize `text`, whose `<|video_pad|>` is replaced by the frames' timestamps and tokens
+    /// as Qwen3-VL's processor does.
+    pub fn prepare_video_with(
+        &self,
+        processor: &VideoProcessor,
+        frames: &[::image::RgbImage],
+        clip_fps: f64,
+        text: &str,
+    ) -> Result<Prepared> {
+        let video = processor.process(frames, clip_fps)?;
+        self.prepare_visual(Vec::new(), vec![video], text)
+    }
+
+    /// Tokenize `text` around already-preprocessed images and videos. Each `<|image_pad|>`
+    /// becomes its image's tokens; each video's `<|video_pad|>` becomes, per temporal patch,
+    /// `<t seconds><|vision_start|>` + the patch's tokens + `<|vision_end|>`. Positions follow
+    /// transformers' `get_rope_index` for Qwen3-VL: every image and every temporal patch of a
+    /// video is a `1 x h x w` grid starting at the current position (a video's time is in the
+    /// timestamp text, not in the temporal position), and the text after it continues at
+    /// `start + max(h, w)`.
+    pub fn prepare_visual(
+        &self,
+        images: Vec<ProcessedImage>,
+        videos: Vec<ProcessedVideo>,
+        text: &str,
+    ) -> Result<Prepared> {
+        let stamps: Vec<Vec<f64>> = videos.iter().map(|v| v.timestamps.clone()).collect();
+        for (i, v) in videos.iter().enumerate() {
+            if v.timestamps.len() != v.grid_thw[0] {
+                return Err(Error::Invalid(format!(
+                    "video {}: {} timestamps for {} temporal patches",
+                    i + 1,
+                    v.timestamps.len(),
+                    v.grid_thw[0]
+                )));
+            }
+        }
+        let text = prompt::expand_video_pads(text, &stamps)?;
+        let raw = self.encode(&text)?;
         let pad = self.cfg.image_token_id;
+        let vpad = self.cfg.video_token_id;
         let n_pads = raw.iter().filter(|&&t| t == pad).count();
         if n_pads != images.len() {
             return Err(Error::Invalid(format!(
@@ -348,39 +438,65 @@ impl Qwen3Vl {
             )));
         }
         let m = self.cfg.vision_config.spatial_merge_size;
+        // one (t=1) grid per temporal patch of every video, in order
+        let frame_grids: Vec<(usize, usize)> = videos
+            .iter()
+            .flat_map(|v| {
+                std::iter::repeat_n((v.grid_thw[1] / m, v.grid_thw[2] / m), v.grid_thw[0])
+            })
+            .collect();
+        let n_vpads = raw.iter().filter(|&&t| t == vpad).count();
+        if n_vpads != frame_grids.len() {
+            return Err(Error::Invalid(format!(
+                "the prompt has {n_vpads} video frame placeholders but the videos have {} temporal patches",
+                frame_grids.len()
+            )));
+        }
         let mut ids = Vec::with_capacity(raw.len());
         let mut spans = Vec::new();
+        let mut video_spans = Vec::new();
         let mut positions: [Vec<i64>; 3] = Default::default();
         let mut cur: i64 = 0;
         let mut img_iter = images.iter();
+        let mut frame_iter = frame_grids.iter();
         for &t in &raw {
-            if t != pad {
+            let (gt, lh, lw) = if t == pad {
+                let Some(im) = img_iter.next() else { break };
+                (im.grid_thw[0], im.grid_thw[1] / m, im.grid_thw[2] / m)
+            } else if t == vpad {
+                let Some(&(lh, lw)) = frame_iter.next() else {
+                    break;
+                };
+                (1, lh, lw)
+            } else {
                 ids.push(t);
                 for p in positions.iter_mut() {
                     p.push(cur);
                 }
                 cur += 1;
                 continue;
-            }
-            let Some(im) = img_iter.next() else { break };
-            let [gt, gh, gw] = im.grid_thw;
-            let (lh, lw) = (gh / m, gw / m);
+            };
             let start = ids.len();
             for tt in 0..gt {
                 for r in 0..lh {
                     for c in 0..lw {
-                        ids.push(pad);
+                        ids.push(t);
                         positions[0].push(cur + tt as i64);
                         positions[1].push(cur + r as i64);
                         positions[2].push(cur + c as i64);
                     }
                 }
             }
-            spans.push(ImageSpan {
+            let span = ImageSpan {
                 start,
                 len: ids.len() - start,
                 grid: (lh, lw),
-            });
+            };
+            if t == pad {
+                spans.push(span);
+            } else {
+                video_spans.push(span);
+            }
             cur += lh.max(lw) as i64;
         }
         let max_pos = positions.iter().flatten().copied().max().unwrap_or(-1);
@@ -397,31 +513,42 @@ impl Qwen3Vl {
             ids,
             images,
             spans,
+            videos,
+            video_spans,
             positions,
             rope_delta,
         })
     }
 
-    /// Input embeddings with image features in place and the deepstack features.
+    /// Input embeddings with image and video features in place and the deepstack features.
     fn embed_prepared(&self, p: &Prepared) -> Result<(Tensor, Option<VisualFeatures>)> {
         let plen = self.processor.patch_len();
-        let mut feats = Vec::new();
-        let mut deep: Vec<Vec<Tensor>> = Vec::new();
-        for im in &p.images {
+        // (span, merged features, deepstack features) of every image and video temporal patch
+        let mut runs: Vec<(ImageSpan, Tensor, Vec<Tensor>)> = Vec::new();
+        for (im, span) in p.images.iter().zip(&p.spans) {
             let n = im.pixels.len() / plen;
             let px = Tensor::from_slice(&im.pixels, (n, plen), &self.device).op("pixels")?;
             let out = self.vision.forward(&px, im.grid_thw)?;
-            feats.push(out.embeds);
-            for (l, d) in out.deepstack.into_iter().enumerate() {
-                if deep.len() <= l {
-                    deep.push(Vec::new());
-                }
-                deep[l].push(d);
+            runs.push((*span, out.embeds, out.deepstack));
+        }
+        let mut vspans = p.video_spans.iter();
+        for v in &p.videos {
+            let n = v.pixels.len() / plen;
+            let px = Tensor::from_slice(&v.pixels, (n, plen), &self.device).op("video pixels")?;
+            let out = self.vision.forward(&px, v.grid_thw)?;
+            let mut at = 0usize;
+            for _ in 0..v.grid_thw[0] {
+                let Some(span) = vspans.next() else { break };
+                let take = |t: &Tensor| t.narrow(0, at, span.len).op("video frame features");
+                let deep = out.deepstack.iter().map(take).collect::<Result<Vec<_>>>()?;
+                runs.push((*span, take(&out.embeds)?, deep));
+                at += span.len;
             }
         }
+        runs.sort_by_key(|(s, _, _)| s.start);
         let mut pieces = Vec::new();
         let mut at = 0usize;
-        for (span, f) in p.spans.iter().zip(&feats) {
+        for (span, f, _) in &runs {
             if span.start > at {
                 pieces.push(self.text.embed(&p.ids[at..span.start])?);
             }
@@ -432,18 +559,20 @@ impl Qwen3Vl {
             pieces.push(self.text.embed(&p.ids[at..])?);
         }
         let x = Tensor::cat(&pieces, 0).op("input embeds")?;
-        if p.spans.is_empty() {
+        if runs.is_empty() {
             return Ok((x, None));
         }
-        let positions: Vec<u32> = p
-            .spans
+        let positions: Vec<u32> = runs
             .iter()
-            .flat_map(|s| (s.start..s.start + s.len).map(|i| i as u32))
+            .flat_map(|(s, _, _)| (s.start..s.start + s.len).map(|i| i as u32))
             .collect();
         let positions = Tensor::new(positions.as_slice(), &self.device).op("visual positions")?;
-        let deep = deep
-            .into_iter()
-            .map(|v| Tensor::cat(&v, 0).op("deepstack"))
+        let levels = runs[0].2.len();
+        let deep = (0..levels)
+            .map(|l| {
+                let parts: Vec<Tensor> = runs.iter().map(|(_, _, d)| d[l].clone()).collect();
+                Tensor::cat(&parts, 0).op("deepstack")
+            })
             .collect::<Result<Vec<_>>>()?;
         Ok((x, Some((positions, deep))))
     }

@@ -60,3 +60,62 @@ pub fn chat_prompt(system: Option<&str>, n_images: usize, text: &str) -> String 
     s.push_str("<|im_end|>\n<|im_start|>assistant\n");
     s
 }
+
+/// Placeholder for one video in the prompt text, as the chat template writes a video part.
+pub const VIDEO_PLACEHOLDER: &str = "<|vision_start|><|video_pad|><|vision_end|>";
+
+/// The video pad token whose first occurrence the processor replaces with the frames.
+pub const VIDEO_PAD: &str = "<|video_pad|>";
+
+/// The chat text for `[system] + user(video, text)` with the assistant generation prompt, as
+/// Qwen3-VL's template writes a video part followed by text.
+pub fn video_chat_prompt(system: Option<&str>, text: &str) -> String {
+    let mut s = String::new();
+    if let Some(sys) = system {
+        s.push_str("<|im_start|>system\n");
+        s.push_str(sys);
+        s.push_str("<|im_end|>\n");
+    }
+    s.push_str("<|im_start|>user\n");
+    s.push_str(VIDEO_PLACEHOLDER);
+    s.push_str(text);
+    s.push_str("<|im_end|>\n<|im_start|>assistant\n");
+    s
+}
+
+/// What Qwen3-VL's processor puts in place of a video's `<|video_pad|>`: for each temporal
+/// patch its time (`<1.2 seconds>`, one decimal, rounded half to even on the exact value as
+/// Python's `format` does) and the frame's own `<|vision_start|><|video_pad|><|vision_end|>`
+/// (the pad is expanded to the frame's tokens when the prompt is tokenized).
+pub fn video_frames_text(timestamps: &[f64]) -> String {
+    let mut s = String::new();
+    for t in timestamps {
+        s.push_str(&format!("<{t:.1} seconds>"));
+        s.push_str(VIDEO_PLACEHOLDER);
+    }
+    s
+}
+
+/// `text` with the `<|video_pad|>` of each video (in order) replaced by its frames' text
+/// ([`video_frames_text`]); errors when the counts differ.
+pub fn expand_video_pads(text: &str, videos: &[Vec<f64>]) -> Result<String> {
+    let n = text.matches(VIDEO_PAD).count();
+    if n != videos.len() {
+        return Err(Error::Invalid(format!(
+            "the prompt has {n} video placeholders but {} videos were given",
+            videos.len()
+        )));
+    }
+    let mut out = String::with_capacity(text.len() + 64 * videos.len());
+    let mut rest = text;
+    for ts in videos {
+        let Some(at) = rest.find(VIDEO_PAD) else {
+            break;
+        };
+        out.push_str(&rest[..at]);
+        out.push_str(&video_frames_text(ts));
+        rest = &rest[at + VIDEO_PAD.len()..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}

@@ -8,6 +8,7 @@ mod errors;
 mod fixtures;
 mod parity;
 mod qwen3_vl;
+mod qwen3_vl_video;
 mod resnet;
 mod siglip_text;
 mod words;

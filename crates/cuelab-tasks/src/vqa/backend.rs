@@ -43,6 +43,9 @@ pub enum Backend {
         max_new_tokens: usize,
         /// `cpu` or `cuda[:N]`.
         device: String,
+        /// A clip's frames as one video input at this frame rate (the model's video processor);
+        /// `None` shows them as separate images.
+        video_fps: Option<f64>,
     },
     /// An OpenAI-compatible server. A `cache_path` of `None` is kept (no response cache); set
     /// it with [`with_run_cache`] to cache in the run directory.
@@ -129,6 +132,7 @@ pub fn with_answerer<T>(
             adapter,
             max_new_tokens,
             device,
+            video_fps,
         } => {
             let resolved = cuelab_models::resolve::resolve(model)?;
             let device = cuelab_models::device(device)?;
@@ -141,7 +145,7 @@ pub fn with_answerer<T>(
                 model: model.clone(),
                 source: Box::new(source),
             })?;
-            let answerer = LocalVlmAnswerer::new(&loaded, *max_new_tokens);
+            let answerer = LocalVlmAnswerer::new(&loaded, *max_new_tokens).with_video(*video_fps);
             f(&answerer, &answerer.identity())
         }
         Backend::Remote(cfg) => {

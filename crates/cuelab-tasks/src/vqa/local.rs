@@ -4,6 +4,11 @@
 //! the option list) runs once and every option's tokens are scored after it; the option with the
 //! highest summed log-probability wins, and `option_logprobs` holds the sums. Open questions
 //! (counting) are answered by greedy generation.
+//!
+//! A question with several images (a clip's frames) shows them as separate images by default;
+//! with [`LocalVlmAnswerer::with_video`] they go in as one video input through the model's video
+//! processor (frame sampling, temporal patches of 2 frames, `<t seconds>` timestamps, the video's
+//! rotary positions), the in-process equivalent of a served model's `video_url`.
 
 use cuelab_models::qwen3_vl::ops::GenerateOptions;
 use cuelab_models::qwen3_vl::{prompt, Qwen3Vl};
@@ -15,6 +20,7 @@ use serde_json::{json, Value};
 pub struct LocalVlmAnswerer<'m> {
     model: &'m Qwen3Vl,
     max_new_tokens: usize,
+    video_fps: Option<f64>,
 }
 
 impl<'m> LocalVlmAnswerer<'m> {
@@ -23,19 +29,34 @@ impl<'m> LocalVlmAnswerer<'m> {
         LocalVlmAnswerer {
             model,
             max_new_tokens,
+            video_fps: None,
         }
+    }
+
+    /// Give a question's frames (two or more) to the model as one video playing at `fps`
+    /// frames per second (`None`: separate images, the default).
+    pub fn with_video(mut self, fps: Option<f64>) -> Self {
+        self.video_fps = fps;
+        self
     }
 
     /// What decides the answers (the run identity): model id (weights hash), scoring rule,
     /// prompt layout and generation length.
     pub fn identity(&self) -> Value {
-        json!({
+        let mut id = json!({
             "backend": "local-qwen3-vl",
             "model": self.model.id(),
             "choice_rule": "max summed log-likelihood of the option tokens",
             "prompt": "{question}\\nOptions: {options, comma-separated}",
             "max_new_tokens": self.max_new_tokens,
-        })
+        });
+        // Only with video input, so runs with frames as images keep their identity.
+        if let Some(fps) = self.video_fps {
+            id["video_input"] = json!("video");
+            id["video_fps"] = json!(fps);
+            id["video_processor"] = json!(self.model.video_processor());
+        }
+        id
     }
 
     fn answer(&self, q: &Question) -> Result<Answer> {
@@ -49,11 +70,18 @@ impl<'m> LocalVlmAnswerer<'m> {
         } else {
             format!("{}\nOptions: {}", q.text, q.choices.join(", "))
         };
-        let chat = prompt::chat_prompt(q.system.as_deref(), images.len(), &text);
-        let prepared = self
-            .model
-            .prepare_with(self.model.processor(), &images, &chat)
-            .map_err(invalid)?;
+        let prepared = match self.video_fps {
+            Some(fps) if images.len() > 1 => {
+                self.model
+                    .prepare_video_chat(q.system.as_deref(), &images, fps, &text)
+            }
+            _ => {
+                let chat = prompt::chat_prompt(q.system.as_deref(), images.len(), &text);
+                self.model
+                    .prepare_with(self.model.processor(), &images, &chat)
+            }
+        }
+        .map_err(invalid)?;
         if q.choices.is_empty() {
             let generation = self
                 .model

@@ -4,8 +4,9 @@
 //! Each question is shown as `ask --local` shows it (its frames as images, in order, the
 //! question with its options), and the answer's tokens are teacher-forced after the prompt with
 //! the model's own surprisal function (`Qwen3Vl::continuation_logprobs`, as `cuelab vlm
-//! --surprisal`). The clip goes in as a sequence of images, not through Qwen3-VL's video path
-//! (temporal patches, timestamps), which cuelab does not implement yet.
+//! --surprisal`). The clip goes in as a sequence of images ([`clip_surprisal`]) or, with
+//! [`clip_surprisal_with_video`], as one video through Qwen3-VL's video path (frame sampling,
+//! temporal patches of 2 frames, timestamps), as `ask --local --video-input video` asks it.
 
 use std::collections::BTreeMap;
 
@@ -72,6 +73,17 @@ pub fn clip_surprisal(
     items: &[VqaItem],
     variants: &[VqaVariant],
 ) -> Result<(Vec<SurprisalRow>, Vec<SurprisalCell>)> {
+    clip_surprisal_with_video(model, items, variants, None)
+}
+
+/// [`clip_surprisal`] with each clip (two or more frames) given as one video playing at
+/// `video_fps` frames per second (`None`: frames as images).
+pub fn clip_surprisal_with_video(
+    model: &Qwen3Vl,
+    items: &[VqaItem],
+    variants: &[VqaVariant],
+    video_fps: Option<f64>,
+) -> Result<(Vec<SurprisalRow>, Vec<SurprisalCell>)> {
     let mut rows = Vec::new();
     let model_err = |e: cuelab_models::Error| TaskError::Config(format!("model: {e}"));
     for item in items {
@@ -93,7 +105,13 @@ pub fn clip_surprisal(
         }
         for v in variants {
             let frames = cued(&images, item, v)?;
-            let prepared = model.prepare_chat(&frames, &text).map_err(model_err)?;
+            let prepared = match video_fps {
+                Some(fps) if frames.len() > 1 => {
+                    model.prepare_video_chat(None, &frames, fps, &text)
+                }
+                _ => model.prepare_chat(&frames, &text),
+            }
+            .map_err(model_err)?;
             let lp = model
                 .continuation_logprobs(&prepared, &ids)
                 .map_err(model_err)?;

@@ -179,6 +179,7 @@ fn boxtool_with_the_tiny_in_process_qwen3_vl() {
         adapter: None,
         max_new_tokens: 6,
         device: "cpu".into(),
+        video_fps: None,
     };
     for format in [BoxFormat::Qwen3, BoxFormat::Qwen2] {
         let out = tmp.path().join(format!("run-{format:?}"));

@@ -213,6 +213,7 @@ fn count_probe_with_the_tiny_in_process_qwen3_vl() {
         adapter: None,
         max_new_tokens: 4,
         device: "cpu".into(),
+        video_fps: None,
     };
     let config = CountConfig {
         variants: vec!["plain".into(), "som".into()],
@@ -471,6 +472,7 @@ fn preprocess_probe_compares_transforms_with_identity() {
         adapter: None,
         max_new_tokens: 3,
         device: "cpu".into(),
+        video_fps: None,
     };
     let small = PreprocessConfig {
         transforms: vec!["resize(0.25)".into()],

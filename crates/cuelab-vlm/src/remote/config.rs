@@ -147,7 +147,9 @@ pub enum VideoInput {
     /// One `image_url` part per frame.
     #[default]
     Frames,
-    /// One `video_url` part: the frames encoded as an H.264 MP4 data URL.
+    /// One `video_url` part: the frames encoded as an H.264 MP4 data URL (`video` is accepted
+    /// too; with an in-process Qwen3-VL it selects the model's own video input).
+    #[serde(alias = "video")]
     VideoUrl,
 }
 
@@ -157,9 +159,9 @@ impl std::str::FromStr for VideoInput {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "frames" => Ok(VideoInput::Frames),
-            "video_url" => Ok(VideoInput::VideoUrl),
+            "video_url" | "video" => Ok(VideoInput::VideoUrl),
             _ => Err(format!(
-                "unknown video input {s:?}: expected frames or video_url"
+                "unknown video input {s:?}: expected frames or video_url (alias video)"
             )),
         }
     }

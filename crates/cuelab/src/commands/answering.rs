@@ -76,11 +76,13 @@ pub struct BackendArgs {
     /// Do not use the response cache (`responses.sqlite` in the run directory).
     #[arg(long)]
     pub no_cache: bool,
-    /// How a clip goes to the server: frames (one image part per frame, default) or video_url
-    /// (one MP4 part, vLLM's video input; needs ffmpeg).
+    /// How a clip goes to the model: frames (one image per frame, default) or video_url (alias
+    /// video): one MP4 part to a server (vLLM's video input; needs ffmpeg), or with `--local`
+    /// the in-process Qwen3-VL's own video input (frame sampling, temporal patches, timestamps).
     #[arg(long)]
     pub video_input: Option<cuelab_vlm::remote::VideoInput>,
-    /// Frame rate written into the MP4 of `--video-input video_url` (default 2).
+    /// Frame rate of the clip given as a video: written into the MP4 of `--video-input
+    /// video_url`, or the clip's rate for the in-process video processor (default 2).
     #[arg(long)]
     pub video_fps: Option<f64>,
     /// Answer with a CLIP model instead of a VLM: the option most similar to the image wins
@@ -183,11 +185,16 @@ impl BackendArgs {
             });
         }
         if let Some(model) = &self.local {
+            if self.video_fps.is_some_and(|f| !(f.is_finite() && f > 0.0)) {
+                bail!("--video-fps must be a positive number");
+            }
             return Ok(Backend::Local {
                 model: model.clone(),
                 adapter: self.adapter.clone(),
                 max_new_tokens: self.max_tokens.unwrap_or(16) as usize,
                 device: self.device.clone(),
+                video_fps: (self.video_input == Some(cuelab_vlm::remote::VideoInput::VideoUrl))
+                    .then(|| self.video_fps.unwrap_or(2.0)),
             });
         }
         let cfg = self.remote_config()?;

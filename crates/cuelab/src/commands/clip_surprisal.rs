@@ -1,5 +1,5 @@
 //! `cuelab clip-surprisal`: bits/token of the right answer given plain vs cued clips, per
-//! question type, from an in-process Qwen3-VL (frames shown as images).
+//! question type, from an in-process Qwen3-VL (frames shown as images, or as one video).
 
 use std::path::{Path, PathBuf};
 
@@ -7,8 +7,9 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use cuelab_data::video::{self, FrameSampling};
 use cuelab_models::qwen3_vl::Qwen3Vl;
-use cuelab_tasks::vqa::surprisal::clip_surprisal;
+use cuelab_tasks::vqa::surprisal::clip_surprisal_with_video;
 use cuelab_tasks::vqa::{items_from_samples, prepare_clips, VqaConfig};
+use cuelab_vlm::remote::VideoInput;
 
 use crate::exit::ExitStatus;
 
@@ -30,6 +31,13 @@ pub struct ClipSurprisalArgs {
     /// Frames of each clip: all, frames=N or fps=F.
     #[arg(long, value_parser = |s: &str| FrameSampling::parse(s))]
     pub frames: Option<FrameSampling>,
+    /// How a clip goes to the model: frames (separate images, default) or video (alias
+    /// video_url: one video input through the model's video processor).
+    #[arg(long)]
+    pub video_input: Option<VideoInput>,
+    /// The clip's frame rate with `--video-input video` (default 2).
+    #[arg(long)]
+    pub video_fps: Option<f64>,
     /// Only the first N questions.
     #[arg(long)]
     pub limit: Option<usize>,
@@ -51,6 +59,11 @@ pub fn run(args: ClipSurprisalArgs) -> Result<ExitStatus> {
         ..VqaConfig::default()
     }
     .variants()?;
+    let video_fps =
+        (args.video_input == Some(VideoInput::VideoUrl)).then(|| args.video_fps.unwrap_or(2.0));
+    if video_fps.is_some_and(|f| !(f.is_finite() && f > 0.0)) {
+        bail!("--video-fps must be a positive number");
+    }
     let loaded = cuelab_data::jsonl::read(&args.data, false)
         .with_context(|| format!("reading {}", args.data.display()))?;
     let base = args.data.parent().unwrap_or(Path::new("."));
@@ -71,7 +84,7 @@ pub fn run(args: ClipSurprisalArgs) -> Result<ExitStatus> {
     let resolved = cuelab_models::resolve::resolve(&args.model)?;
     let model = Qwen3Vl::load_with_adapter(&resolved.dir, args.adapter.as_deref(), &device)
         .with_context(|| format!("loading model `{}`", args.model))?;
-    let (rows, cells) = clip_surprisal(&model, &items, &variants)?;
+    let (rows, cells) = clip_surprisal_with_video(&model, &items, &variants, video_fps)?;
     for s in &skipped {
         eprintln!("skipped: {}: {}", s.id, s.reason);
     }
@@ -86,7 +99,7 @@ pub fn run(args: ClipSurprisalArgs) -> Result<ExitStatus> {
         );
     }
     if let Some(p) = &args.json {
-        let doc = serde_json::json!({"model": model.id(), "frames": args.frames.map(|f| f.to_string()), "summary": cells, "rows": rows});
+        let doc = serde_json::json!({"model": model.id(), "frames": args.frames.map(|f| f.to_string()), "video_fps": video_fps, "summary": cells, "rows": rows});
         std::fs::write(p, serde_json::to_vec_pretty(&doc)?)
             .with_context(|| format!("writing {}", p.display()))?;
     }

@@ -24,4 +24,5 @@ mod run_identity;
 mod scale_cli;
 mod surprisal_cli;
 mod video_cli;
+mod video_local_cli;
 mod vlm_cli;

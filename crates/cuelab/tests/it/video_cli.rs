@@ -11,11 +11,11 @@ use std::sync::{Arc, Mutex};
 
 use crate::fixtures::{command, text};
 
-fn fixture() -> PathBuf {
+pub(crate) fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../cuelab-data/tests/data/ssv2_clips")
 }
 
-fn have_ffmpeg() -> bool {
+pub(crate) fn have_ffmpeg() -> bool {
     let ok = std::process::Command::new("ffmpeg")
         .arg("-version")
         .output()
@@ -31,7 +31,7 @@ fn have_ffmpeg() -> bool {
 }
 
 /// Run cuelab with a private frame cache.
-fn run(cache: &Path, args: &[&str]) -> std::process::Output {
+pub(crate) fn run(cache: &Path, args: &[&str]) -> std::process::Output {
     command()
         .args(args)
         .env("CUELAB_FRAME_CACHE", cache)
@@ -39,7 +39,7 @@ fn run(cache: &Path, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
-fn build(dir: &Path) -> PathBuf {
+pub(crate) fn build(dir: &Path) -> PathBuf {
     let q = dir.join("questions.jsonl");
     let o = run(
         &dir.join("cache"),
