@@ -18,6 +18,7 @@ mod models_cli;
 mod probe_cli;
 mod render_cli;
 mod run_identity;
+mod run_identity_kinds;
 mod scale_cli;
 mod surprisal_cli;
 mod video_cli;
