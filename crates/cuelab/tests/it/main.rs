@@ -20,6 +20,7 @@ mod render_cli;
 mod run_identity;
 mod run_identity_kinds;
 mod scale_cli;
+mod score_cli;
 mod surprisal_cli;
 mod video_cli;
 mod vlm_cli;
