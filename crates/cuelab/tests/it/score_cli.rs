@@ -104,3 +104,64 @@ fn score_cosines_logits_and_probabilities_match_transformers() {
         worst[0], worst[1], worst[2]
     );
 }
+
+/// `--dtype bf16|f16` takes effect through the CLI: the output names the dtype, the model id
+/// carries its suffix, and the cosines move away from f32's by a nonzero amount bounded by
+/// 1e-2, bf16 further than f16. bf16 keeps 8 significant bits (a relative rounding of
+/// 2^-9 ≈ 2e-3 per weight and stored activation), f16 11; measured largest moves (printed with
+/// `--nocapture`): bf16 3.9e-3, f16 4.2e-4.
+#[test]
+fn score_in_bf16_and_f16_differs_from_f32_by_a_bounded_nonzero_amount() {
+    let clip = tiny_clip();
+    let photo = crate::fixtures::photo();
+    let texts = ["a photo of a dog", "a cat on a sofa", ""];
+    let score = |dtype: &str| -> (serde_json::Value, Vec<f64>) {
+        let mut args = vec![
+            "score",
+            "--model",
+            clip.to_str().unwrap(),
+            "--json",
+            "--dtype",
+            dtype,
+            photo.to_str().unwrap(),
+        ];
+        for t in &texts {
+            args.extend(["--text", t]);
+        }
+        let o = cuelab(&args);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let cos = v["results"][0]["scores"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["cosine"].as_f64().unwrap())
+            .collect();
+        (v, cos)
+    };
+    let (f32_out, f32_cos) = score("f32");
+    assert_eq!(f32_out["dtype"], "f32");
+    assert_eq!(f32_cos.len(), texts.len());
+    let mut moved = Vec::new();
+    for dtype in ["bf16", "f16"] {
+        let (out, cos) = score(dtype);
+        assert_eq!(out["dtype"], dtype);
+        let id = out["model"].as_str().unwrap();
+        assert!(id.ends_with(&format!("+{dtype}")), "model id {id}");
+        assert_ne!(id, f32_out["model"].as_str().unwrap());
+        assert_eq!(cos.len(), f32_cos.len());
+        let d = cos
+            .iter()
+            .zip(&f32_cos)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f64, f64::max);
+        eprintln!("score --dtype {dtype}: largest cosine change vs f32 {d:.2e}");
+        assert!(d > 0.0, "--dtype {dtype} changed nothing: not applied");
+        assert!(d <= 1e-2, "--dtype {dtype}: cosines moved by {d}");
+        moved.push(d);
+    }
+    assert!(
+        moved[0] > moved[1],
+        "bf16 should move further than f16: {moved:?}"
+    );
+}
