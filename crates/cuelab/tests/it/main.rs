@@ -6,6 +6,7 @@ mod architecture;
 mod ask_cli;
 mod caption_cli;
 mod caption_eval;
+mod config_grid;
 mod crash;
 mod data_cli;
 mod detect_cli;
