@@ -24,6 +24,8 @@ else
 fi
 # SigLIP image-text: tiny SiglipModel + trained SentencePiece model (needs sentencepiece, protobuf)
 "$PY" tools/reference/models/make_siglip_text_fixture.py
+# `cuelab score` through the CLI vs CLIPModel on the tiny CLIP above
+"$PY" tools/reference/models/make_score_fixture.py
 "$PY" tools/reference/models/make_qwen3_vl_fixture.py
 # video input (frame sampling, timestamps, rope index) on the tiny Qwen3-VL above
 "$PY" tools/reference/models/make_qwen3_vl_video_fixture.py

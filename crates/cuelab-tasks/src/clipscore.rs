@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use cuelab_metrics::caption_io::Skipped;
 use cuelab_metrics::clipscore::{clip_score, ref_clip_score, ClipScoreOptions};
 use cuelab_metrics::CaptionSet;
+use cuelab_models::cache::EmbeddingCache;
 use cuelab_models::{load_image, load_scorer, LoadOptions, Pipeline};
 use serde::Serialize;
 
@@ -54,6 +55,22 @@ pub fn compute(
     pipeline: Pipeline,
     opts: &ClipScoreOptions,
 ) -> Result<(Vec<ClipScoreRow>, Vec<Skipped>)> {
+    compute_cached(set, dir, model, pipeline, opts, None)
+}
+
+/// [`compute`] with the image and text embeddings read from and stored in the SQLite embedding
+/// cache at `cache` (when given): an interrupted evaluation rerun with the same cache computes
+/// only what the killed one had not stored, and gives the same scores (an embedding read back
+/// is the f32 vector that was computed).
+pub fn compute_cached(
+    set: &CaptionSet,
+    dir: &Path,
+    model: &str,
+    pipeline: Pipeline,
+    opts: &ClipScoreOptions,
+    cache: Option<&Path>,
+) -> Result<(Vec<ClipScoreRow>, Vec<Skipped>)> {
+    let mut cache = cache.map(EmbeddingCache::open).transpose()?;
     let files = index_images(dir)?;
     let scorer = load_scorer(
         model,
@@ -87,10 +104,18 @@ pub fn compute(
             }
         };
         let refs = set.refs.get(id).cloned().unwrap_or_default();
-        let img = scorer.encode_images(std::slice::from_ref(&image))?;
         let mut texts = vec![opts.candidate_text(cand)];
         texts.extend(refs.iter().map(|r| opts.reference_text(r)));
-        let emb = scorer.encode_texts(&texts)?;
+        let (img, emb) = match cache.as_mut() {
+            Some(c) => (
+                c.encode_images(scorer.as_ref(), std::slice::from_ref(&image), "")?,
+                c.encode_texts(scorer.as_ref(), &texts)?,
+            ),
+            None => (
+                scorer.encode_images(std::slice::from_ref(&image))?,
+                scorer.encode_texts(&texts)?,
+            ),
+        };
         rows.push(ClipScoreRow {
             image_id: id.clone(),
             image: path.display().to_string(),

@@ -88,6 +88,7 @@ pub mod mine;
 pub mod probe;
 pub mod proposals;
 pub mod run_dir;
+pub mod run_identity;
 pub mod runner;
 pub mod sft;
 pub mod shard;

@@ -8,6 +8,7 @@ use cuelab_data::scenes::{clip, export, pair, scene, Config};
 
 /// Bounding box of pixels that differ between two renders, or None.
 fn diff_box(a: &[u8], b: &[u8], w: u32) -> Option<BoxXyxy> {
+    assert_eq!(a.len(), b.len(), "renders of different sizes");
     let (mut x0, mut y0, mut x1, mut y1) = (u32::MAX, u32::MAX, 0, 0);
     for (i, (pa, pb)) in a.chunks(3).zip(b.chunks(3)).enumerate() {
         if pa != pb {

@@ -117,6 +117,7 @@ fn yolo_tract_matches_onnxruntime() {
         assert_eq!(shape, ref_shape);
         let n = shape[2];
         let (mut box_diff, mut score_diff) = (0f32, 0f32);
+        assert_eq!(raw.len(), reference.len(), "{name}: output size");
         for (i, (a, b)) in raw.iter().zip(&reference).enumerate() {
             let d = (a - b).abs();
             if i / n < 4 {
@@ -173,6 +174,7 @@ fn yolo_decode_nms_matches_torchvision() {
                 .iter()
                 .map(|v| v.as_f64().expect("num") as f32)
                 .collect();
+            assert_eq!(b.len(), 4, "{name}: reference box {i}");
             for (a, r) in [o.bbox.x0, o.bbox.y0, o.bbox.x1, o.bbox.y1].iter().zip(&b) {
                 worst = worst.max((a - r).abs());
             }

@@ -90,7 +90,13 @@ fn tokenizer_matches_java_on_every_caption() {
             im["cand"].as_str().unwrap().to_string(),
             im["cand_tok"].as_str().unwrap().to_string(),
         )];
-        pairs.extend(strs(&im["refs"]).into_iter().zip(strs(&im["refs_tok"])));
+        let (refs, refs_tok) = (strs(&im["refs"]), strs(&im["refs_tok"]));
+        assert_eq!(
+            refs.len(),
+            refs_tok.len(),
+            "references and their tokenisations"
+        );
+        pairs.extend(refs.into_iter().zip(refs_tok));
         for (raw, want) in pairs {
             n += 1;
             let got = tokenize_caption(&raw);

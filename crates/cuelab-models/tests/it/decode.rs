@@ -105,6 +105,7 @@ fn processed_sampling_distribution_matches_transformers() {
             .unwrap();
         rows.extend(more.to_vec2::<f32>().unwrap());
         let mut worst = 0f64;
+        assert_eq!(rows.len(), probs.len(), "one distribution per step");
         for (step, (row, want)) in rows.iter().zip(probs).enumerate() {
             let mut history = p.ids.clone();
             history.extend(&tokens[..step]);

@@ -246,3 +246,106 @@ fn dtype_is_part_of_the_model_id() {
     assert_ne!(ids[0], ids[2]);
     assert_ne!(ids[1], ids[2]);
 }
+
+/// Largest difference between two sets of embeddings, relative to the largest magnitude of
+/// `reference` (0 when identical).
+fn relative_change(got: &[Vec<f32>], reference: &[Vec<f32>], what: &str) -> f64 {
+    assert_eq!(got.len(), reference.len(), "{what}: row count");
+    let scale = reference
+        .iter()
+        .flatten()
+        .fold(0.0f32, |m, x| m.max(x.abs()));
+    let mut worst = 0.0f32;
+    for (g, r) in got.iter().zip(reference) {
+        assert_eq!(g.len(), r.len(), "{what}: embedding width");
+        worst = worst.max(crate::fixtures::max_abs(g, r));
+    }
+    f64::from(worst / scale)
+}
+
+/// Smallest relative change a reduced dtype must make to an embedding: f32 recomputed is
+/// bit-identical on the CPU (0), while bf16 (8 significant bits) and f16 (11) round weights and
+/// activations at 2^-9 and 2^-12. Measured (largest element change / largest element, printed
+/// with `--nocapture`): bf16 7.4e-3 to 1.5e-2, f16 7.9e-4 to 3.2e-3 over the seven models;
+/// 1e-5 is 80x below the smallest.
+const MIN_CHANGE: f64 = 1e-5;
+
+/// The dtype took effect: `encode` run in bf16 and in f16 gives embeddings that differ from
+/// f32 (by more than [`MIN_CHANGE`], relative), stay within [`MIN_COSINE`] of it, and bf16
+/// (fewer bits) moves further than f16. A dtype silently ignored (weights kept in f32) gives a
+/// change of 0; bf16 silently run as f16 or the reverse breaks the order.
+fn reduced_dtype_took_effect(what: &str, encode: impl Fn(ModelDtype) -> Vec<Vec<f32>>) {
+    let f32_out = encode(ModelDtype::F32);
+    assert_eq!(
+        relative_change(&encode(ModelDtype::F32), &f32_out, what),
+        0.0,
+        "{what}: f32 recomputed should be identical"
+    );
+    let mut change = Vec::new();
+    for dt in REDUCED {
+        let got = encode(dt);
+        let c = relative_change(&got, &f32_out, &format!("{what} {dt}"));
+        check(&got, &f32_out, &format!("{what} {dt} vs f32"));
+        eprintln!("{what} {dt}: largest change vs f32 {c:.2e} (relative)");
+        assert!(
+            c > MIN_CHANGE,
+            "{what} {dt}: embeddings changed by only {c:e}: the dtype did not take effect"
+        );
+        change.push(c);
+    }
+    assert!(
+        change[0] > change[1],
+        "{what}: bf16 should move further from f32 than f16 ({:e} vs {:e})",
+        change[0],
+        change[1]
+    );
+}
+
+#[test]
+fn reduced_dtypes_take_effect_in_every_model_family() {
+    let dev = Device::Cpu;
+    let clip_dir = data().join("clip-vit-tiny");
+    let refs = json(&data().join("reference/clip_vit_tiny.json"));
+    let tx = texts(&refs["texts"]);
+    let images: Vec<image::RgbImage> = kafka_images().into_iter().map(|(_, i)| i).collect();
+    reduced_dtype_took_effect("clip-vit", |dt| {
+        let m = ClipVit::load_with_dtype(&clip_dir, None, &dev, dt).expect("load");
+        let mut out = m.encode_images(&images).expect("images");
+        out.extend(m.encode_texts(&tx).expect("texts"));
+        out
+    });
+    for (name, size) in [("clip-rn-tiny", 64), ("open-clip-vit-tiny", 32)] {
+        let dir = data().join(name);
+        let r = json(&dir.join("reference.json"));
+        let tx = texts(&r["texts"]);
+        let pixels = crop_pixels(&dir, size);
+        reduced_dtype_took_effect(name, |dt| {
+            let m = ClipResnet::load_with_dtype(&dir, None, &dev, dt).expect("load");
+            let mut out = m.encode_pixels(&pixels, 2).expect("pixels");
+            out.extend(m.encode_texts(&tx).expect("texts"));
+            out
+        });
+    }
+    reduced_dtype_took_effect("siglip-vision", |dt| {
+        SiglipVision::load_with_dtype(&data().join("siglip-tiny"), &dev, dt)
+            .expect("load")
+            .encode_images(&images)
+            .expect("images")
+    });
+    let r = json(&data().join("reference/siglip_text_tiny.json"));
+    let tx = texts(&r["texts"]);
+    reduced_dtype_took_effect("siglip", |dt| {
+        let m = Siglip::load_with_dtype(&data().join("siglip-text-tiny"), &dev, dt).expect("load");
+        let mut out = m.encode_images(&images).expect("images");
+        out.extend(m.encode_texts(&tx[..16]).expect("texts"));
+        out
+    });
+    for name in ["dinov2-tiny", "dinov2-reg-tiny"] {
+        reduced_dtype_took_effect(name, |dt| {
+            Dinov2::load_with_dtype(&data().join(name), &dev, dt)
+                .expect("load")
+                .encode_images(&images)
+                .expect("images")
+        });
+    }
+}

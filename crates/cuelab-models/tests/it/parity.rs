@@ -30,6 +30,7 @@ fn resize_crop_is_bit_exact_on_png_input() {
     for p in [Pipeline::Openai, Pipeline::Hf] {
         let crop = Preprocess::clip(p, 224).resize_crop(&img).expect("crop");
         let want = png(&data().join(format!("reference/kafka_400x267.{}.png", p.name())));
+        assert_eq!(crop.dimensions(), want.dimensions(), "{}", p.name());
         let diff = crop
             .as_raw()
             .iter()
@@ -100,6 +101,7 @@ fn tokenizer_ids_match_transformers_on_captions() {
     let ids = refs["ids"].as_array().expect("ids");
     assert!(caps.len() >= 300);
     let mut long = 0;
+    assert_eq!(caps.len(), ids.len());
     for (c, want) in caps.iter().zip(ids) {
         let want: Vec<u32> = want
             .as_array()
@@ -232,6 +234,10 @@ fn full_size_vit_b32_parity() {
     // Tokenizer with the full 49408-token vocabulary on the ~300 captions.
     let caps = json(&dir.join("captions_full_vocab.json"));
     let mut n = 0;
+    assert_eq!(
+        caps["captions"].as_array().expect("c").len(),
+        caps["ids"].as_array().expect("i").len()
+    );
     for (c, want) in caps["captions"]
         .as_array()
         .expect("c")

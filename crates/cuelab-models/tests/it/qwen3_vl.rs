@@ -172,6 +172,7 @@ fn answer_logprobs_and_choice_scores_match() {
             .iter()
             .map(|x| x.as_f64().unwrap())
             .collect();
+        assert_eq!(lp.len(), want.len(), "one log-probability per answer token");
         let d = lp
             .iter()
             .zip(&want)
@@ -196,6 +197,7 @@ fn answer_logprobs_and_choice_scores_match() {
             .iter()
             .map(|x| x.as_f64().unwrap())
             .collect();
+        assert_eq!(scores.len(), want.len(), "one score per choice");
         for (s, w) in scores.iter().zip(&want) {
             assert!(
                 (s.sum_logprob - w).abs() <= 1e-3,

@@ -32,6 +32,7 @@ fn reference() -> Value {
 }
 
 fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "embedding widths");
     let (a, b) = (l2_normalize(a), l2_normalize(b));
     a.iter().zip(&b).map(|(x, y)| x * y).sum()
 }
@@ -123,6 +124,7 @@ fn resnet_text_ids_embeddings_and_logits_match_open_clip() {
         .map(|t| t.as_str().unwrap().to_string())
         .collect();
     let tok = model.tokenizer();
+    assert_eq!(texts.len(), r["text_ids"].as_array().unwrap().len());
     for (t, want) in texts.iter().zip(r["text_ids"].as_array().unwrap()) {
         let want: Vec<u32> = want
             .as_array()

@@ -48,6 +48,7 @@ fn check_ids(tok: &SiglipTokenizer, texts: &[String], want: &[Vec<u32>], what: &
     let batch = tok.encode_batch(texts).expect("encode");
     assert_eq!(batch.len, 64);
     let mut bad = Vec::new();
+    assert_eq!(texts.len(), want.len(), "{what}: texts and references");
     for (i, (t, w)) in texts.iter().zip(want).enumerate() {
         let got = &batch.ids[i * batch.len..(i + 1) * batch.len];
         if got != w.as_slice() {
@@ -117,6 +118,7 @@ fn text_image_embeddings_and_logits_match_transformers() {
     let got = model.encode_texts(&sub).expect("texts");
     let want = matrix(&r["text_embeddings"]);
     let (mut worst_cos, mut worst_abs) = (1.0f64, 0.0f32);
+    assert_eq!(got.len(), want.len(), "text embeddings");
     for (g, w) in got.iter().zip(&want) {
         worst_cos = worst_cos.min(cosine(g, w));
         worst_abs = worst_abs.max(max_abs(g, w));
@@ -135,6 +137,7 @@ fn text_image_embeddings_and_logits_match_transformers() {
         .collect();
     let got = model.encode_images(&images).expect("images");
     let want = matrix(&r["image_embeddings"]);
+    assert_eq!(got.len(), want.len(), "image embeddings");
     for (g, w) in got.iter().zip(&want) {
         let (c, d) = (cosine(g, w), max_abs(g, w));
         eprintln!("siglip image embedding: cos {c:.9}, max abs diff {d:e}");
@@ -150,6 +153,7 @@ fn text_image_embeddings_and_logits_match_transformers() {
     let logits = model.logits(&images, &sub).expect("logits");
     let want = matrix(&r["logits_per_image"]);
     let mut worst = 0.0f32;
+    assert_eq!(logits.len(), want.len(), "logit rows");
     for (g, w) in logits.iter().zip(&want) {
         worst = worst.max(max_abs(g, w));
     }
@@ -161,6 +165,12 @@ fn text_image_embeddings_and_logits_match_transformers() {
     let want_p = sigmoid_rows(&want);
     let sims = model.similarity(&images, &sub).expect("sims");
     let via_trait = model.probabilities_from_cosines(&sims);
+    assert_eq!(probs.len(), want_p.len(), "probability rows");
+    assert_eq!(
+        probs.len(),
+        via_trait.len(),
+        "probability rows through the trait"
+    );
     for ((p, w), t) in probs.iter().zip(&want_p).zip(&via_trait) {
         assert!(max_abs(p, w) <= 1e-5);
         assert!(max_abs(p, t) <= 1e-6);

@@ -118,8 +118,15 @@ fn generated_token_attention_matches_transformers_eager() {
         )
         .unwrap();
     let mut worst = 0f64;
+    assert_eq!(
+        ro.token_maps.len(),
+        fx["rollout"].as_array().unwrap().len(),
+        "one rollout map per token"
+    );
     for (got, want) in ro.token_maps.iter().zip(fx["rollout"].as_array().unwrap()) {
-        for (g, w) in got.iter().zip(floats(want)) {
+        let want = floats(want);
+        assert_eq!(got.len(), want.len(), "rollout map size");
+        for (g, w) in got.iter().zip(want) {
             worst = worst.max((*g as f64 - w).abs());
         }
     }

@@ -138,6 +138,7 @@ pub fn load(data: &CaptionData) -> Result<LoadedCaptions> {
             "path": path.display().to_string(),
             "format": format.name(),
             "split": data.split,
+            "media": data.media.as_ref().map(|m| m.display().to_string()),
             "images": items.len(),
             "without_image": no_image,
             "malformed_records": skipped.len(),

@@ -197,7 +197,7 @@ pub fn run_captions(
         "captioner": captioner.identity(),
         "clip": clip.as_ref().map(ClipScorer::id),
     });
-    let hash = config.hash(&identity)?;
+    let hash = crate::run_identity::with_data(&config.hash(&identity)?, data_description);
     let selected = runner::select(items, opts.shard, config.limit);
     let mut run = runner::start(
         opts,

@@ -55,7 +55,10 @@ impl<T: Clone> OneOrMany<T> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GroundingConfig {
-    /// Backbones, ensembled (model references: HF id, local directory).
+    /// Backbones, ensembled (model references: HF id, local directory). Defaults to
+    /// [`crate::grounding::DEFAULT_MODEL`] when the file leaves it out (so `--model` can
+    /// supply it).
+    #[serde(default = "default_models")]
     pub models: Vec<String>,
     /// Methods to run.
     #[serde(default = "default_methods")]
@@ -108,7 +111,7 @@ impl Default for GroundingConfig {
     /// [`crate::grounding::DEFAULT_MODEL`] as the model.
     fn default() -> Self {
         GroundingConfig {
-            models: vec![crate::grounding::DEFAULT_MODEL.to_string()],
+            models: default_models(),
             method: default_methods(),
             cues: default_cues(),
             template: default_template(),
@@ -124,6 +127,10 @@ impl Default for GroundingConfig {
             debias_with_replacement: None,
         }
     }
+}
+
+fn default_models() -> Vec<String> {
+    vec![crate::grounding::DEFAULT_MODEL.to_string()]
 }
 
 fn default_methods() -> OneOrMany<Method> {

@@ -469,7 +469,10 @@ pub fn run_boxtool_with(
     let mut canonical = config.clone();
     canonical.batch = 0;
     canonical.limit = None;
-    let hash = super::config_hash(&canonical, identity)?;
+    let hash = crate::run_identity::with_data(
+        &super::config_hash(&canonical, identity)?,
+        data_description,
+    );
     let mut run = runner::start(
         opts,
         EXPERIMENT,

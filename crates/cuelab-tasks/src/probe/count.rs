@@ -345,7 +345,10 @@ pub fn run_arms(
         return Err(TaskError::NoSamples("no images to ask about".into()));
     }
     let selected = runner::select(items, opts.shard, config.limit);
-    let hash = super::config_hash(&plan.hash_config, identity)?;
+    let hash = crate::run_identity::with_data(
+        &super::config_hash(&plan.hash_config, identity)?,
+        data_description,
+    );
     let mut run = runner::start(
         opts,
         plan.experiment,

@@ -316,7 +316,7 @@ pub fn run_surprisal(
                 .unwrap_or_default()
         )));
     }
-    let hash = config.hash(model.id())?;
+    let hash = crate::run_identity::with_data(&config.hash(model.id())?, data);
     let selected = runner::select(units, opts.shard, config.limit);
     let mut run = runner::start(
         opts,

@@ -215,7 +215,8 @@ pub fn run_vqa(
     opts: &RunOptions,
 ) -> Result<VqaOutcome> {
     let variants = config.variants()?;
-    let config_hash = config.hash(backend_identity)?;
+    let config_hash =
+        crate::run_identity::with_data(&config.hash(backend_identity)?, data_description);
     let selected = runner::select(items, opts.shard, config.limit);
     let mut run = runner::start(
         opts,

@@ -152,6 +152,7 @@ fn grounding_matches_the_seed_reimplementation() {
             .map(|x| x.as_f64().unwrap() as f32)
             .collect();
         let tol = 1e-5;
+        assert_eq!(row.scores.len(), want.len(), "one score per proposal");
         let max_diff = row
             .scores
             .iter()

@@ -392,6 +392,7 @@ fn cache_answers_reruns_without_sending() {
         "only the failed question is sent again"
     );
     assert!(!answers[0].from_cache);
+    assert_eq!(answers[1..].len(), first.len());
     for (a, b) in answers[1..].iter().zip(&first) {
         assert!(a.from_cache);
         assert_eq!(a.choice, b.choice);

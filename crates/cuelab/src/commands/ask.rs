@@ -83,14 +83,18 @@ pub fn run(args: AskArgs) -> Result<ExitStatus> {
         &args.run,
         &items,
         Path::new("runs/ask"),
-        serde_json::json!({
-            "file": args.data.display().to_string(),
-            "tasks": args.tasks,
-            "qtypes": args.qtypes,
-            "not_asked": skipped,
-            "malformed_lines": loaded.skipped.len(),
-            "frames": args.run.frames,
-        }),
+        // the file's checksum makes its contents part of the run identity
+        cuelab_tasks::runner::describe_data_file(
+            &args.data,
+            serde_json::json!({
+                "file": args.data.display().to_string(),
+                "tasks": args.tasks,
+                "qtypes": args.qtypes,
+                "not_asked": skipped,
+                "malformed_lines": loaded.skipped.len(),
+                "frames": args.run.frames,
+            }),
+        )?,
     )?;
     Ok(if loaded.skipped.is_empty() {
         status

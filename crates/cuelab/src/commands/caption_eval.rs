@@ -38,6 +38,10 @@ pub struct CaptionEvalArgs {
     /// Image preprocessing for CLIPScore: openai (as the clipscore reference) or hf.
     #[arg(long, default_value = "openai")]
     pub preprocess: String,
+    /// Do not keep CLIPScore's embeddings in `OUT/embeddings.sqlite` (kept by default with
+    /// --out, so a rerun after an interruption computes only what is missing).
+    #[arg(long)]
+    pub no_cache: bool,
 }
 
 /// Run `cuelab caption-eval`.
@@ -59,8 +63,22 @@ pub fn run(args: CaptionEvalArgs) -> Result<ExitStatus> {
                 prefix: args.clip_prefix.clone(),
             };
             let pipeline = cuelab_models::Pipeline::parse(&args.preprocess)?;
-            let (rows, missing) =
-                cuelab_tasks::clipscore::compute(&set, dir, &args.model, pipeline, &opts)?;
+            let cache = match (&args.out, args.no_cache) {
+                (Some(out), false) => {
+                    std::fs::create_dir_all(out)
+                        .with_context(|| format!("creating {}", out.display()))?;
+                    Some(out.join("embeddings.sqlite"))
+                }
+                _ => None,
+            };
+            let (rows, missing) = cuelab_tasks::clipscore::compute_cached(
+                &set,
+                dir,
+                &args.model,
+                pipeline,
+                &opts,
+                cache.as_deref(),
+            )?;
             let n = rows.len().max(1) as f64;
             let cs = rows.iter().map(|r| r.clip_score).sum::<f64>() / n;
             let rcs = rows.iter().map(|r| r.ref_clip_score).sum::<f64>() / n;

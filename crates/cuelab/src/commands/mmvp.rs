@@ -69,10 +69,15 @@ pub fn run(args: MmvpArgs) -> Result<ExitStatus> {
         } else {
             "runs/mmvp"
         }),
-        serde_json::json!({
-            "file": csv.display().to_string(),
-            "variant": if args.vlm { "mmvp-vlm" } else { "mmvp" },
-            "errata_fixed": args.errata,
-        }),
+        // the CSV's checksum and the image folder are part of the run identity
+        cuelab_tasks::runner::describe_data_file(
+            &csv,
+            serde_json::json!({
+                "file": csv.display().to_string(),
+                "images": args.images.as_ref().map(|p| p.display().to_string()),
+                "variant": if args.vlm { "mmvp-vlm" } else { "mmvp" },
+                "errata_fixed": args.errata,
+            }),
+        )?,
     )
 }

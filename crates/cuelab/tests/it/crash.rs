@@ -1,11 +1,18 @@
-//! Crash tests: `cuelab ground` and `cuelab ask` (mock server) are killed with SIGKILL at
+//! Crash tests: `cuelab ground`, `cuelab ask` (mock server) and `cuelab caption-eval` (CLIPScore)
+//! are killed with SIGKILL at
 //! seeded random moments — during start-up, model loading, encoding, writing rows, writing the
 //! summary — and resumed each time. After the last resume, the results equal an uninterrupted
 //! run's byte for byte (lines sorted), and the work done over all attempts exceeds the
 //! uninterrupted run's by at most what the killed attempts had in flight (one encoder batch or
 //! `concurrency` requests per kill): nothing cached is computed twice.
 //!
-//! `CUELAB_CRASH_KILLS` sets the kills per command (default 25, so 50 per CI run).
+//! `caption-eval` is not a run directory: it writes its outputs once, each file atomically
+//! (a temporary file renamed into place), and keeps CLIPScore's embeddings in
+//! `OUT/embeddings.sqlite`. After every kill each output present is complete; the rerun after
+//! the last kill writes outputs byte-identical to an uninterrupted run's and computes only the
+//! embeddings the killed attempts had not stored.
+//!
+//! `CUELAB_CRASH_KILLS` sets the kills per command (default 25, so 75 per CI run).
 
 #![allow(clippy::unwrap_used)]
 
@@ -80,9 +87,21 @@ fn timed(args: &[String], log: &Path) -> (f64, String) {
 fn kill_and_resume(
     args: &[String],
     n: usize,
+    window: Duration,
+    seed: u64,
+    logs: &Path,
+) -> (Vec<String>, usize) {
+    kill_and_resume_checked(args, n, window, seed, logs, &|| {})
+}
+
+/// [`kill_and_resume`], calling `after_kill` after every kill (to inspect what it left).
+fn kill_and_resume_checked(
+    args: &[String],
+    n: usize,
     mut window: Duration,
     seed: u64,
     logs: &Path,
+    after_kill: &dyn Fn(),
 ) -> (Vec<String>, usize) {
     let mut moments = Moments(seed);
     let mut stderr = Vec::new();
@@ -118,6 +137,7 @@ fn kill_and_resume(
                 child.kill().unwrap(); // SIGKILL
                 child.wait().unwrap();
                 landed += 1;
+                after_kill();
                 stderr.push(std::fs::read_to_string(&log).unwrap());
             }
         }
@@ -277,6 +297,122 @@ fn ask_killed_at_random_moments_resumes_to_identical_results_asking_nothing_twic
     );
     eprintln!(
         "ask: {landed} kills, {} attempts, {requests} requests vs {ref_requests} uninterrupted",
+        logs.len()
+    );
+}
+
+/// Every output file `caption-eval` left in `dir` is whole: JSON that parses, JSON lines and CSV
+/// rows that end with a newline and parse.
+fn outputs_are_whole(dir: &Path) {
+    if let Ok(t) = std::fs::read_to_string(dir.join("summary.json")) {
+        serde_json::from_str::<serde_json::Value>(&t)
+            .unwrap_or_else(|e| panic!("a partial summary.json after a kill: {e}"));
+    }
+    for name in ["per_image.jsonl", "clipscore.jsonl"] {
+        if let Ok(t) = std::fs::read_to_string(dir.join(name)) {
+            assert!(t.is_empty() || t.ends_with('\n'), "{name} cut short");
+            for l in t.lines() {
+                serde_json::from_str::<serde_json::Value>(l)
+                    .unwrap_or_else(|e| panic!("a partial line in {name}: {e}"));
+            }
+        }
+    }
+    if let Ok(t) = std::fs::read_to_string(dir.join("per_image.csv")) {
+        assert!(t.ends_with('\n'), "per_image.csv cut short");
+        assert!(
+            t.lines().all(|l| l.split(',').count() == 7),
+            "per_image.csv"
+        );
+    }
+}
+
+#[test]
+fn caption_eval_killed_at_random_moments_reruns_to_identical_outputs_computing_nothing_twice() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = scenes(&tmp.path().join("sc"));
+    let sc = data.parent().unwrap();
+    // References: the scenes' COCO captions file. Candidates: one messy caption per image.
+    // Images: named by id, as caption-eval finds them.
+    let refs = sc.join("coco/captions.json");
+    let coco: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&refs).unwrap()).unwrap();
+    let images = tmp.path().join("images");
+    std::fs::create_dir_all(&images).unwrap();
+    for im in coco["images"].as_array().unwrap() {
+        let id = im["id"].as_u64().unwrap();
+        let file = im["file_name"].as_str().unwrap();
+        std::fs::copy(
+            sc.join("images").join(file),
+            images.join(format!("{id}.png")),
+        )
+        .unwrap();
+    }
+    let mut cands = serde_json::Map::new();
+    for a in coco["annotations"].as_array().unwrap() {
+        let id = a["image_id"].as_u64().unwrap().to_string();
+        if !cands.contains_key(&id) {
+            let c = a["caption"].as_str().unwrap();
+            cands.insert(id, format!("  {}!! ", c.to_uppercase()).into());
+        }
+    }
+    let n_images = cands.len();
+    let cands_path = tmp.path().join("cands.json");
+    std::fs::write(&cands_path, serde_json::Value::Object(cands).to_string()).unwrap();
+    let model = tiny_clip();
+    let args = |out: &Path| {
+        strings(&[
+            "caption-eval",
+            "--refs",
+            refs.to_str().unwrap(),
+            "--cands",
+            cands_path.to_str().unwrap(),
+            "--images",
+            images.to_str().unwrap(),
+            "--model",
+            model.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+    };
+    let reference = tmp.path().join("reference");
+    let (seconds, log) = timed(&args(&reference), &tmp.path().join("reference.log"));
+    let (ref_computed, batch) = computed(&[log]);
+    assert!(
+        ref_computed > n_images,
+        "{ref_computed} embeddings computed"
+    );
+
+    let crashed = tmp.path().join("crashed");
+    let window = Duration::from_secs_f64(seconds);
+    let (logs, landed) =
+        kill_and_resume_checked(&args(&crashed), kills(), window, 7, tmp.path(), &|| {
+            outputs_are_whole(&crashed)
+        });
+    assert_eq!(landed, kills());
+    for name in [
+        "summary.json",
+        "per_image.jsonl",
+        "per_image.csv",
+        "clipscore.jsonl",
+    ] {
+        let read = |d: &Path| std::fs::read(d.join(name)).unwrap();
+        assert!(
+            read(&crashed) == read(&reference),
+            "{name} after {landed} kills differs from the uninterrupted run's"
+        );
+    }
+    let rows = std::fs::read_to_string(crashed.join("clipscore.jsonl")).unwrap();
+    assert_eq!(rows.lines().count(), n_images);
+    let (total, _) = computed(&logs);
+    assert!(
+        total >= ref_computed && total <= ref_computed + landed * batch,
+        "{total} embeddings computed over {} attempts ({landed} kills); uninterrupted: \
+         {ref_computed}, largest batch {batch}",
+        logs.len()
+    );
+    eprintln!(
+        "caption-eval: {landed} kills, {} attempts, {total} embeddings computed vs \
+         {ref_computed} uninterrupted",
         logs.len()
     );
 }

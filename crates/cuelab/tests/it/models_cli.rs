@@ -64,6 +64,7 @@ fn embed_images_and_texts_to_npy() {
                 .map(|x| x.as_f64().expect("f") as f32)
                 .collect();
             let got = &v[row * 16..(row + 1) * 16];
+            assert_eq!(want.len(), got.len(), "{name}: embedding width");
             let d = got
                 .iter()
                 .zip(&want)
@@ -222,6 +223,7 @@ fn missing_model_is_a_clear_error() {
 }
 
 fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    assert_eq!(a.len(), b.len(), "embedding widths");
     let dot: f64 = a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum();
     let na: f64 = a.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
     let nb: f64 = b.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();

@@ -10,7 +10,7 @@ use crate::fixtures::{cuelab as run, text, tiny_clip};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-fn scenes(dir: &Path, n: usize) -> PathBuf {
+pub(crate) fn scenes(dir: &Path, n: usize) -> PathBuf {
     let o = run(&[
         "scenes",
         "--n",
@@ -52,7 +52,7 @@ fn ground_limited(model: &Path, data: &Path, out: &Path, limit: &str, extra: &[&
     run(&refs)
 }
 
-fn results(dir: &Path) -> String {
+pub(crate) fn results(dir: &Path) -> String {
     std::fs::read_to_string(dir.join("results.jsonl")).unwrap()
 }
 

@@ -421,6 +421,7 @@ fn embed_shards_are_parquet_parts_of_one_dataset() {
     assert_eq!(rows.len(), reference.len());
     for (a, b) in rows.iter().zip(&reference) {
         assert_eq!((a.row, &a.input), (b.row, &b.input));
+        assert_eq!(a.embedding.len(), b.embedding.len());
         let diff = a
             .embedding
             .iter()

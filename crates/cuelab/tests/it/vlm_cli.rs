@@ -47,6 +47,7 @@ fn vlm_choices_surprisal_attention_and_json() {
     let r: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&js).unwrap()).unwrap();
     let want = case["choice_logprob_sums"].as_array().unwrap();
+    assert_eq!(r["choices"].as_array().unwrap().len(), want.len());
     for (c, w) in r["choices"].as_array().unwrap().iter().zip(want) {
         let d = (c["sum_logprob"].as_f64().unwrap() - w.as_f64().unwrap()).abs();
         assert!(d <= 1e-3, "{c} vs {w}");
