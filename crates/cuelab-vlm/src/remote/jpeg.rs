@@ -64,9 +64,12 @@ mod tests {
         out
     }
 
-    /// The quantisation tables (id, 64 values in zigzag order) and the frame's components (id,
-    /// sampling byte, table) of a baseline JPEG.
-    fn tables_and_components(bytes: &[u8]) -> (Vec<(u8, Vec<u8>)>, Vec<[u8; 3]>) {
+    /// Quantisation tables: (id, 64 values in zigzag order).
+    type Tables = Vec<(u8, Vec<u8>)>;
+
+    /// The quantisation tables and the frame's components (id, sampling byte, table) of a
+    /// baseline JPEG.
+    fn tables_and_components(bytes: &[u8]) -> (Tables, Vec<[u8; 3]>) {
         let (mut tables, mut comps) = (Vec::new(), Vec::new());
         let mut k = 2;
         while k + 4 <= bytes.len() {

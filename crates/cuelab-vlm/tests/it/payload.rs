@@ -203,7 +203,7 @@ fn a_cued_image_is_encoded_once_and_shared() {
             let mut img = base.clone();
             for y in 20..60 {
                 for x in 30 * k + 10..30 * k + 40 {
-                    if y < 24 || y >= 56 || x < 30 * k + 14 || x >= 30 * k + 36 {
+                    if !(24..56).contains(&y) || !(30 * k + 14..30 * k + 36).contains(&x) {
                         img.put_pixel(x, y, image::Rgb([255, 0, 0]));
                     }
                 }
