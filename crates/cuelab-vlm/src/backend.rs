@@ -28,6 +28,13 @@ pub trait Answerer: Send + Sync {
     fn endpoint_stats(&self) -> Vec<crate::remote::EndpointStats> {
         Vec::new()
     }
+
+    /// Tells the backend that `image` is the unmodified decode of the image file `bytes`, so that
+    /// a backend sending encoded images may send the file as it is (no second lossy encoding).
+    /// Returns whether the backend will; the default ignores it.
+    fn register_original(&self, _image: &std::sync::Arc<image::RgbImage>, _bytes: &[u8]) -> bool {
+        false
+    }
 }
 
 /// An [`Answerer`] backed by a closure: for tests, dry runs and oracle baselines.

@@ -46,6 +46,8 @@ pub struct MockRequest {
     pub shape: Shape,
     /// Number of `image_url` parts.
     pub images: usize,
+    /// The `image_url` parts' URLs (data URLs as sent), in order.
+    pub image_urls: Vec<String>,
     /// Number of `video_url` parts.
     pub videos: usize,
     /// How many earlier requests had the same user text and shape (0 on the first attempt).
@@ -585,6 +587,7 @@ fn describe(body: &Value) -> Option<MockRequest> {
     let mut system = None;
     let mut texts = Vec::new();
     let mut images = 0;
+    let mut image_urls = Vec::new();
     let mut videos = 0;
     for m in messages {
         let role = m.get("role").and_then(Value::as_str).unwrap_or_default();
@@ -600,7 +603,12 @@ fn describe(body: &Value) -> Option<MockRequest> {
                                 texts.push(t.to_string());
                             }
                         }
-                        Some("image_url") => images += 1,
+                        Some("image_url") => {
+                            images += 1;
+                            if let Some(u) = p.pointer("/image_url/url").and_then(Value::as_str) {
+                                image_urls.push(u.to_string());
+                            }
+                        }
                         Some("video_url") => videos += 1,
                         _ => {}
                     }
@@ -642,6 +650,7 @@ fn describe(body: &Value) -> Option<MockRequest> {
         options,
         shape,
         images,
+        image_urls,
         videos,
         seen: 0,
         fields: {

@@ -32,7 +32,7 @@ index = faiss.IndexFlatIP(d)
 index.add(x)
 lims, dist, ids = index.range_search(x, radius)
 secs = time.perf_counter() - t
-rows = np.repeat(np.arange(n), np.diff(lims))
+rows = np.repeat(np.arange(n), np.diff(lims.astype(np.int64)))  # lims is uint64
 pairs = int(np.sum(ids > rows))
 flops = 2.0 * n * n * d
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

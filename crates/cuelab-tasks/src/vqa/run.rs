@@ -12,7 +12,7 @@ use std::fs::OpenOptions;
 use std::io::Write;
 use std::sync::Arc;
 
-use cuelab_cue::{load_rgb, Renderer};
+use cuelab_cue::{decode_rgb, Renderer};
 use cuelab_vlm::{Answer, Answerer, ParseOutcome, Question, VlmError};
 use image::RgbImage;
 use serde::{Deserialize, Serialize};
@@ -97,7 +97,7 @@ fn build_question(
     item: &VqaItem,
     ordinal: usize,
     variant: &VqaVariant,
-    sources: &[RgbImage],
+    sources: &[Arc<RgbImage>],
 ) -> Result<(Question, Vec<usize>)> {
     let shown = shown_order(
         config.order,
@@ -111,11 +111,12 @@ fn build_question(
     for (k, source) in sources.iter().enumerate() {
         let targets = item.targets.get(k).map(Vec::as_slice).unwrap_or(&[]);
         if variant.recipe.is_plain() || targets.is_empty() {
-            images.push(Arc::new(source.clone()));
+            // the decoded file itself: a remote backend may send the file's bytes
+            images.push(Arc::clone(source));
             continue;
         }
         // Several targets (the objects of a video frame): each one's cue is drawn in turn.
-        let mut current = source.clone();
+        let mut current = RgbImage::clone(source);
         for target in targets {
             current = Renderer::new(&current).render(&variant.recipe, target)?;
         }
@@ -133,6 +134,24 @@ fn build_question(
         choices: shown.iter().map(|&i| item.choices[i].clone()).collect(),
     };
     Ok((question, shown))
+}
+
+/// Read and decode the image file `path`, offering its bytes to `answerer` as the original of
+/// the decoded pixels (a remote backend then sends the file as is when it is shown uncued).
+fn load_source(
+    path: &std::path::Path,
+    answerer: &dyn Answerer,
+) -> std::result::Result<Arc<RgbImage>, String> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        cuelab_cue::CueError::ImageRead {
+            path: path.to_path_buf(),
+            reason: image::ImageError::IoError(e),
+        }
+        .to_string()
+    })?;
+    let image = Arc::new(decode_rgb(&bytes, path).map_err(|e| e.to_string())?);
+    answerer.register_original(&image, &bytes);
+    Ok(image)
 }
 
 /// Score `answer` to `item` shown in order `shown`.
@@ -262,7 +281,7 @@ pub fn run_vqa(
         start = end;
         let mut questions: Vec<Question> = Vec::new();
         let mut pending: Vec<Pending> = Vec::new();
-        let mut loaded: BTreeMap<usize, std::result::Result<Vec<RgbImage>, String>> =
+        let mut loaded: BTreeMap<usize, std::result::Result<Vec<Arc<RgbImage>>, String>> =
             BTreeMap::new();
         for &(ordinal, vi) in chunk {
             let item = selected[ordinal].1;
@@ -271,7 +290,7 @@ pub fn run_vqa(
             let sources = loaded.entry(ordinal).or_insert_with(|| {
                 item.images
                     .iter()
-                    .map(|p| load_rgb(p).map_err(|e| e.to_string()))
+                    .map(|p| load_source(p, answerer))
                     .collect()
             });
             let built = match sources {

@@ -3,7 +3,6 @@
 use std::io::Cursor;
 
 use base64::Engine as _;
-use image::codecs::jpeg::JpegEncoder;
 use image::codecs::png::{CompressionType, FilterType as PngFilter, PngEncoder};
 use image::imageops::FilterType;
 use image::{ImageEncoder, RgbImage};
@@ -61,20 +60,13 @@ pub fn encode(
     if img.width() == 0 || img.height() == 0 {
         return Err("image has no pixels".into());
     }
-    let mut bytes = Vec::with_capacity((img.width() * img.height()) as usize / 4 + 1024);
-    let mime = match format {
-        ImageFormat::Jpeg => {
-            JpegEncoder::new_with_quality(Cursor::new(&mut bytes), jpeg_quality)
-                .write_image(
-                    img.as_raw(),
-                    img.width(),
-                    img.height(),
-                    image::ExtendedColorType::Rgb8,
-                )
-                .map_err(|e| format!("JPEG encoding failed: {e}"))?;
-            "image/jpeg"
-        }
+    let (bytes, mime) = match format {
+        ImageFormat::Jpeg => (
+            crate::remote::jpeg::encode(img, jpeg_quality)?,
+            "image/jpeg",
+        ),
         ImageFormat::Png => {
+            let mut bytes = Vec::with_capacity((img.width() * img.height()) as usize + 1024);
             PngEncoder::new_with_quality(
                 Cursor::new(&mut bytes),
                 CompressionType::Fast,
@@ -87,15 +79,80 @@ pub fn encode(
                 image::ExtendedColorType::Rgb8,
             )
             .map_err(|e| format!("PNG encoding failed: {e}"))?;
-            "image/png"
+            (bytes, "image/png")
         }
     };
-    let sha256 = hex(&Sha256::digest(&bytes));
+    Ok(data_url(&bytes, mime))
+}
+
+/// `bytes` as a `data:{mime};base64,...` URL, with their SHA-256.
+pub fn data_url(bytes: &[u8], mime: &str) -> EncodedImage {
+    let sha256 = hex(&Sha256::digest(bytes));
     let prefix = format!("data:{mime};base64,");
     let mut data_url = String::with_capacity(prefix.len() + bytes.len().div_ceil(3) * 4);
     data_url.push_str(&prefix);
-    base64::engine::general_purpose::STANDARD.encode_string(&bytes, &mut data_url);
-    Ok(EncodedImage { data_url, sha256 })
+    base64::engine::general_purpose::STANDARD.encode_string(bytes, &mut data_url);
+    EncodedImage { data_url, sha256 }
+}
+
+/// The MIME type under which an image file's own bytes can be sent in place of a re-encoding of
+/// its decoded `width x height` RGB pixels, or `None` when they cannot: only baseline or
+/// progressive JPEG with 1 or 3 components and PNG of 8-bit gray or RGB (no alpha, no
+/// transparency chunk, no 16-bit samples), with no EXIF orientation to apply and of the same
+/// size. For these, a server decoding the file (Pillow's `convert("RGB")`, as vLLM and SGLang
+/// do) gets the pixels cuelab decoded (its JPEG decoder is Pillow's libjpeg-turbo, see
+/// `docs/jpeg.md`), where a re-encoding would add a second lossy step.
+pub fn original_mime(bytes: &[u8], width: u32, height: u32) -> Option<&'static str> {
+    use image::ImageDecoder as _;
+    let (size, color, orientation, mime) = if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        if !matches!(jpeg_components(bytes)?, 1 | 3) {
+            return None;
+        }
+        let mut d = image::codecs::jpeg::JpegDecoder::new(Cursor::new(bytes)).ok()?;
+        (
+            d.dimensions(),
+            d.color_type(),
+            d.orientation().ok()?,
+            "image/jpeg",
+        )
+    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        let mut d = image::codecs::png::PngDecoder::new(Cursor::new(bytes)).ok()?;
+        (
+            d.dimensions(),
+            d.color_type(),
+            d.orientation().ok()?,
+            "image/png",
+        )
+    } else {
+        return None;
+    };
+    let plain = matches!(color, image::ColorType::L8 | image::ColorType::Rgb8)
+        && orientation == image::metadata::Orientation::NoTransforms
+        && size == (width, height);
+    plain.then_some(mime)
+}
+
+/// The component count in a JPEG's frame header (SOFn), if one is found before the scan.
+fn jpeg_components(bytes: &[u8]) -> Option<u8> {
+    let mut k = 2;
+    loop {
+        while bytes.get(k) == Some(&0xFF) && bytes.get(k + 1) == Some(&0xFF) {
+            k += 1; // fill bytes
+        }
+        if *bytes.get(k)? != 0xFF {
+            return None;
+        }
+        let marker = *bytes.get(k + 1)?;
+        let len = usize::from(u16::from_be_bytes([*bytes.get(k + 2)?, *bytes.get(k + 3)?]));
+        match marker {
+            // SOF0..SOF15 except DHT (C4), JPG (C8) and DAC (CC): P, Y, X, then Nf
+            0xC0..=0xCF if !matches!(marker, 0xC4 | 0xC8 | 0xCC) => {
+                return bytes.get(k + 9).copied()
+            }
+            0xDA | 0xD9 => return None,
+            _ => k += 2 + len,
+        }
+    }
 }
 
 /// Lower-case hex of `bytes`.

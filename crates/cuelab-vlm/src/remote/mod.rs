@@ -3,10 +3,14 @@
 //!
 //! [`RemoteAnswerer`] owns a multi-threaded tokio runtime; [`Answerer::answer_all`] blocks on it
 //! while up to `concurrency` requests are in flight, spread over the endpoints. Each question's
-//! images are encoded when its request is about to be sent (so memory stays bounded by
-//! `concurrency`), its answer looked up in the response cache first and stored there after.
+//! images are encoded when its request is about to be sent, once per image: the data URL is kept
+//! in a [`payload::PayloadCache`] (bounded, keyed by the image) and shared by every question that
+//! shows the same image; an image registered with [`RemoteAnswerer::register_original`] is sent
+//! as its file's own bytes. Each answer is looked up in the response cache first and stored there
+//! after.
 //!
 //! Modules: [`config`] (settings), [`prompt`] (user text), [`encode`] (images to data URLs),
+//! [`jpeg`] (the JPEG encoder), [`payload`] (encodings shared across requests),
 //! [`request`] (body and cache key), [`http`] (sending, retries), [`response`] (reading the
 //! answer), [`cache`] (SQLite).
 
@@ -15,6 +19,8 @@ pub mod config;
 pub mod encode;
 pub mod health;
 pub mod http;
+pub mod jpeg;
+pub mod payload;
 pub mod prompt;
 pub mod request;
 pub mod response;
@@ -50,6 +56,7 @@ struct Shared {
     transport: Transport,
     cache: Option<ResponseCache>,
     has_key: bool,
+    payloads: payload::PayloadCache,
 }
 
 impl RemoteAnswerer {
@@ -107,6 +114,7 @@ impl RemoteAnswerer {
                 transport,
                 cache,
                 has_key,
+                payloads: payload::PayloadCache::new(payload::DEFAULT_BUDGET),
             }),
         })
     }
@@ -124,6 +132,30 @@ impl RemoteAnswerer {
     /// Attempts sent to each endpoint so far (full URL, count), retries included.
     pub fn sent_per_endpoint(&self) -> Vec<(String, usize)> {
         self.shared.transport.sent_per_endpoint()
+    }
+
+    /// Registers `image` as the unmodified decode of the image file `bytes`, so that questions
+    /// showing it (this allocation, or any image with the same pixels) send the file's own bytes
+    /// instead of a re-encoding. Returns false, and registers nothing, when the file cannot stand
+    /// for the pixels (see [`encode::original_mime`]) or the image must be downscaled to
+    /// `max_pixels`. The registration lasts while `image` is alive and the payload cache has room.
+    pub fn register_original(&self, image: &Arc<image::RgbImage>, bytes: &[u8]) -> bool {
+        let (w, h) = image.dimensions();
+        if encode::fitted_size(w, h, self.shared.config.max_pixels) != (w, h) {
+            return false;
+        }
+        let Some(mime) = encode::original_mime(bytes, w, h) else {
+            return false;
+        };
+        self.shared
+            .payloads
+            .insert(image, encode::data_url(bytes, mime));
+        true
+    }
+
+    /// Entries and data-URL bytes in the shared payload cache.
+    pub fn payload_usage(&self) -> (usize, usize) {
+        self.shared.payloads.usage()
     }
 
     /// Answers one question (a batch of one); the per-question error is returned as is.
@@ -154,22 +186,27 @@ impl Shared {
             let frames: Vec<image::RgbImage> =
                 question.images.iter().map(|f| f.as_ref().clone()).collect();
             video::encode(&frames, config.video_fps, config.max_pixels)
-                .map(|v| vec![v])
+                .map(|v| vec![Arc::new(v)])
                 .map_err(invalid)?
         } else {
-            question
-                .images
-                .iter()
-                .map(|img| {
-                    encode::encode(
-                        img,
-                        config.image_format,
-                        config.jpeg_quality,
-                        config.max_pixels,
-                    )
-                })
-                .collect::<std::result::Result<Vec<_>, String>>()
-                .map_err(invalid)?
+            let mut shared = Vec::with_capacity(question.images.len());
+            for img in &question.images {
+                let encoded = match self.payloads.get(img) {
+                    Some(e) => e,
+                    None => {
+                        let e = encode::encode(
+                            img,
+                            config.image_format,
+                            config.jpeg_quality,
+                            config.max_pixels,
+                        )
+                        .map_err(invalid)?;
+                        self.payloads.insert(img, e)
+                    }
+                };
+                shared.push(encoded);
+            }
+            shared
         };
         let built = request::build(config, question, &text, &images).map_err(invalid)?;
         drop(images);
@@ -205,6 +242,10 @@ impl Shared {
 }
 
 impl Answerer for RemoteAnswerer {
+    fn register_original(&self, image: &Arc<image::RgbImage>, bytes: &[u8]) -> bool {
+        RemoteAnswerer::register_original(self, image, bytes)
+    }
+
     fn endpoint_stats(&self) -> Vec<EndpointStats> {
         RemoteAnswerer::endpoint_stats(self)
     }

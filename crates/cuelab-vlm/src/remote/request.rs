@@ -26,7 +26,7 @@ pub fn build(
     config: &RemoteConfig,
     question: &Question,
     user_text: &str,
-    images: &[EncodedImage],
+    images: &[std::sync::Arc<EncodedImage>],
 ) -> Result<BuiltRequest, String> {
     let key_body = body(config, question, user_text, images, true);
     let mut hasher = Sha256::new();
@@ -45,7 +45,7 @@ fn body(
     config: &RemoteConfig,
     question: &Question,
     user_text: &str,
-    images: &[EncodedImage],
+    images: &[std::sync::Arc<EncodedImage>],
     for_key: bool,
 ) -> Value {
     let mut messages = Vec::with_capacity(2);
@@ -125,7 +125,7 @@ fn body(
             "lettered": prompt::lettered(config.mode),
         });
         // Only a video request carries its encoding (keys of frame requests stay as they were).
-        if images.iter().any(crate::remote::video::is_video) {
+        if images.iter().any(|i| crate::remote::video::is_video(i)) {
             settings["video_fps"] = json!(config.video_fps);
         }
         map.insert("cuelab".into(), settings);

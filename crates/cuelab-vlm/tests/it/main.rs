@@ -2,4 +2,5 @@
 //! module is one area. Run one module with `cargo test -p cuelab-vlm --test it remote::`.
 
 mod health;
+mod payload;
 mod remote;
