@@ -155,8 +155,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .position(|a| a == "--python")
         .and_then(|k| args.get(k + 1))
         .cloned();
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
-    let photo = image::open(format!("{root}/assets/photos/dog.jpg"))?.to_rgb8();
+    // run from the repository root, or name the photo with --photo
+    let photo_path = args
+        .iter()
+        .position(|a| a == "--photo")
+        .and_then(|k| args.get(k + 1))
+        .cloned()
+        .unwrap_or_else(|| "assets/photos/dog.jpg".into());
+    let photo = image::open(&photo_path)?.to_rgb8();
     let photo = image::imageops::crop_imm(&photo, 64, 48, 640, 480).to_image();
 
     let server = MockServer::start_with(1)?;
@@ -254,10 +260,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     if let Some(py) = python {
-        let script = format!("{root}/tools/reference/vlm/bench_client.py");
+        let script = "tools/reference/vlm/bench_client.py";
         let (_, m0) = cpu_split();
         let out = std::process::Command::new(&py)
-            .args([&script, "--url", &server.url(), "--n", &n.to_string()])
+            .args([script, "--url", &server.url(), "--n", &n.to_string()])
             .output()?;
         let (_, m1) = cpu_split();
         println!("\n{}", String::from_utf8_lossy(&out.stdout).trim_end());

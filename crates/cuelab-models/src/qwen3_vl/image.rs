@@ -124,63 +124,7 @@ impl ImageProcessor {
         } else {
             return Ok(p);
         };
-        let num = |key: &str| -> Result<Option<usize>> {
-            match value.get(key) {
-                None | Some(Value::Null) => Ok(None),
-                Some(v) => v
-                    .as_u64()
-                    .map(|x| Some(x as usize))
-                    .ok_or_else(|| Error::Config {
-                        path: path.clone(),
-                        key: key.into(),
-                        message: format!("expected a non-negative integer, got {v}"),
-                    }),
-            }
-        };
-        if let Some(v) = num("patch_size")? {
-            p.patch_size = v;
-        }
-        if let Some(v) = num("temporal_patch_size")? {
-            p.temporal_patch_size = v;
-        }
-        if let Some(v) = num("merge_size")? {
-            p.merge_size = v;
-        }
-        if let Some(size) = value.get("size") {
-            if let Some(v) = size.get("shortest_edge").and_then(Value::as_u64) {
-                p.min_pixels = v as usize;
-            }
-            if let Some(v) = size.get("longest_edge").and_then(Value::as_u64) {
-                p.max_pixels = v as usize;
-            }
-        }
-        if let Some(v) = num("min_pixels")? {
-            p.min_pixels = v;
-        }
-        if let Some(v) = num("max_pixels")? {
-            p.max_pixels = v;
-        }
-        for (key, dst) in [("image_mean", &mut p.mean), ("image_std", &mut p.std)] {
-            if let Some(a) = value.get(key).and_then(Value::as_array) {
-                if a.len() != 3 {
-                    return Err(Error::Config {
-                        path: path.clone(),
-                        key: key.into(),
-                        message: "expected 3 values".into(),
-                    });
-                }
-                for (d, v) in dst.iter_mut().zip(a) {
-                    *d = v.as_f64().unwrap_or(0.0) as f32;
-                }
-            }
-        }
-        if p.patch_size == 0 || p.merge_size == 0 || p.temporal_patch_size == 0 {
-            return Err(Error::Config {
-                path,
-                key: "patch_size".into(),
-                message: "patch, merge and temporal sizes must be positive".into(),
-            });
-        }
+        read_shared_keys(&path, &value, &mut p)?;
         Ok(p)
     }
 
@@ -248,6 +192,77 @@ impl ImageProcessor {
             resized: (w, h),
         }
     }
+}
+
+/// A configuration error on `key` of the processor file at `path`.
+pub(crate) fn key_error(path: &Path, key: &str, message: String) -> Error {
+    Error::Config {
+        path: path.to_path_buf(),
+        key: key.into(),
+        message,
+    }
+}
+
+/// The non-negative integer at `key` of a processor's JSON object; `None` when absent or null.
+pub(crate) fn usize_key(path: &Path, value: &Value, key: &str) -> Result<Option<usize>> {
+    match value.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v.as_u64().map(|x| Some(x as usize)).ok_or_else(|| {
+            key_error(
+                path,
+                key,
+                format!("expected a non-negative integer, got {v}"),
+            )
+        }),
+    }
+}
+
+/// Read the keys the image and video processors share (patch, temporal patch and merge sizes,
+/// `size.shortest_edge`/`longest_edge` then `min_pixels`/`max_pixels`, `image_mean`/`image_std`)
+/// from a processor's JSON object into `p`, and check that the sizes are positive.
+pub(crate) fn read_shared_keys(path: &Path, value: &Value, p: &mut ImageProcessor) -> Result<()> {
+    let num = |key: &str| usize_key(path, value, key);
+    if let Some(v) = num("patch_size")? {
+        p.patch_size = v;
+    }
+    if let Some(v) = num("temporal_patch_size")? {
+        p.temporal_patch_size = v;
+    }
+    if let Some(v) = num("merge_size")? {
+        p.merge_size = v;
+    }
+    if let Some(size) = value.get("size") {
+        if let Some(v) = size.get("shortest_edge").and_then(Value::as_u64) {
+            p.min_pixels = v as usize;
+        }
+        if let Some(v) = size.get("longest_edge").and_then(Value::as_u64) {
+            p.max_pixels = v as usize;
+        }
+    }
+    if let Some(v) = num("min_pixels")? {
+        p.min_pixels = v;
+    }
+    if let Some(v) = num("max_pixels")? {
+        p.max_pixels = v;
+    }
+    for (key, dst) in [("image_mean", &mut p.mean), ("image_std", &mut p.std)] {
+        if let Some(a) = value.get(key).and_then(Value::as_array) {
+            if a.len() != 3 {
+                return Err(key_error(path, key, "expected 3 values".into()));
+            }
+            for (d, v) in dst.iter_mut().zip(a) {
+                *d = v.as_f64().unwrap_or(0.0) as f32;
+            }
+        }
+    }
+    if p.patch_size == 0 || p.merge_size == 0 || p.temporal_patch_size == 0 {
+        return Err(key_error(
+            path,
+            "patch_size",
+            "patch, merge and temporal sizes must be positive".into(),
+        ));
+    }
+    Ok(())
 }
 
 pub(crate) fn read_json(path: &Path) -> Result<Value> {

@@ -11,7 +11,9 @@ use std::path::Path;
 use image::RgbImage;
 use serde_json::Value;
 
-use super::image::{read_json, round_half_even};
+use super::image::{
+    key_error, read_json, read_shared_keys, round_half_even, usize_key, ImageProcessor,
+};
 use crate::error::{Error, Result};
 use crate::preprocess::resize_torch_bicubic;
 
@@ -197,43 +199,25 @@ impl VideoProcessor {
     /// Parse the processor's JSON object (`path` names it in errors).
     pub fn from_json(path: &Path, value: &Value) -> Result<Self> {
         let mut p = Self::qwen3_vl_default();
-        let bad = |key: &str, message: String| Error::Config {
-            path: path.to_path_buf(),
-            key: key.into(),
-            message,
+        let mut shared = ImageProcessor {
+            patch_size: p.patch_size,
+            temporal_patch_size: p.temporal_patch_size,
+            merge_size: p.merge_size,
+            min_pixels: p.min_pixels,
+            max_pixels: p.max_pixels,
+            mean: p.mean,
+            std: p.std,
         };
-        let num = |key: &str| -> Result<Option<usize>> {
-            match value.get(key) {
-                None | Some(Value::Null) => Ok(None),
-                Some(v) => v
-                    .as_u64()
-                    .map(|x| Some(x as usize))
-                    .ok_or_else(|| bad(key, format!("expected a non-negative integer, got {v}"))),
-            }
-        };
-        if let Some(v) = num("patch_size")? {
-            p.patch_size = v;
-        }
-        if let Some(v) = num("temporal_patch_size")? {
-            p.temporal_patch_size = v;
-        }
-        if let Some(v) = num("merge_size")? {
-            p.merge_size = v;
-        }
-        if let Some(size) = value.get("size") {
-            if let Some(v) = size.get("shortest_edge").and_then(Value::as_u64) {
-                p.min_pixels = v as usize;
-            }
-            if let Some(v) = size.get("longest_edge").and_then(Value::as_u64) {
-                p.max_pixels = v as usize;
-            }
-        }
-        if let Some(v) = num("min_pixels")? {
-            p.min_pixels = v;
-        }
-        if let Some(v) = num("max_pixels")? {
-            p.max_pixels = v;
-        }
+        read_shared_keys(path, value, &mut shared)?;
+        p.patch_size = shared.patch_size;
+        p.temporal_patch_size = shared.temporal_patch_size;
+        p.merge_size = shared.merge_size;
+        p.min_pixels = shared.min_pixels;
+        p.max_pixels = shared.max_pixels;
+        p.mean = shared.mean;
+        p.std = shared.std;
+        let bad = |key: &str, message: String| key_error(path, key, message);
+        let num = |key: &str| usize_key(path, value, key);
         if let Some(v) = num("min_frames")? {
             p.min_frames = v;
         }
@@ -261,22 +245,6 @@ impl VideoProcessor {
                 Some(Value::Bool(b)) => *dst = *b,
                 Some(v) => return Err(bad(key, format!("expected true or false, got {v}"))),
             }
-        }
-        for (key, dst) in [("image_mean", &mut p.mean), ("image_std", &mut p.std)] {
-            if let Some(a) = value.get(key).and_then(Value::as_array) {
-                if a.len() != 3 {
-                    return Err(bad(key, "expected 3 values".into()));
-                }
-                for (d, v) in dst.iter_mut().zip(a) {
-                    *d = v.as_f64().unwrap_or(0.0) as f32;
-                }
-            }
-        }
-        if p.patch_size == 0 || p.merge_size == 0 || p.temporal_patch_size == 0 {
-            return Err(bad(
-                "patch_size",
-                "patch, merge and temporal sizes must be positive".into(),
-            ));
         }
         Ok(p)
     }
