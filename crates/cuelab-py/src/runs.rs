@@ -256,13 +256,20 @@ pub fn ask(
                 data.display()
             )));
         }
-        let description = json!({
-            "file": data.display().to_string(),
-            "tasks": tasks,
-            "qtypes": qtypes,
-            "not_asked": not_asked,
-            "malformed_lines": loaded.skipped.len(),
-        });
+        // as `cuelab ask` describes it (the file's checksum is part of the run identity; clips
+        // are given with the default frame sampling, `frames: null`)
+        let description = cuelab_tasks::runner::describe_data_file(
+            &data,
+            json!({
+                "file": data.display().to_string(),
+                "tasks": tasks,
+                "qtypes": qtypes,
+                "not_asked": not_asked,
+                "malformed_lines": loaded.skipped.len(),
+                "frames": Value::Null,
+            }),
+        )
+        .map_err(error::to_py)?;
         let opts = RunOptions {
             out: out.clone(),
             shard,
