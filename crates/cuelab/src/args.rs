@@ -35,7 +35,8 @@ pub enum Command {
     Mine(Box<commands::mine::MineArgs>),
     /// Merge shard run directories into one and summarise.
     Merge(commands::merge::MergeArgs),
-    /// A sharded run (ground, ask, mmvp, mine, embed, ...) as a Slurm job array plus a merge job.
+    /// A sharded run (ground, ask, mmvp, caption, probe ..., mine, embed) as a Slurm job array plus a
+    /// merge job.
     Slurm(commands::slurm::SlurmArgs),
     /// Draw a cue recipe on an image for one or many regions.
     Render(commands::render::RenderArgs),

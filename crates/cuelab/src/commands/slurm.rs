@@ -19,7 +19,8 @@ use crate::exit::ExitStatus;
     --partition gpu --gpus-per-task 1 --time 02:00:00 --submit"
 )]
 pub struct SlurmArgs {
-    /// The run kind: ground, ask, mmvp, mine, embed, or any other command taking --shard.
+    /// The run kind: ground, ask, mmvp, caption, mine, embed, probe (its subcommand comes first
+    /// among the run's flags: `cuelab slurm probe count ...`), or any other command taking --shard.
     pub kind: String,
     /// The run's flags (with its --out/-o) and the Slurm flags.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
