@@ -134,13 +134,60 @@ fn mine_scenes_resume_shards_and_mmvp_layout() {
         pairs
     );
 
-    // other thresholds into the same directory are refused, not mixed
-    let mut other = args.clone();
-    let k = other.iter().position(|a| a == "--clip-min").unwrap();
-    other[k + 1] = "-0.5".into();
-    let o = run(&other);
-    assert_ne!(o.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("another configuration"));
+    // Every setting that changes the pairs, one at a time, into the same directory: refused,
+    // nothing written. The models, their preprocessing and dtype reach the identity through the
+    // embeddings' fingerprint; thresholds, row blocks and the search mode through the settings.
+    let snapshot = |dir: &Path| -> Vec<(PathBuf, Vec<u8>)> {
+        let mut files = Vec::new();
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    files.push((p.clone(), std::fs::read(&p).unwrap()));
+                }
+            }
+        }
+        files.sort();
+        files
+    };
+    let before = snapshot(&out);
+    let dino_reg = models().join("dinov2-reg-tiny");
+    let changes: Vec<(&str, Option<&str>)> = vec![
+        ("--clip-min", Some("-0.5")),
+        ("--dino-max", Some("0.5")),
+        ("--block", Some("4")),
+        ("--approx", None),
+        ("--dino", Some(dino_reg.to_str().unwrap())),
+        // the tiny checkpoints default to `hf`
+        ("--preprocess", Some("openai")),
+        ("--dtype", Some("bf16")),
+    ];
+    for (flag, value) in changes {
+        let mut other = args.clone();
+        match (other.iter().position(|a| a == flag), value) {
+            (Some(k), Some(v)) => other[k + 1] = v.into(),
+            (None, Some(v)) => other.extend([flag.to_string(), v.to_string()]),
+            (_, None) => other.push(flag.to_string()),
+        }
+        let o = run(&other);
+        assert_eq!(o.status.code(), Some(2), "{flag}: {o:?}");
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("another configuration"),
+            "{flag}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(
+            snapshot(&out) == before,
+            "{flag}: the work directory changed"
+        );
+    }
+    // settings that do not change the pairs resume
+    let mut same = args.clone();
+    same.extend(["--batch".to_string(), "3".to_string()]);
+    ok(&run(&same));
 
     // two shards in their own directories, then --merge: the same pairs
     let mut shard_dirs = Vec::new();
