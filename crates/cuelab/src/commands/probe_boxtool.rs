@@ -10,7 +10,7 @@ use cuelab_tasks::probe::boxfmt::BoxFormat;
 use cuelab_tasks::probe::boxtool::{boxtool_table, run_boxtool, BoxtoolConfig};
 
 use super::answering::BackendArgs;
-use super::probe_common::{read_config, ProbeDataArgs, ProbeRunArgs};
+use super::probe_common::{finish, read_config, ProbeDataArgs, ProbeRunArgs};
 use crate::exit::ExitStatus;
 
 /// Flags of `cuelab probe boxtool`.
@@ -52,20 +52,15 @@ pub fn run(args: ProbeBoxtoolArgs) -> Result<ExitStatus> {
     cfg.schema = cfg.schema && !args.no_schema;
     cfg.crops = cfg.crops || args.crops;
     cfg.max_turns = args.max_turns.unwrap_or(cfg.max_turns);
-    cfg.limit = args.run.limit.or(cfg.limit);
-    cfg.seed = args.run.seed.unwrap_or(cfg.seed);
-    if args.run.system.is_some() {
-        cfg.system = args.run.system.clone();
-    }
+    args.run
+        .override_config(&mut cfg.limit, &mut cfg.seed, &mut cfg.system);
     let (items, description) = args.data.load()?;
     let opts = args.run.options(Path::new("runs/probe-boxtool"))?;
     let backend = args.backend.backend(&opts.out)?;
     let summary = run_boxtool(&cfg, &items, &backend, &description, &opts)?;
-    print!("{}", boxtool_table(&summary));
-    println!("run directory: {}", opts.out.display());
-    Ok(if summary.missing > 0 || summary.errors > 0 {
-        ExitStatus::Partial
-    } else {
-        ExitStatus::Success
-    })
+    Ok(finish(
+        &boxtool_table(&summary),
+        &opts.out,
+        summary.missing + summary.errors,
+    ))
 }

@@ -9,6 +9,8 @@ use cuelab_tasks::probe::{load_coco, load_scenes, ProbeItem};
 use cuelab_tasks::runner::{describe_data_file, RunOptions};
 use serde_json::{json, Value};
 
+use crate::exit::ExitStatus;
+
 /// The images a probe asks about.
 #[derive(Debug, Args)]
 pub struct ProbeDataArgs {
@@ -90,6 +92,20 @@ pub struct ProbeRunArgs {
 }
 
 impl ProbeRunArgs {
+    /// Put --limit, --seed and --system over a probe configuration's values (flags win).
+    pub fn override_config(
+        &self,
+        limit: &mut Option<usize>,
+        seed: &mut u64,
+        system: &mut Option<String>,
+    ) {
+        *limit = self.limit.or(*limit);
+        *seed = self.seed.unwrap_or(*seed);
+        if self.system.is_some() {
+            system.clone_from(&self.system);
+        }
+    }
+
     /// The run options, with `default_out` when no --out is given.
     pub fn options(&self, default_out: &Path) -> Result<RunOptions> {
         Ok(RunOptions {
@@ -117,5 +133,17 @@ pub fn read_config<T: serde::de::DeserializeOwned + Default>(path: Option<&Path>
                 .with_context(|| format!("{}: not a probe configuration", p.display()))
         }
         None => Ok(T::default()),
+    }
+}
+
+/// Print a finished probe run's table and directory; the exit status is partial when images
+/// were left unanswered or questions failed (`unfinished`).
+pub fn finish(table: &str, out: &Path, unfinished: usize) -> ExitStatus {
+    print!("{table}");
+    println!("run directory: {}", out.display());
+    if unfinished > 0 {
+        ExitStatus::Partial
+    } else {
+        ExitStatus::Success
     }
 }

@@ -10,7 +10,7 @@ use cuelab_tasks::probe::count::count_table;
 use cuelab_tasks::probe::preprocess::{run_preprocess, PreprocessConfig};
 
 use super::answering::BackendArgs;
-use super::probe_common::{read_config, ProbeDataArgs, ProbeRunArgs};
+use super::probe_common::{finish, read_config, ProbeDataArgs, ProbeRunArgs};
 use crate::exit::ExitStatus;
 
 /// Flags of `cuelab probe preprocess`.
@@ -47,22 +47,17 @@ pub fn run(args: ProbePreprocessArgs) -> Result<ExitStatus> {
     if !args.questions.is_empty() {
         cfg.questions = args.questions.clone();
     }
-    cfg.limit = args.run.limit.or(cfg.limit);
-    cfg.seed = args.run.seed.unwrap_or(cfg.seed);
-    if args.run.system.is_some() {
-        cfg.system = args.run.system.clone();
-    }
+    args.run
+        .override_config(&mut cfg.limit, &mut cfg.seed, &mut cfg.system);
     cfg.transforms()?;
     let (items, description) = args.data.load()?;
     let opts = args.run.options(Path::new("runs/probe-preprocess"))?;
     let backend = args.backend.backend(&opts.out)?;
     let outcome = run_preprocess(&cfg, &items, &backend, &description, &opts)?;
-    print!("{}", count_table(&outcome.summary));
-    println!("run directory: {}", opts.out.display());
     let errors: usize = outcome.summary.variants.iter().map(|v| v.errors).sum();
-    Ok(if outcome.missing > 0 || errors > 0 {
-        ExitStatus::Partial
-    } else {
-        ExitStatus::Success
-    })
+    Ok(finish(
+        &count_table(&outcome.summary),
+        &opts.out,
+        outcome.missing + errors,
+    ))
 }
