@@ -3,7 +3,7 @@
 `cuelab caption-eval` on the same synthetic 5,000 images x 5 references set, in one run.
 
 Usage: /opt/refenv/bin/python tools/reference/captions/bench.py [path/to/cuelab]
-(default binary: target/debug/cuelab; build it first with `cargo build -p cuelab`).
+(default binary: the release `cuelab`, see tools/reference/bench_bin.py).
 """
 import json
 import os
@@ -21,6 +21,9 @@ from pycocoevalcap.cider.cider import Cider  # noqa: E402
 from pycocoevalcap.rouge.rouge import Rouge  # noqa: E402
 from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer  # noqa: E402
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import bench_bin  # noqa: E402  (tools/reference/bench_bin.py: the release binaries)
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 
 
@@ -32,7 +35,7 @@ def nonempty(rng):
 
 
 def main():
-    binary = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "target", "debug", "cuelab")
+    binary = sys.argv[1] if len(sys.argv) > 1 else str(bench_bin.binary("cuelab"))
     rng = random.Random(2024)
     refs = {str(i): [nonempty(rng) for _ in range(5)] for i in range(5000)}
     cands = {str(i): nonempty(rng) for i in range(5000)}

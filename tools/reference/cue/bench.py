@@ -22,6 +22,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import bench_bin  # noqa: E402  (tools/reference/bench_bin.py: the release binaries)
+
 ROOT = Path(__file__).resolve().parents[3]
 
 
@@ -68,8 +71,7 @@ def main():
         best = min(best, time.perf_counter() - t0)
     pillow_ms = best * 1e3 / renders
 
-    subprocess.run(["cargo", "build", "--release", "-q", "-p", "cuelab-cue", "--example", "bench_cues"], cwd=ROOT, check=True)
-    exe = ROOT / "target" / "release" / "examples" / "bench_cues"
+    exe = bench_bin.binary("bench_cues", example=True)
     results = {}
     for threads in [1, os.cpu_count() or 1]:
         env = dict(os.environ, RAYON_NUM_THREADS=str(threads))

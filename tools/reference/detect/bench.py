@@ -23,6 +23,10 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).parent))
 from make_fixtures import CENTERNET, ROOT, tf_resize_bilinear  # noqa: E402
+import os
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import bench_bin  # noqa: E402  (tools/reference/bench_bin.py: the release binaries)
 
 
 def main():
@@ -48,12 +52,11 @@ def main():
             times.append((time.perf_counter() - t) * 1e3)
         ort_ms[p] = statistics.median(times)
 
-    cmd = ["cargo", "run", "--quiet", "-p", "cuelab-detect", "--example", "bench_detect", "--",
-           "--runs", str(args.runs), *args.photos]
+    cmd = [str(bench_bin.binary("bench_detect", example=True)), "--runs", str(args.runs), *args.photos]
     out = subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True).stdout
     tract = {r["photo"]: r for r in map(json.loads, out.strip().splitlines())}
 
-    print(f"CenterNet 512, median of {args.runs} runs, onnxruntime {ort.__version__}")
+    print(f"CenterNet 512, median of {args.runs} runs, onnxruntime {ort.__version__}, cuelab {bench_bin.profile()} build")
     print(f"{'photo':<12} {'onnxruntime ms':>15} {'tract ms':>10} {'tract/ort':>10} {'tract detect() ms':>18}")
     for p in args.photos:
         t = tract[p]

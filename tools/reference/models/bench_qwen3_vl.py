@@ -21,6 +21,9 @@ import torch
 from PIL import Image
 from transformers import AutoProcessor, Qwen3VLConfig, Qwen3VLForConditionalGeneration
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import bench_bin  # noqa: E402  (tools/reference/bench_bin.py: the release binaries)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 TINY = os.path.join(ROOT, "crates", "cuelab-models", "tests", "data", "qwen3-vl-tiny")
 
@@ -110,8 +113,8 @@ def main():
     torch_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     del model
     env = dict(os.environ)
-    cmd = ["cargo", "run", "-q", "-p", "cuelab-models", "--example", "qwen3_vl_bench", "--",
-           a.out, img_path, str(a.new_tokens), str(a.repeats)]
+    cmd = [str(bench_bin.binary("qwen3_vl_bench", example=True)), a.out, img_path, str(a.new_tokens),
+           str(a.repeats)]
     t0 = time.perf_counter()
     r = subprocess.run(["/usr/bin/time", "-v"] + cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     if r.returncode != 0:
@@ -120,7 +123,7 @@ def main():
     rust = json.loads(r.stdout.strip().splitlines()[-1])
     rust_rss = next((int(l.split()[-1]) / 1024 for l in r.stderr.splitlines() if "Maximum resident" in l), float("nan"))
     res = {
-        "shape": a.shape, "params": n_params, "prompt_tokens": n,
+        "shape": a.shape, "cuelab_build": bench_bin.profile(), "params": n_params, "prompt_tokens": n,
         "torch": {"prefill_tok_s": n / min(pre), "decode_tok_s": 1 / min(dec), "peak_rss_mib": torch_rss},
         "cuelab": {"prefill_tok_s": rust["prompt_tokens"] / rust["prefill_s"],
                    "decode_tok_s": 1 / rust["decode_s_per_token"], "peak_rss_mib": rust_rss, "load_s": rust["load_s"]},

@@ -25,6 +25,10 @@ import torch
 from PIL import Image, ImageDraw, ImageFilter
 from transformers import CLIPConfig, CLIPModel, CLIPTokenizerFast
 from torchvision import transforms as T
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import bench_bin  # noqa: E402  (tools/reference/bench_bin.py: the release binaries)
 
 ROOT = Path(__file__).resolve().parents[3]
 TINY = ROOT / "crates" / "cuelab-models" / "tests" / "data" / "clip-vit-tiny"
@@ -106,8 +110,8 @@ def main():
     tmp = Path(tempfile.mkdtemp(prefix="cuelab-ground-bench-"))
     ckpt = Path(tempfile.gettempdir()) / "cuelab-bench-clip-vitb32-random"
     make_checkpoint(ckpt)
-    subprocess.run(["cargo", "build", "-q", "-p", "cuelab"], cwd=ROOT, check=True)
-    exe = ROOT / "target" / "debug" / "cuelab"
+    exe = bench_bin.binary("cuelab")
+    print(f"cuelab {bench_bin.profile()} build: {exe}")
     subprocess.run([str(exe), "scenes", "--seed", "3", "--n", str(args.scenes), "-o", str(tmp / "scenes")], check=True, capture_output=True)
     # the same grounding rows cuelab will use (one per referring expression)
     samples = []
