@@ -31,12 +31,11 @@ row() { echo; echo "=== $1 (load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%H
 for r in "${rows[@]}"; do
     case $r in
     cues) row "cue recipes vs Pillow"; "$PY" tools/reference/cue/bench.py --repeats 5 ;;
-    jpeg) row "JPEG decode vs Pillow"; "$PY" tools/reference/cue/bench_jpeg.py --profile release --repeats 20 ;;
+    jpeg) row "JPEG decode vs Pillow"; "$PY" tools/reference/cue/bench_jpeg.py --repeats 20 ;;
     clip | rn50)
         if [ "$r" = clip ]; then
             ckpt=$BENCH_DIR/clip-vit-b32
-            [ -f "$ckpt/model.safetensors" ] || "$PY" -c "import sys; sys.path.insert(0, 'tools/reference/tasks')
-from pathlib import Path; import bench_grounding as b; b.make_checkpoint(Path('$ckpt'))"
+            [ -f "$ckpt/model.safetensors" ] || "$PY" tools/reference/models/make_bench_checkpoint.py "$ckpt"
             row "CLIP ViT-B/32 encoders vs transformers"
         else
             ckpt=$BENCH_DIR/clip-rn50

@@ -10,7 +10,7 @@ Times, per file, the median of REPEATS decodes from bytes in memory to an RGB ar
     followed by `np.asarray` (what a pipeline does before a model);
   * cuelab: `decode_rgb` (the same libjpeg-turbo decoder, built without SIMD), and the `image`
     crate's decoder (zune-jpeg) for reference, via the `jpeg_speed` example (release build).
-Builds the example with `cargo build --profile release` (or `--profile dev`; honours CARGO_TARGET_DIR).
+Runs the release example `jpeg_speed` (tools/reference/bench_bin.py says how to build it).
 """
 
 import argparse
@@ -18,6 +18,7 @@ import io
 import json
 import os
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -25,6 +26,9 @@ from pathlib import Path
 import numpy as np
 import PIL
 from PIL import Image, features
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import bench_bin  # noqa: E402  (tools/reference/bench_bin.py: the release binaries)
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -45,8 +49,6 @@ def pillow_ms(data: bytes, repeats: int) -> float:
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=30)
-    ap.add_argument("--profile", default="release", choices=["release", "dev"],
-                    help="cargo profile of the example (dev also compiles dependencies and cuelab-cue at -O3)")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="cuelab-jpeg-bench-"))
     files = [ROOT / "assets" / "photos" / "dog.jpg", ROOT / "assets" / "photos" / "eagle.jpg"]
@@ -57,14 +59,11 @@ def main():
     dog.resize((1920, 1440), Image.BICUBIC).save(big, quality=90, progressive=True)
     files += [coco, big]
 
-    subprocess.run(["cargo", "build", "--profile", args.profile, "-q", "-p", "cuelab-cue", "--example", "jpeg_speed"],
-                   cwd=ROOT, check=True)
-    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
-    exe = target / ("debug" if args.profile == "dev" else "release") / "examples" / "jpeg_speed"
+    exe = bench_bin.binary("jpeg_speed", example=True)
     out = subprocess.run([str(exe), str(args.repeats)] + [str(f) for f in files], check=True, capture_output=True, text=True)
     rust = {r["file"]: r for r in json.loads(out.stdout)}
 
-    print(f"Pillow {PIL.__version__} (libjpeg-turbo {features.version('libjpeg_turbo')}), cuelab {args.profile} build, median of {args.repeats}, 1 thread")
+    print(f"Pillow {PIL.__version__} (libjpeg-turbo {features.version('libjpeg_turbo')}), cuelab {bench_bin.profile()} build, median of {args.repeats}, 1 thread")
     print(f"{'file':42s} {'size':>10s} {'Pillow ms':>10s} {'cuelab ms':>10s} {'ratio':>6s} {'image-crate ms':>15s}")
     rows = []
     for f in files:

@@ -3,8 +3,7 @@
 Both run the same model on the same input tensors (the photo stretched to 512x512 with TF's
 bilinear resize); the timed part is the model alone (tensor in, raw [1,100,6] out), median of N
 runs after one warm-up, on all cores (onnxruntime's default intra-op threads; tract through the
-rayon pool). The Rust side is the example `bench_detect` in the dev profile (the workspace builds every
-dependency, tract included, at opt-level 3 even in dev, so the model runs fully optimised).
+rayon pool). The Rust side is the release example `bench_detect` (tools/reference/bench_bin.py).
 
   /opt/refenv/bin/python tools/reference/detect/bench.py [--runs 10] [--threads N] [photos...]
 """

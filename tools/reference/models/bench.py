@@ -8,7 +8,7 @@ random-weight ViT-B/32 written by make_fixtures.py --full-size, or an open_clip-
 (open_clip_config.json + model.safetensors; run with open_clip), e.g. the random-weight RN50x16
 written by make_resnet_clip_fixture.py --full-size. Timing covers the model forward only (pixels /
 token ids prepared beforehand), the same scope as the cuelab side,
-`cargo run -p cuelab-models --example clip_speed -- MODEL_DIR` (and the criterion bench
+the release example `clip_speed MODEL_DIR` (tools/reference/bench_bin.py) (and the criterion bench
 `cargo bench -p cuelab-models --bench clip` for HF checkpoints). Prints one JSON line per case.
 """
 

@@ -4,7 +4,7 @@
 
 Builds a random checkpoint of the chosen shape (saved with save_pretrained, reusing the tiny
 fixture's tokenizer, template and processor config), times transformers (torch threads = 2)
-and `cargo run --example qwen3_vl_bench` on the same image and prompt, and prints prefill
+and the release example `qwen3_vl_bench` (tools/reference/bench_bin.py) on the same image and prompt, and prints prefill
 tokens/s, decode tokens/s, the ratios and peak RSS of each process.
 """
 

@@ -133,7 +133,7 @@ def main():
     n = len(samples)
     print(f"{args.scenes} scenes, {n} referring expressions x 2 methods, ViT-B/32-shape random CLIP, {os.cpu_count()} threads")
     print(f"python (seed-style: Pillow + torchvision + transformers): {py_s:7.2f} s  {n / py_s:6.2f} expressions/s")
-    print(f"cuelab ground (dev build, fresh run dir):                 {rs_s:7.2f} s  {n / rs_s:6.2f} expressions/s")
+    print(f"cuelab ground ({bench_bin.profile()} build, fresh run dir):             {rs_s:7.2f} s  {n / rs_s:6.2f} expressions/s")
     print(f"ratio: {py_s / rs_s:.2f}x")
     timing = json.loads((tmp / "run" / "timing.json").read_text())
     print("cuelab time per stage (summed over samples): "
