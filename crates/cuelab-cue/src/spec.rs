@@ -2,7 +2,8 @@
 //!
 //! A [`Recipe`] is a list of [`Step`]s joined by `+`. Each step names a primitive from
 //! [`crate::schema::PRIMITIVES`] with optional `name=value` parameters; omitted parameters take
-//! their defaults. `plain` (or an empty spec) is the recipe with no steps. The canonical form
+//! their defaults. Parsing validates every value against the primitive's schema entry and
+//! builds the typed [`Primitive`] once. `plain` (or an empty spec) is the recipe with no steps. The canonical form
 //! printed by `Display` lists every parameter in schema order, so it is the recipe's identity in
 //! caches and result files, and `parse(print(r)) == r`.
 
@@ -11,7 +12,9 @@ use std::str::FromStr;
 
 use crate::color::Color;
 use crate::error::{CueError, Result};
-use crate::schema::{primitive, ParamKind, Phase, PrimitiveSpec, PRIMITIVES};
+use crate::primitive::param::Args;
+use crate::primitive::{Crop, Kind, Outside, Overlay, Primitive};
+use crate::schema::{ParamKind, Phase, PRIMITIVES};
 
 /// A parameter value after validation.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,90 +57,8 @@ impl fmt::Display for Value {
     }
 }
 
-/// One primitive with every parameter filled in (schema order).
-#[derive(Debug, Clone)]
-pub struct Step {
-    spec: &'static PrimitiveSpec,
-    values: Vec<Value>,
-}
-
-impl Step {
-    /// The primitive's name.
-    pub fn name(&self) -> &'static str {
-        self.spec.name
-    }
-
-    /// When the step acts.
-    pub fn phase(&self) -> Phase {
-        self.spec.phase
-    }
-
-    /// The value of parameter `name` (panics only on a name the schema does not have: a bug).
-    fn value(&self, name: &str) -> &Value {
-        let idx = self
-            .spec
-            .params
-            .iter()
-            .position(|p| p.name == name)
-            .unwrap_or_else(|| panic!("bug: {} has no parameter {name}", self.spec.name));
-        &self.values[idx]
-    }
-
-    /// A numeric parameter.
-    pub fn num(&self, name: &str) -> f32 {
-        match self.value(name) {
-            Value::Number(v) => *v,
-            other => panic!("bug: {name} is not a number: {other:?}"),
-        }
-    }
-
-    /// A boolean parameter.
-    pub fn flag(&self, name: &str) -> bool {
-        match self.value(name) {
-            Value::Bool(v) => *v,
-            other => panic!("bug: {name} is not a bool: {other:?}"),
-        }
-    }
-
-    /// A colour parameter.
-    pub fn color(&self, name: &str) -> Color {
-        match self.value(name) {
-            Value::Color(v) => *v,
-            other => panic!("bug: {name} is not a colour: {other:?}"),
-        }
-    }
-
-    /// A choice or text parameter.
-    pub fn text(&self, name: &str) -> &str {
-        match self.value(name) {
-            Value::Text(v) => v,
-            other => panic!("bug: {name} is not text: {other:?}"),
-        }
-    }
-}
-
-impl PartialEq for Step {
-    fn eq(&self, other: &Self) -> bool {
-        self.spec.name == other.spec.name && self.values == other.values
-    }
-}
-
-impl fmt::Display for Step {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.spec.name)?;
-        if self.spec.params.is_empty() {
-            return Ok(());
-        }
-        f.write_str("(")?;
-        for (i, (p, v)) in self.spec.params.iter().zip(&self.values).enumerate() {
-            if i > 0 {
-                f.write_str(",")?;
-            }
-            write!(f, "{}={v}", p.name)?;
-        }
-        f.write_str(")")
-    }
-}
+/// One step of a recipe: the typed [`Primitive`] (the name `Step` is kept for callers).
+pub type Step = Primitive;
 
 /// A parsed cue recipe.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -169,6 +90,30 @@ impl Recipe {
     /// Steps of one phase, in written order.
     pub fn phase(&self, phase: Phase) -> impl Iterator<Item = &Step> {
         self.steps.iter().filter(move |s| s.phase() == phase)
+    }
+
+    /// The outside steps, in written order.
+    pub fn outside(&self) -> impl Iterator<Item = &Outside> {
+        self.steps.iter().filter_map(|s| match s {
+            Primitive::Outside(o) => Some(o),
+            Primitive::Overlay(_) | Primitive::Crop(_) => None,
+        })
+    }
+
+    /// The overlay steps, in written order.
+    pub fn overlays(&self) -> impl Iterator<Item = &Overlay> {
+        self.steps.iter().filter_map(|s| match s {
+            Primitive::Overlay(o) => Some(o),
+            Primitive::Outside(_) | Primitive::Crop(_) => None,
+        })
+    }
+
+    /// The crop step, if any (a recipe has at most one).
+    pub fn crop(&self) -> Option<&Crop> {
+        self.steps.iter().find_map(|s| match s {
+            Primitive::Crop(c) => Some(c),
+            Primitive::Outside(_) | Primitive::Overlay(_) => None,
+        })
     }
 
     /// The canonical text of only the `Outside` steps: the identity of the background this
@@ -291,7 +236,10 @@ impl<'a> Parser<'a> {
         if plain_seen && !steps.is_empty() {
             return Err(self.err(0, "'plain' cannot be combined with other primitives"));
         }
-        let crops = steps.iter().filter(|s| s.phase() == Phase::Crop).count();
+        let crops = steps
+            .iter()
+            .filter(|s| matches!(s, Primitive::Crop(_)))
+            .count();
         if crops > 1 {
             return Err(self.err(0, "at most one 'crop' per recipe"));
         }
@@ -299,7 +247,7 @@ impl<'a> Parser<'a> {
     }
 
     fn step(&mut self, at: usize, name: &str) -> Result<Step> {
-        let Some(spec) = primitive(name) else {
+        let Some(kind) = Kind::from_name(name) else {
             return Err(self.err(
                 at,
                 format!(
@@ -308,6 +256,7 @@ impl<'a> Parser<'a> {
                 ),
             ));
         };
+        let spec = kind.spec();
         let mut values: Vec<Option<Value>> = vec![None; spec.params.len()];
         if self.eat('(') && !self.eat(')') {
             loop {
@@ -357,10 +306,7 @@ impl<'a> Parser<'a> {
                 })),
             }
         }
-        Ok(Step {
-            spec,
-            values: filled,
-        })
+        Ok(kind.build(Args::new(spec.name, spec.params, filled)))
     }
 
     /// A quoted string (with `\"` and `\\` escapes) or a bare run up to `,` `)` `+` or space.
@@ -473,9 +419,14 @@ mod tests {
     fn parses_the_seed_recipe_and_fills_defaults() {
         let r = Recipe::parse("ellipse(color=red, width=3) + blur(radius=20) + gray").unwrap();
         assert_eq!(r.steps().len(), 3);
-        assert_eq!(r.steps()[0].num("width"), 3.0);
-        assert!(!r.steps()[0].flag("aa"));
-        assert_eq!(r.steps()[1].num("radius"), 20.0);
+        let Primitive::Overlay(Overlay::Ellipse(e)) = &r.steps()[0] else {
+            panic!("{:?}", r.steps()[0]);
+        };
+        assert_eq!((e.width, e.aa), (3, false));
+        let Primitive::Outside(Outside::Blur(b)) = &r.steps()[1] else {
+            panic!("{:?}", r.steps()[1]);
+        };
+        assert_eq!(b.radius, 20.0);
         assert_eq!(
             r.to_string(),
             "ellipse(color=red,width=3,aa=false,alpha=1)+blur(radius=20)+gray"
