@@ -5,6 +5,19 @@
 //! [`Crop`] cuts the output, so the renderer matches each group exhaustively and a primitive
 //! cannot be drawn in the wrong phase.
 //!
+//! ```
+//! use cuelab_cue::primitive::{Outside, Overlay, Primitive};
+//! use cuelab_cue::Recipe;
+//! let recipe = Recipe::parse("ellipse(width=5) + blur")?;
+//! let Primitive::Overlay(Overlay::Ellipse(ellipse)) = &recipe.steps()[0] else {
+//!     unreachable!("parsed as written")
+//! };
+//! assert_eq!((ellipse.width, ellipse.aa), (5, false)); // `aa` took its default
+//! assert!(matches!(recipe.outside().next(), Some(Outside::Blur(b)) if b.radius == 20.0));
+//! assert_eq!(recipe.to_string(), "ellipse(color=red,width=5,aa=false,alpha=1)+blur(radius=20)");
+//! # Ok::<(), cuelab_cue::CueError>(())
+//! ```
+//!
 //! Adding a primitive: write its struct (a [`Cue`] impl and its drawing method) in a module of
 //! its family, add a variant to its phase's enum and to [`Kind`] (listing it in [`Kind::ALL`]);
 //! the compiler then asks for every match arm the new primitive needs.
