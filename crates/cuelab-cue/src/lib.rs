@@ -36,6 +36,7 @@ mod render;
 pub mod schema;
 mod spec;
 pub mod text;
+mod value;
 
 pub use color::Color;
 pub use error::{CueError, Result};
@@ -43,4 +44,5 @@ pub use io::{atomic_file_in, decode_rgb, load_rgb, save_atomic};
 pub use primitive::{Kind, Primitive};
 pub use region::{BoxXyxy, Region, Rle};
 pub use render::{Renderer, Target};
-pub use spec::{Recipe, Step, Value};
+pub use spec::{Recipe, Step};
+pub use value::Value;

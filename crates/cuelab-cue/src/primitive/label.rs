@@ -11,8 +11,8 @@ use crate::draw::{self, Brush};
 use crate::region::BoxXyxy;
 use crate::render::Target;
 use crate::schema::{Phase, PrimitiveSpec};
-use crate::spec::Value;
 use crate::text;
+use crate::value::Value;
 
 /// `label`: a text tag at the region.
 #[derive(Debug, Clone, PartialEq)]

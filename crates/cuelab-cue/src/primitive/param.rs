@@ -8,7 +8,7 @@ use std::marker::PhantomData;
 
 use crate::color::Color;
 use crate::schema::{ParamKind, ParamSpec};
-use crate::spec::Value;
+use crate::value::Value;
 
 /// One parameter of a primitive, read into a field of type `T`.
 #[derive(Debug)]
