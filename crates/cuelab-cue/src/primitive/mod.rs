@@ -19,8 +19,9 @@
 //! ```
 //!
 //! Adding a primitive: write its struct (a [`Cue`] impl and its drawing method) in a module of
-//! its family, add a variant to its phase's enum and to [`Kind`] (listing it in [`Kind::ALL`]);
-//! the compiler then asks for every match arm the new primitive needs.
+//! its family, add a variant to its phase's enum and to the `kinds!` list (which declares
+//! [`Kind`] and [`Kind::ALL`] together); the compiler then asks for every match arm the new
+//! primitive needs: its kind, schema entry, construction, canonical text and drawing.
 
 use std::fmt;
 
@@ -69,9 +70,27 @@ pub enum Primitive {
     Crop(Crop),
 }
 
-/// The primitives by name, without parameters, in the order `cuelab cues` lists them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+/// Declares [`Kind`] and [`Kind::ALL`] from one list, so no primitive can be left out of
+/// `ALL` (and so out of the schema, the parser and `cuelab cues`).
+macro_rules! kinds {
+    ($($(#[$doc:meta])* $variant:ident,)+) => {
+        /// The primitives by name, without parameters, in the order `cuelab cues` lists them.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Kind {
+            $($(#[$doc])* $variant,)+
+        }
+
+        /// How many primitives there are.
+        const COUNT: usize = [$(stringify!($variant)),+].len();
+
+        impl Kind {
+            /// Every primitive, in the order `cuelab cues` and the parser's messages list them.
+            pub const ALL: [Kind; COUNT] = [$(Kind::$variant),+];
+        }
+    };
+}
+
+kinds! {
     /// [`Rect`].
     Rect,
     /// [`Ellipse`].
@@ -104,29 +123,7 @@ pub enum Kind {
     Mask,
 }
 
-/// How many primitives there are.
-const COUNT: usize = 15;
-
 impl Kind {
-    /// Every primitive, in the order `cuelab cues` and the parser's messages list them.
-    pub const ALL: [Kind; COUNT] = [
-        Kind::Rect,
-        Kind::Ellipse,
-        Kind::Rounded,
-        Kind::Blur,
-        Kind::Gray,
-        Kind::Dim,
-        Kind::Fill,
-        Kind::Colorcode,
-        Kind::Tint,
-        Kind::Crop,
-        Kind::Label,
-        Kind::Arrow,
-        Kind::Dot,
-        Kind::Trajectory,
-        Kind::Mask,
-    ];
-
     /// The schema entries of [`Kind::ALL`], in that order.
     pub(crate) const SPECS: [PrimitiveSpec; COUNT] = {
         let mut specs = [Rect::SPEC; COUNT];
