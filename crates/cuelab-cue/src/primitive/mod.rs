@@ -1,6 +1,6 @@
 //! Cue primitives as types. A [`Primitive`] is parsed once from a spec; each primitive is a
 //! struct that owns its typed parameters, their defaults and docs (its
-//! [`PrimitiveSpec`](crate::schema::PrimitiveSpec)) and its drawing code. The variants are
+//! [`crate::schema::PrimitiveSpec`]) and its drawing code. The variants are
 //! grouped by [`Phase`]: [`Outside`] steps paint the background, [`Overlay`] steps draw on top,
 //! [`Crop`] cuts the output, so the renderer matches each group exhaustively and a primitive
 //! cannot be drawn in the wrong phase.
@@ -18,7 +18,7 @@
 //! # Ok::<(), cuelab_cue::CueError>(())
 //! ```
 //!
-//! Adding a primitive: write its struct (a [`Cue`] impl and its drawing method) in a module of
+//! Adding a primitive: write its struct (a `Cue` impl and its drawing method) in a module of
 //! its family, add a variant to its phase's enum and to the `kinds!` list (which declares
 //! [`Kind`] and [`Kind::ALL`] together); the compiler then asks for every match arm the new
 //! primitive needs: its kind, schema entry, construction, canonical text and drawing.
