@@ -20,16 +20,17 @@
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Module, Tensor};
-use candle_nn::{Conv2d, Conv2dConfig, Embedding, Linear};
+use candle_nn::{Conv2d, Conv2dConfig, Linear};
 use image::RgbImage;
 use serde_json::Value;
 
 use crate::bpe::BpeTokenizer;
+use crate::clip_text::{ClipTextShape, ClipTextTower};
 use crate::dtype::ModelDtype;
 use crate::error::{Error, Result, TensorContext};
 use crate::open_clip_vit::{VitCfg, VitTower};
 use crate::preprocess::{Pipeline, Preprocess};
-use crate::transformer::{causal_mask, linear3, softmax_f32, Act, Encoder, EncoderShape, Loader};
+use crate::transformer::{linear3, softmax_f32, Act, Loader};
 use crate::weights::Weights;
 use crate::{ImageEmbedder, ImageTextScorer};
 
@@ -437,12 +438,7 @@ pub struct ClipResnet {
     id: String,
     config: ClipResnetConfig,
     vision: Vision,
-    token_embedding: Embedding,
-    text_positions: Tensor,
-    text_encoder: Encoder,
-    final_norm: candle_nn::LayerNorm,
-    text_projection: Linear,
-    causal: Tensor,
+    text: ClipTextTower,
     logit_scale: f32,
     tokenizer: BpeTokenizer,
     preprocess: Preprocess,
@@ -535,35 +531,20 @@ impl ClipResnet {
             Some(v) => Vision::Vit(VitTower::load(&l, v, c.embed_dim, act)?),
             None => Self::load_resnet(&l, c)?,
         };
-        let dt = c.text_width;
-        let token_embedding =
-            Embedding::new(l.t("token_embedding.weight", &[c.vocab_size, dt])?, dt);
-        let text_positions = l.t("positional_embedding", &[c.context_length, dt])?;
-        let text_encoder = Encoder::load_openai(
+        let text = ClipTextTower::load_openai(
             &l,
-            "transformer.resblocks",
-            &EncoderShape {
+            &ClipTextShape {
+                vocab_size: c.vocab_size,
+                context: c.context_length,
+                width: c.text_width,
                 layers: c.text_layers,
-                d: dt,
-                ff: (dt as f64 * c.mlp_ratio) as usize,
                 heads: c.text_heads,
+                ff: (c.text_width as f64 * c.mlp_ratio) as usize,
                 eps: 1e-5,
-                act: if c.quick_gelu {
-                    Act::QuickGelu
-                } else {
-                    Act::Gelu
-                },
+                act,
+                embed_dim: c.embed_dim,
             },
         )?;
-        let final_norm = l.norm("ln_final", dt, 1e-5)?;
-        // `x @ text_projection`: stored (width, embed), a Linear wants (embed, width).
-        // stored as (in, out) for `x @ P`: its transpose is the linear weight, already in the
-        // layout `gemm_linear` would make
-        let proj = l
-            .t("text_projection", &[dt, c.embed_dim])?
-            .t()
-            .op("text_projection")?;
-        let text_projection = Linear::new(proj, None);
         let logit_scale = if l.has("logit_scale") {
             let t = l.t_any_f32("logit_scale")?;
             t.flatten_all()
@@ -574,7 +555,6 @@ impl ClipResnet {
         } else {
             100.0
         };
-        let causal = causal_mask(c.context_length, device).op("causal mask")?;
         let tokenizer = BpeTokenizer::openai()?.with_context(c.context_length);
         let preprocess =
             Preprocess::clip(pipeline.unwrap_or(Pipeline::Openai), c.image_size as u32);
@@ -595,12 +575,7 @@ impl ClipResnet {
             id,
             config,
             vision,
-            token_embedding,
-            text_positions,
-            text_encoder,
-            final_norm,
-            text_projection,
-            causal,
+            text,
             logit_scale,
             tokenizer,
             preprocess,
@@ -685,45 +660,7 @@ impl ClipResnet {
     /// Text embeddings (projected, not normalised) of a zero-padded id batch; pooled at the
     /// arg-max id of each row (the end-of-text token), as OpenAI CLIP does.
     pub fn encode_ids(&self, ids: &[u32], rows: usize, len: usize) -> Result<Vec<Vec<f32>>> {
-        if rows == 0 {
-            return Ok(Vec::new());
-        }
-        if len == 0 || len > self.config.context_length || ids.len() != rows * len {
-            return Err(Error::Invalid(format!(
-                "token batch {rows}x{len} does not fit the context of {}",
-                self.config.context_length
-            )));
-        }
-        if let Some(&bad) = ids.iter().find(|&&t| t as usize >= self.config.vocab_size) {
-            return Err(Error::Invalid(format!(
-                "token id {bad} is outside the vocabulary of {}",
-                self.config.vocab_size
-            )));
-        }
-        let index: Vec<u32> = (0..rows)
-            .map(|r| (r * len + crate::clip_vit::first_argmax(&ids[r * len..(r + 1) * len])) as u32)
-            .collect();
-        let input = Tensor::from_slice(ids, (rows, len), &self.device).op("token ids")?;
-        let pos = self.text_positions.narrow(0, 0, len).op("positions")?;
-        let mask = self
-            .causal
-            .narrow(0, 0, len)
-            .and_then(|m| m.narrow(1, 0, len))
-            .and_then(|m| m.contiguous())
-            .op("causal mask")?;
-        let d = self.config.text_width;
-        let index = Tensor::from_slice(&index, rows, &self.device).op("pool index")?;
-        self.token_embedding
-            .forward(&input)
-            .and_then(|h| h.broadcast_add(&pos))
-            .and_then(|h| self.text_encoder.forward(&h, Some(&mask)))
-            .and_then(|h| h.apply(&self.final_norm))
-            .and_then(|h| h.reshape((rows * len, d)))
-            .and_then(|h| h.index_select(&index, 0))
-            .and_then(|h| self.text_projection.forward(&h))
-            .and_then(|h| h.to_dtype(DType::F32))
-            .and_then(|h| h.to_vec2::<f32>())
-            .op("text tower")
+        self.text.encode_ids(ids, rows, len)
     }
 
     fn vision_forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {

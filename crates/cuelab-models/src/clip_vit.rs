@@ -8,16 +8,17 @@
 
 use std::path::Path;
 
-use candle_core::{DType, Device, Module, Tensor};
-use candle_nn::{Conv2d, Conv2dConfig, Embedding, Linear};
+use candle_core::{DType, Device, Tensor};
+use candle_nn::{Conv2d, Conv2dConfig, Linear};
 use image::RgbImage;
 use serde_json::Value;
 
+use crate::clip_text::{ClipTextShape, ClipTextTower, Pooling};
 use crate::dtype::ModelDtype;
 use crate::error::{Error, Result, TensorContext};
 use crate::preprocess::{Pipeline, Preprocess};
 use crate::tokenize::TextTokenizer;
-use crate::transformer::{causal_mask, conv, Act, Encoder, EncoderShape, Loader};
+use crate::transformer::{conv, Act, Encoder, EncoderShape, Loader};
 use crate::weights::Weights;
 use crate::{ImageEmbedder, ImageTextScorer};
 
@@ -197,18 +198,13 @@ impl ClipVitConfig {
 pub struct ClipVit {
     id: String,
     config: ClipVitConfig,
-    token_embedding: Embedding,
-    text_positions: Tensor,
-    text_encoder: Encoder,
-    final_norm: candle_nn::LayerNorm,
+    text: ClipTextTower,
     patch: Conv2d,
     class_embedding: Tensor,
     vision_positions: Tensor,
     pre_norm: candle_nn::LayerNorm,
     vision_encoder: Encoder,
     post_norm: candle_nn::LayerNorm,
-    causal: Tensor,
-    text_projection: Linear,
     visual_projection: Linear,
     logit_scale: f32,
     tokenizer: TextTokenizer,
@@ -259,30 +255,25 @@ impl ClipVit {
         let c = &config;
         let l = Loader::new(&weights, device, dtype.candle());
         let (dt, dv, p) = (c.text_hidden, c.vision_hidden, c.patch_size);
-        let token_embedding = Embedding::new(
-            l.t(
-                "text_model.embeddings.token_embedding.weight",
-                &[c.vocab_size, dt],
-            )?,
-            dt,
-        );
-        let text_positions = l.t(
-            "text_model.embeddings.position_embedding.weight",
-            &[c.text_positions, dt],
-        )?;
-        let text_encoder = Encoder::load_clip(
+        let pooling = match c.eos_token_id {
+            Some(eos) if eos != 2 => Pooling::FirstEos(eos),
+            _ => Pooling::ArgMax,
+        };
+        let text = ClipTextTower::load_hf(
             &l,
-            "text_model.encoder.layers",
-            &EncoderShape {
+            &ClipTextShape {
+                vocab_size: c.vocab_size,
+                context: c.text_positions,
+                width: dt,
                 layers: c.text_layers,
-                d: dt,
-                ff: c.text_intermediate,
                 heads: c.text_heads,
+                ff: c.text_intermediate,
                 eps: c.text_eps,
                 act: c.text_act,
+                embed_dim: c.projection_dim,
             },
+            pooling,
         )?;
-        let final_norm = l.norm("text_model.final_layer_norm", dt, c.text_eps)?;
         let patch = l.conv2d(
             "vision_model.embeddings.patch_embedding",
             [dv, 3, p, p],
@@ -316,7 +307,6 @@ impl ClipVit {
             },
         )?;
         let post_norm = l.norm("vision_model.post_layernorm", dv, c.vision_eps)?;
-        let text_projection = l.linear_no_bias("text_projection", dt, c.projection_dim)?;
         let visual_projection = l.linear_no_bias("visual_projection", dv, c.projection_dim)?;
         let logit_scale = if l.has("logit_scale") {
             l.t_f32("logit_scale", &[])?
@@ -326,7 +316,6 @@ impl ClipVit {
         } else {
             100.0
         };
-        let causal = causal_mask(c.text_positions, device).op("causal mask")?;
         let id = format!(
             "clip-vit:{}@{}{}",
             dir.file_name()
@@ -338,18 +327,13 @@ impl ClipVit {
         Ok(ClipVit {
             id,
             config,
-            token_embedding,
-            text_positions,
-            text_encoder,
-            final_norm,
+            text,
             patch,
             class_embedding,
             vision_positions,
             pre_norm,
             vision_encoder,
             post_norm,
-            causal,
-            text_projection,
             visual_projection,
             logit_scale,
             tokenizer,
@@ -397,47 +381,10 @@ impl ClipVit {
             .op("image embeddings")
     }
 
-    /// Text embeddings (projected, not normalised) of a padded id batch.
+    /// Text embeddings (projected, not normalised) of a padded id batch, pooled at the first
+    /// `eos_token_id` (or the arg-max id for legacy configs, `eos_token_id: 2`).
     pub fn encode_ids(&self, ids: &[u32], rows: usize, len: usize) -> Result<Vec<Vec<f32>>> {
-        if rows == 0 {
-            return Ok(Vec::new());
-        }
-        if len == 0 || len > self.config.text_positions || ids.len() != rows * len {
-            return Err(Error::Invalid(format!(
-                "token batch {rows}x{len} does not fit the context of {}",
-                self.config.text_positions
-            )));
-        }
-        if let Some(&bad) = ids.iter().find(|&&t| t as usize >= self.config.vocab_size) {
-            return Err(Error::Invalid(format!(
-                "token id {bad} is outside the vocabulary of {}",
-                self.config.vocab_size
-            )));
-        }
-        // Pool position per row: first eos (transformers), or arg-max for legacy configs.
-        let mut index = Vec::with_capacity(rows);
-        for r in 0..rows {
-            let row = &ids[r * len..(r + 1) * len];
-            let pos = match self.config.eos_token_id {
-                Some(eos) if eos != 2 => row.iter().position(|&t| t == eos),
-                _ => None,
-            }
-            .unwrap_or_else(|| first_argmax(row));
-            index.push((r * len + pos) as u32);
-        }
-        let input = Tensor::from_slice(ids, (rows, len), &self.device).op("token ids")?;
-        let hidden = self.text_forward(&input, len).op("text tower")?;
-        let d = self.config.text_hidden;
-        let index = Tensor::from_slice(&index, rows, &self.device).op("pool index")?;
-        let pooled = hidden
-            .reshape((rows * len, d))
-            .and_then(|h| h.index_select(&index, 0))
-            .and_then(|h| self.text_projection.forward(&h))
-            .op("text pooling")?;
-        pooled
-            .to_dtype(DType::F32)
-            .and_then(|t| t.to_vec2::<f32>())
-            .op("text embeddings")
+        self.text.encode_ids(ids, rows, len)
     }
 }
 
@@ -456,30 +403,6 @@ impl ClipVit {
             .apply(&self.post_norm)?
             .apply(&self.visual_projection)
     }
-
-    fn text_forward(&self, ids: &Tensor, len: usize) -> candle_core::Result<Tensor> {
-        let pos = self.text_positions.narrow(0, 0, len)?;
-        let h = self.token_embedding.forward(ids)?.broadcast_add(&pos)?;
-        let mask = self
-            .causal
-            .narrow(0, 0, len)?
-            .narrow(1, 0, len)?
-            .contiguous()?;
-        self.text_encoder
-            .forward(&h, Some(&mask))?
-            .apply(&self.final_norm)
-    }
-}
-
-/// Index of the first largest id in a row (the end-of-text token, the highest id in CLIP's vocab).
-pub(crate) fn first_argmax(row: &[u32]) -> usize {
-    let mut best = 0;
-    for (i, &t) in row.iter().enumerate() {
-        if t > row[best] {
-            best = i;
-        }
-    }
-    best
 }
 
 impl ImageEmbedder for ClipVit {

@@ -17,6 +17,7 @@
 pub mod bpe;
 pub mod cache;
 pub mod clip_resnet;
+mod clip_text;
 pub mod clip_vit;
 pub mod dinov2;
 pub mod dtype;
