@@ -22,10 +22,12 @@ use std::path::{Path, PathBuf};
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{Conv2d, Conv2dConfig, Linear};
 use image::RgbImage;
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::bpe::BpeTokenizer;
 use crate::clip_text::{ClipTextShape, ClipTextTower};
+use crate::config;
 use crate::dtype::ModelDtype;
 use crate::error::{Error, Result, TensorContext};
 use crate::open_clip_vit::{VitCfg, VitTower};
@@ -115,123 +117,100 @@ impl ClipResnetConfig {
         })
     }
 
-    /// Parse an `open_clip_config.json` (`{"model_cfg": {...}}` or a bare model config).
+    /// Parse an `open_clip_config.json` (`{"model_cfg": {...}}` or a bare model config) and
+    /// [validate](Self::validate) it.
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let root: Value = serde_json::from_str(&text).map_err(|e| Error::Config {
-            path: path.to_path_buf(),
-            key: String::new(),
-            message: e.to_string(),
-        })?;
-        Self::from_value(path, &root)
+        Self::from_value(path, &config::read_json(path)?)
     }
 
-    /// Parse an already-read open_clip config; `path` is only used in errors.
+    /// Parse an already-read open_clip config and [validate](Self::validate) it; `path` is only
+    /// used in errors. Keys are named `model_cfg.…` in errors whether or not the file nests the
+    /// model config under `model_cfg`.
     pub fn from_value(path: &Path, root: &Value) -> Result<Self> {
         let cfg = root.get("model_cfg").unwrap_or(root);
-        let err = |key: &str, message: String| Error::Config {
-            path: path.to_path_buf(),
-            key: key.to_string(),
-            message,
-        };
-        let int = |sec: Option<&Value>, name: &str, key: &str, default: Option<usize>| match sec
-            .and_then(|s| s.get(key))
-        {
-            None | Some(Value::Null) => default.ok_or_else(|| err(name, "missing".into())),
-            Some(v) => v
-                .as_u64()
-                .map(|x| x as usize)
-                .ok_or_else(|| err(name, format!("expected a non-negative integer, got {v}"))),
-        };
-        let vision = cfg.get("vision_cfg");
-        let text = cfg.get("text_cfg");
-        let mut vit = None;
-        let layers = match vision.and_then(|v| v.get("layers")) {
+        let file: OpenClipModelCfg = config::section(path, "model_cfg", cfg)?;
+        let vision = cfg.get("vision_cfg").unwrap_or(&Value::Null);
+        let (vit, resnet) = match vision.get("layers") {
             Some(Value::Number(_)) => {
-                vit = vision.map(|v| VitCfg::from_value(path, v)).transpose()?;
-                [0; 4]
+                let v = VitCfg::from_value(path, vision)?;
+                // The ResNet-only fields repeat the ViT's sizes (they are unused).
+                let sizes = ResnetVisionCfg {
+                    layers: [0; 4],
+                    image_size: v.image_size,
+                    width: v.width,
+                    head_width: v.head_width,
+                };
+                (Some(v), sizes)
             }
             Some(Value::Array(a)) if a.len() == 4 => {
-                let mut out = [0usize; 4];
-                for (o, v) in out.iter_mut().zip(a) {
-                    *o = v.as_u64().ok_or_else(|| {
-                        err("model_cfg.vision_cfg.layers", format!("bad entry {v}"))
-                    })? as usize;
-                }
-                out
+                (None, config::section(path, "model_cfg.vision_cfg", vision)?)
             }
-            Some(v) => {
+            Some(v) if !v.is_null() => {
                 return Err(Error::UnsupportedArchitecture {
                     path: path.to_path_buf(),
                     architecture: format!("open_clip vision_cfg with layers = {v}"),
                     supported: "ResNet CLIP (vision_cfg.layers = [a, b, c, d])".into(),
                 })
             }
-            None => return Err(err("model_cfg.vision_cfg.layers", "missing".into())),
+            _ => {
+                return Err(config::invalid(
+                    path,
+                    "model_cfg.vision_cfg.layers",
+                    "missing",
+                ))
+            }
         };
-        let mlp_ratio = text
-            .and_then(|t| t.get("mlp_ratio"))
-            .and_then(Value::as_f64)
-            .unwrap_or(4.0);
+        let t = file.text_cfg;
         let c = ClipResnetConfig {
-            embed_dim: int(Some(cfg), "model_cfg.embed_dim", "embed_dim", None)?,
-            quick_gelu: cfg
-                .get("quick_gelu")
-                .and_then(Value::as_bool)
-                .unwrap_or(false),
-            image_size: int(
-                vision,
-                "model_cfg.vision_cfg.image_size",
-                "image_size",
-                Some(224),
-            )?,
-            layers,
-            width: int(vision, "model_cfg.vision_cfg.width", "width", Some(64))?,
-            head_width: int(
-                vision,
-                "model_cfg.vision_cfg.head_width",
-                "head_width",
-                Some(64),
-            )?,
-            context_length: int(
-                text,
-                "model_cfg.text_cfg.context_length",
-                "context_length",
-                Some(77),
-            )?,
-            vocab_size: int(
-                text,
-                "model_cfg.text_cfg.vocab_size",
-                "vocab_size",
-                Some(49408),
-            )?,
-            text_width: int(text, "model_cfg.text_cfg.width", "width", Some(512))?,
-            text_heads: int(text, "model_cfg.text_cfg.heads", "heads", Some(8))?,
-            text_layers: int(text, "model_cfg.text_cfg.layers", "layers", Some(12))?,
-            mlp_ratio,
+            embed_dim: file.embed_dim,
+            quick_gelu: file.quick_gelu,
+            image_size: resnet.image_size,
+            layers: resnet.layers,
+            width: resnet.width,
+            head_width: resnet.head_width,
+            context_length: t.context_length,
+            vocab_size: t.vocab_size,
+            text_width: t.width,
+            text_heads: t.heads,
+            text_layers: t.layers,
+            mlp_ratio: t.mlp_ratio,
             vit,
         };
-        c.check(path)?;
+        c.validate(path)?;
         Ok(c)
     }
 
-    fn check(&self, path: &Path) -> Result<()> {
-        let bad = |key: &str, message: &str| {
-            Err(Error::Config {
-                path: path.to_path_buf(),
-                key: key.into(),
-                message: message.into(),
-            })
-        };
-        if self.text_heads == 0 || !self.text_width.is_multiple_of(self.text_heads) {
-            return bad("model_cfg.text_cfg.heads", "must divide text_cfg.width");
+    /// Refuse sizes no open_clip model can have, naming the key of the file at `path`: text heads
+    /// that are zero or do not divide the text width, zero context, vocabulary or embedding sizes,
+    /// a non-positive MLP ratio; for a ResNet tower an odd stem width, a head width that does not
+    /// divide `32 * width`, an image size that is not a multiple of 32 (a ViT tower is checked by
+    /// [`VitCfg::validate`]).
+    pub fn validate(&self, path: &Path) -> Result<()> {
+        config::check_heads(
+            path,
+            "model_cfg.text_cfg.heads",
+            self.text_heads,
+            "text_cfg.width",
+            self.text_width,
+        )?;
+        config::check_positive(
+            path,
+            "model_cfg.text_cfg.context_length",
+            self.context_length,
+        )?;
+        config::check_positive(path, "model_cfg.text_cfg.vocab_size", self.vocab_size)?;
+        config::check_positive(path, "model_cfg.embed_dim", self.embed_dim)?;
+        if !(self.mlp_ratio > 0.0 && self.mlp_ratio.is_finite()) {
+            return Err(config::invalid(
+                path,
+                "model_cfg.text_cfg.mlp_ratio",
+                "must be a positive number",
+            ));
         }
-        if self.vit.is_some() {
-            return Ok(());
+        if let Some(vit) = &self.vit {
+            return vit.validate(path);
         }
+        let bad = |key: &str, message: &str| Err(config::invalid(path, key, message));
         let embed = self.width * 32;
         if self.width < 2 || !self.width.is_multiple_of(2) {
             return bad("model_cfg.vision_cfg.width", "must be an even number >= 2");
@@ -245,10 +224,64 @@ impl ClipResnetConfig {
                 "must be a multiple of 32",
             );
         }
-        if self.text_heads == 0 || !self.text_width.is_multiple_of(self.text_heads) {
-            return bad("model_cfg.text_cfg.heads", "must divide text_cfg.width");
-        }
         Ok(())
+    }
+}
+
+/// The keys of an open_clip `model_cfg` read here (open_clip's defaults where it has them).
+#[derive(Debug, Deserialize)]
+struct OpenClipModelCfg {
+    /// Required: open_clip has no default either.
+    embed_dim: usize,
+    #[serde(default)]
+    quick_gelu: bool,
+    #[serde(default)]
+    text_cfg: OpenClipTextCfg,
+}
+
+/// `model_cfg.text_cfg` (open_clip's `CLIPTextCfg` defaults).
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+struct OpenClipTextCfg {
+    context_length: usize,
+    vocab_size: usize,
+    width: usize,
+    heads: usize,
+    layers: usize,
+    mlp_ratio: f64,
+}
+
+impl Default for OpenClipTextCfg {
+    fn default() -> Self {
+        OpenClipTextCfg {
+            context_length: 77,
+            vocab_size: 49408,
+            width: 512,
+            heads: 8,
+            layers: 12,
+            mlp_ratio: 4.0,
+        }
+    }
+}
+
+/// `model_cfg.vision_cfg` of a ResNet tower (`layers` is a list of four block counts).
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+struct ResnetVisionCfg {
+    layers: [usize; 4],
+    image_size: usize,
+    width: usize,
+    head_width: usize,
+}
+
+impl Default for ResnetVisionCfg {
+    fn default() -> Self {
+        ResnetVisionCfg {
+            layers: [0; 4],
+            image_size: 224,
+            width: 64,
+            head_width: 64,
+        }
     }
 }
 

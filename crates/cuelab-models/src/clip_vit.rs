@@ -11,9 +11,11 @@ use std::path::Path;
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{Conv2d, Conv2dConfig, Linear};
 use image::RgbImage;
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::clip_text::{ClipTextShape, ClipTextTower, Pooling};
+use crate::config;
 use crate::dtype::ModelDtype;
 use crate::error::{Error, Result, TensorContext};
 use crate::preprocess::{Pipeline, Preprocess};
@@ -68,66 +70,97 @@ pub struct ClipVitConfig {
     pub vision_eps: f64,
 }
 
-fn get_usize(path: &Path, root: &Value, section: &str, key: &str, default: usize) -> Result<usize> {
-    let sec = if section.is_empty() {
-        Some(root)
-    } else {
-        root.get(section)
-    };
-    match sec.and_then(|s| s.get(key)) {
-        None | Some(Value::Null) => Ok(default),
-        Some(v) => v.as_u64().map(|x| x as usize).ok_or_else(|| Error::Config {
-            path: path.to_path_buf(),
-            key: if section.is_empty() {
-                key.to_string()
-            } else {
-                format!("{section}.{key}")
-            },
-            message: format!("expected a non-negative integer, got {v}"),
-        }),
+/// `text_config` of a HF CLIP `config.json`, with transformers' `CLIPTextConfig` defaults.
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+struct HfClipText {
+    hidden_size: usize,
+    intermediate_size: usize,
+    num_hidden_layers: usize,
+    num_attention_heads: usize,
+    max_position_embeddings: usize,
+    vocab_size: usize,
+    /// Any JSON value: only a non-negative integer selects first-eos pooling.
+    eos_token_id: Option<Value>,
+    hidden_act: String,
+    layer_norm_eps: f64,
+}
+
+impl Default for HfClipText {
+    fn default() -> Self {
+        HfClipText {
+            hidden_size: 512,
+            intermediate_size: 2048,
+            num_hidden_layers: 12,
+            num_attention_heads: 8,
+            max_position_embeddings: 77,
+            vocab_size: 49408,
+            eos_token_id: None,
+            hidden_act: "quick_gelu".into(),
+            layer_norm_eps: 1e-5,
+        }
     }
 }
 
-fn get_act(path: &Path, root: &Value, section: &str) -> Result<Act> {
-    let act = root
-        .get(section)
-        .and_then(|s| s.get("hidden_act"))
-        .and_then(Value::as_str)
-        .unwrap_or("quick_gelu");
-    Act::parse(act).ok_or_else(|| Error::Config {
-        path: path.to_path_buf(),
-        key: format!("{section}.hidden_act"),
-        message: format!(
-            "activation `{act}` is not supported (quick_gelu, gelu, gelu_pytorch_tanh)"
-        ),
-    })
+/// `vision_config` of a HF CLIP `config.json`, with transformers' `CLIPVisionConfig` defaults.
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+struct HfClipVision {
+    hidden_size: usize,
+    intermediate_size: usize,
+    num_hidden_layers: usize,
+    num_attention_heads: usize,
+    image_size: usize,
+    patch_size: usize,
+    hidden_act: String,
+    layer_norm_eps: f64,
 }
 
-fn get_eps(root: &Value, section: &str) -> f64 {
-    root.get(section)
-        .and_then(|s| s.get("layer_norm_eps"))
-        .and_then(Value::as_f64)
-        .unwrap_or(1e-5)
+impl Default for HfClipVision {
+    fn default() -> Self {
+        HfClipVision {
+            hidden_size: 768,
+            intermediate_size: 3072,
+            num_hidden_layers: 12,
+            num_attention_heads: 12,
+            image_size: 224,
+            patch_size: 32,
+            hidden_act: "quick_gelu".into(),
+            layer_norm_eps: 1e-5,
+        }
+    }
+}
+
+/// The keys of a HF CLIP `config.json` this crate reads.
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+struct HfClipFile {
+    projection_dim: usize,
+    text_config: HfClipText,
+    vision_config: HfClipVision,
+}
+
+impl Default for HfClipFile {
+    fn default() -> Self {
+        HfClipFile {
+            projection_dim: 512,
+            text_config: HfClipText::default(),
+            vision_config: HfClipVision::default(),
+        }
+    }
 }
 
 impl ClipVitConfig {
-    /// Parse a HF CLIP `config.json` (transformers defaults for absent keys).
+    /// Parse a HF CLIP `config.json` (transformers defaults for absent keys) and
+    /// [validate](Self::validate) it.
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let root: Value = serde_json::from_str(&text).map_err(|e| Error::Config {
-            path: path.to_path_buf(),
-            key: String::new(),
-            message: e.to_string(),
-        })?;
-        Self::from_value(path, &root)
+        Self::from_value(path, &config::read_json(path)?)
     }
 
-    /// Parse an already-read config value; `path` is only used in errors.
+    /// Parse an already-read config value and [validate](Self::validate) it; `path` is only
+    /// used in errors.
     pub fn from_value(path: &Path, root: &Value) -> Result<Self> {
-        let model_type = root.get("model_type").and_then(Value::as_str).unwrap_or("");
+        let model_type = config::model_type(root).unwrap_or("");
         if model_type != "clip" {
             return Err(Error::UnsupportedArchitecture {
                 path: path.to_path_buf(),
@@ -135,61 +168,67 @@ impl ClipVitConfig {
                 supported: "clip".into(),
             });
         }
-        let t = "text_config";
-        let v = "vision_config";
-        let eos = match root.get(t).and_then(|s| s.get("eos_token_id")) {
-            Some(Value::Number(n)) => n.as_u64().map(|x| x as u32),
-            _ => None,
+        let HfClipFile {
+            projection_dim,
+            text_config: t,
+            vision_config: v,
+        } = config::section(path, "", root)?;
+        let c = ClipVitConfig {
+            text_hidden: t.hidden_size,
+            text_intermediate: t.intermediate_size,
+            text_layers: t.num_hidden_layers,
+            text_heads: t.num_attention_heads,
+            text_positions: t.max_position_embeddings,
+            vocab_size: t.vocab_size,
+            eos_token_id: t.eos_token_id.and_then(|e| e.as_u64()).map(|x| x as u32),
+            vision_hidden: v.hidden_size,
+            vision_intermediate: v.intermediate_size,
+            vision_layers: v.num_hidden_layers,
+            vision_heads: v.num_attention_heads,
+            image_size: v.image_size,
+            patch_size: v.patch_size,
+            projection_dim,
+            text_act: config::activation(path, "text_config.hidden_act", &t.hidden_act)?,
+            vision_act: config::activation(path, "vision_config.hidden_act", &v.hidden_act)?,
+            text_eps: t.layer_norm_eps,
+            vision_eps: v.layer_norm_eps,
         };
-        Ok(ClipVitConfig {
-            text_hidden: get_usize(path, root, t, "hidden_size", 512)?,
-            text_intermediate: get_usize(path, root, t, "intermediate_size", 2048)?,
-            text_layers: get_usize(path, root, t, "num_hidden_layers", 12)?,
-            text_heads: get_usize(path, root, t, "num_attention_heads", 8)?,
-            text_positions: get_usize(path, root, t, "max_position_embeddings", 77)?,
-            vocab_size: get_usize(path, root, t, "vocab_size", 49408)?,
-            eos_token_id: eos,
-            vision_hidden: get_usize(path, root, v, "hidden_size", 768)?,
-            vision_intermediate: get_usize(path, root, v, "intermediate_size", 3072)?,
-            vision_layers: get_usize(path, root, v, "num_hidden_layers", 12)?,
-            vision_heads: get_usize(path, root, v, "num_attention_heads", 12)?,
-            image_size: get_usize(path, root, v, "image_size", 224)?,
-            patch_size: get_usize(path, root, v, "patch_size", 32)?,
-            projection_dim: get_usize(path, root, "", "projection_dim", 512)?,
-            text_act: get_act(path, root, t)?,
-            vision_act: get_act(path, root, v)?,
-            text_eps: get_eps(root, t),
-            vision_eps: get_eps(root, v),
-        })
+        c.validate(path)?;
+        Ok(c)
     }
 
-    fn check(&self, path: &Path) -> Result<()> {
-        let bad = |key: &str, message: &str| {
-            Err(Error::Config {
-                path: path.to_path_buf(),
-                key: key.into(),
-                message: message.into(),
-            })
-        };
-        if self.text_heads == 0 || !self.text_hidden.is_multiple_of(self.text_heads) {
-            return bad(
-                "text_config.num_attention_heads",
-                "must divide text_config.hidden_size",
-            );
-        }
-        if self.vision_heads == 0 || !self.vision_hidden.is_multiple_of(self.vision_heads) {
-            return bad(
-                "vision_config.num_attention_heads",
-                "must divide vision_config.hidden_size",
-            );
-        }
-        if self.patch_size == 0 || !self.image_size.is_multiple_of(self.patch_size) {
-            return bad(
-                "vision_config.patch_size",
-                "must divide vision_config.image_size",
-            );
-        }
-        Ok(())
+    /// Refuse sizes no CLIP can have, naming the key of the file at `path`: heads that are zero or
+    /// do not divide their tower's width, a patch size that does not divide the image size, and
+    /// zero context, vocabulary or projection sizes.
+    pub fn validate(&self, path: &Path) -> Result<()> {
+        config::check_heads(
+            path,
+            "text_config.num_attention_heads",
+            self.text_heads,
+            "text_config.hidden_size",
+            self.text_hidden,
+        )?;
+        config::check_heads(
+            path,
+            "vision_config.num_attention_heads",
+            self.vision_heads,
+            "vision_config.hidden_size",
+            self.vision_hidden,
+        )?;
+        config::check_patch(
+            path,
+            "vision_config.patch_size",
+            self.patch_size,
+            "vision_config.image_size",
+            self.image_size,
+        )?;
+        config::check_positive(
+            path,
+            "text_config.max_position_embeddings",
+            self.text_positions,
+        )?;
+        config::check_positive(path, "text_config.vocab_size", self.vocab_size)?;
+        config::check_positive(path, "projection_dim", self.projection_dim)
     }
 }
 
@@ -230,7 +269,6 @@ impl ClipVit {
     ) -> Result<Self> {
         let config_path = dir.join("config.json");
         let config = ClipVitConfig::from_file(&config_path)?;
-        config.check(&config_path)?;
         let weights = Weights::load(&dir.join("model.safetensors"), device)?;
         let tokenizer_path = dir.join("tokenizer.json");
         let tokenizer = TextTokenizer::from_file(&tokenizer_path, config.text_positions)?;

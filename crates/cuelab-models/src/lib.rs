@@ -19,6 +19,7 @@ pub mod cache;
 pub mod clip_resnet;
 mod clip_text;
 pub mod clip_vit;
+mod config;
 pub mod dinov2;
 pub mod dtype;
 pub mod error;
@@ -234,18 +235,8 @@ fn model_type(dir: &std::path::Path) -> Result<String> {
 }
 
 fn model_type_of(config_path: &std::path::Path) -> Result<String> {
-    let text = std::fs::read_to_string(config_path).map_err(|source| Error::Io {
-        path: config_path.to_path_buf(),
-        source,
-    })?;
-    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| Error::Config {
-        path: config_path.to_path_buf(),
-        key: String::new(),
-        message: e.to_string(),
-    })?;
-    Ok(value
-        .get("model_type")
-        .and_then(|v| v.as_str())
+    let value = config::read_json(config_path)?;
+    Ok(config::model_type(&value)
         .unwrap_or("<no model_type>")
         .to_string())
 }
