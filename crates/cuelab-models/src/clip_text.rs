@@ -1,5 +1,5 @@
 //! CLIP's text tower, shared by the Hugging Face layout ([`crate::clip_vit`]) and the OpenAI /
-//! open_clip state-dict layout ([`crate::clip_resnet`]): token embeddings plus learned absolute
+//! open_clip state-dict layout ([`crate::open_clip`]): token embeddings plus learned absolute
 //! positions, a causal pre-norm transformer, the final LayerNorm, one pooled position per row (the
 //! end-of-text token), and a projection without bias into the shared image-text space.
 //!

@@ -18,6 +18,7 @@ use crate::clip_text::{ClipTextShape, ClipTextTower, Pooling};
 use crate::config;
 use crate::dtype::ModelDtype;
 use crate::error::{Error, Result, TensorContext};
+use crate::load::{model_id, LoadOptions};
 use crate::preprocess::{Pipeline, Preprocess};
 use crate::tokenize::TextTokenizer;
 use crate::transformer::{conv, Act, Encoder, EncoderShape, Loader};
@@ -253,20 +254,11 @@ pub struct ClipVit {
 }
 
 impl ClipVit {
-    /// Load from a HF-layout directory in f32. `preprocess` overrides the default (`hf` for this
-    /// layout; the crop size always comes from the model's image size).
-    pub fn load(dir: &Path, pipeline: Option<Pipeline>, device: &Device) -> Result<Self> {
-        Self::load_with_dtype(dir, pipeline, device, ModelDtype::F32)
-    }
-
-    /// [`load`](Self::load) with the weights stored and matrix products run in `dtype`; the id
+    /// Load from a HF-layout directory. `opts.pipeline` overrides the default preprocessing
+    /// (`hf` for this layout; the crop size always comes from the model's image size); the id
     /// gets the dtype's [suffix](ModelDtype::id_suffix).
-    pub fn load_with_dtype(
-        dir: &Path,
-        pipeline: Option<Pipeline>,
-        device: &Device,
-        dtype: ModelDtype,
-    ) -> Result<Self> {
+    pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Self> {
+        let (pipeline, device, dtype) = (opts.pipeline, &opts.device, opts.dtype);
         let config_path = dir.join("config.json");
         let config = ClipVitConfig::from_file(&config_path)?;
         let weights = Weights::load(&dir.join("model.safetensors"), device)?;
@@ -354,14 +346,7 @@ impl ClipVit {
         } else {
             100.0
         };
-        let id = format!(
-            "clip-vit:{}@{}{}",
-            dir.file_name()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            &weights.sha256()[..16],
-            dtype.id_suffix()
-        );
+        let id = model_id("clip-vit", dir, &weights, dtype);
         Ok(ClipVit {
             id,
             config,

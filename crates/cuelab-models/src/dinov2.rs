@@ -16,8 +16,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::config;
-use crate::dtype::ModelDtype;
 use crate::error::{Error, Result, TensorContext};
+use crate::load::{model_id, LoadOptions};
 use crate::preprocess::{Pipeline, Preprocess};
 use crate::transformer::{attention, conv, gemm_linear, linear3, Loader};
 use crate::weights::Weights;
@@ -241,17 +241,13 @@ fn bicubic_matrix(inp: usize, out: usize, antialias: bool) -> Vec<f64> {
 }
 
 impl Dinov2 {
-    /// Load a HF-layout DINOv2 directory (`config.json` + `model.safetensors`). The preprocessing
-    /// is `BitImageProcessor`'s (shorter side 256, crop 224) unless `preprocessor_config.json`
-    /// says otherwise.
-    pub fn load(dir: &Path, device: &Device) -> Result<Self> {
-        Self::load_with_dtype(dir, device, ModelDtype::F32)
-    }
-
-    /// [`load`](Self::load) with the weights stored and matrix products run in `dtype`; the id
-    /// gets the dtype's [suffix](ModelDtype::id_suffix). The position embeddings are resized in
-    /// f64/f32 on the host before the cast.
-    pub fn load_with_dtype(dir: &Path, device: &Device, dtype: ModelDtype) -> Result<Self> {
+    /// Load a HF-layout DINOv2 directory (`config.json` + `model.safetensors`) on `opts.device`
+    /// in `opts.dtype` (the id gets the dtype's [suffix](crate::ModelDtype::id_suffix); the position
+    /// embeddings are resized in f64/f32 on the host before the cast). The preprocessing is
+    /// `BitImageProcessor`'s (shorter side 256, crop 224) unless `preprocessor_config.json` says
+    /// otherwise; `opts.pipeline` is not used.
+    pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Self> {
+        let (device, dtype) = (&opts.device, opts.dtype);
         let config_path = dir.join("config.json");
         let value = config::read_json(&config_path)?;
         let cfg = Dinov2Config::from_value(&config_path, &value)?;
@@ -336,14 +332,7 @@ impl Dinov2 {
             });
         }
         let norm = l.norm("layernorm", d, cfg.eps)?;
-        let id = format!(
-            "dinov2:{}@{}{}",
-            dir.file_name()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            &weights.sha256()[..16],
-            dtype.id_suffix()
-        );
+        let id = model_id("dinov2", dir, &weights, dtype);
         Ok(Dinov2 {
             id,
             config: cfg,

@@ -21,6 +21,7 @@ use serde_json::Value;
 use crate::config;
 use crate::dtype::ModelDtype;
 use crate::error::{Error, Result, TensorContext};
+use crate::load::{model_id, LoadOptions};
 use crate::preprocess::{Pipeline, Preprocess};
 use crate::siglip_tokenizer::SiglipTokenizer;
 use crate::transformer::{
@@ -183,14 +184,11 @@ pub struct SiglipVision {
 
 impl SiglipVision {
     /// Load the image tower from a HF-layout directory (`model_type` `siglip` or
-    /// `siglip_vision_model`).
-    pub fn load(dir: &Path, device: &Device) -> Result<Self> {
-        Self::load_with_dtype(dir, device, ModelDtype::F32)
-    }
-
-    /// [`load`](Self::load) with the weights stored and matrix products run in `dtype`; the id
-    /// gets the dtype's [suffix](ModelDtype::id_suffix).
-    pub fn load_with_dtype(dir: &Path, device: &Device, dtype: ModelDtype) -> Result<Self> {
+    /// `siglip_vision_model`) on `opts.device` in `opts.dtype` (the id gets the dtype's
+    /// [suffix](ModelDtype::id_suffix)). The preprocessing is always `SiglipImageProcessor`'s;
+    /// `opts.pipeline` is not used.
+    pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Self> {
+        let (device, dtype) = (&opts.device, opts.dtype);
         let config_path = dir.join("config.json");
         let config =
             SiglipVisionConfig::from_value(&config_path, &config::read_json(&config_path)?)?;
@@ -267,14 +265,7 @@ impl SiglipVision {
             std: [0.5; 3],
             squash: true,
         };
-        let id = format!(
-            "siglip-vision:{}@{}{}",
-            dir.file_name()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            &weights.sha256()[..16],
-            dtype.id_suffix()
-        );
+        let id = model_id("siglip-vision", dir, weights, dtype);
         Ok(SiglipVision {
             id,
             hidden: d,
@@ -587,13 +578,11 @@ const TEXT_BATCH: usize = 32;
 impl Siglip {
     /// Load a full SigLIP checkpoint (`model_type: "siglip"`, `config.json` + `model.safetensors`
     /// with both towers, and `spiece.model` or `tokenizer.json`).
-    pub fn load(dir: &Path, device: &Device) -> Result<Self> {
-        Self::load_with_dtype(dir, device, ModelDtype::F32)
-    }
-
-    /// [`load`](Self::load) with the weights stored and matrix products run in `dtype` (both
-    /// towers); the id gets the dtype's [suffix](ModelDtype::id_suffix).
-    pub fn load_with_dtype(dir: &Path, device: &Device, dtype: ModelDtype) -> Result<Self> {
+    ///
+    /// Both towers run on `opts.device` in `opts.dtype` (the id gets the dtype's
+    /// [suffix](ModelDtype::id_suffix)); `opts.pipeline` is not used.
+    pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Self> {
+        let (device, dtype) = (&opts.device, opts.dtype);
         let config_path = dir.join("config.json");
         let root = config::read_json(&config_path)?;
         match config::model_type(&root) {
@@ -638,14 +627,7 @@ impl Siglip {
         };
         let logit_scale = scalar("logit_scale")?.exp();
         let logit_bias = scalar("logit_bias")?;
-        let id = format!(
-            "siglip:{}@{}{}",
-            dir.file_name()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            &weights.sha256()[..16],
-            dtype.id_suffix()
-        );
+        let id = model_id("siglip", dir, &weights, dtype);
         Ok(Siglip {
             id,
             vision,

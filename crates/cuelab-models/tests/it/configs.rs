@@ -5,9 +5,9 @@
 use std::path::{Path, PathBuf};
 
 use crate::fixtures::data;
-use cuelab_models::clip_resnet::ClipResnetConfig;
 use cuelab_models::clip_vit::ClipVitConfig;
 use cuelab_models::dinov2::Dinov2Config;
+use cuelab_models::open_clip::OpenClipConfig;
 use cuelab_models::siglip::{SiglipTextConfig, SiglipVisionConfig};
 use cuelab_models::{load_embedder, load_scorer, Error, LoadOptions};
 use serde_json::{json, Value};
@@ -215,7 +215,7 @@ fn open_clip_bad_sizes_name_the_key() {
     let tmp = edited("clip-rn-tiny", "open_clip_config.json", |v| {
         v["model_cfg"]["text_cfg"]["heads"] = json!(3);
     });
-    let err = ClipResnetConfig::from_file(&file(tmp.path())).expect_err("8 / 3");
+    let err = OpenClipConfig::from_file(&file(tmp.path())).expect_err("8 / 3");
     config_key(&err, &file(tmp.path()), "model_cfg.text_cfg.heads");
     config_key(
         &load_error(tmp.path()),
@@ -280,16 +280,16 @@ fn open_clip_bad_sizes_name_the_key() {
 #[test]
 fn open_clip_bare_config_and_defaults() {
     // A bare model config (no `model_cfg` wrapper) parses the same.
-    let nested = ClipResnetConfig::from_file(&data().join("clip-rn-tiny/open_clip_config.json"))
+    let nested = OpenClipConfig::from_file(&data().join("clip-rn-tiny/open_clip_config.json"))
         .expect("fixture");
     let tmp = edited("clip-rn-tiny", "open_clip_config.json", |v| {
         *v = v["model_cfg"].clone();
     });
-    let bare = ClipResnetConfig::from_file(&tmp.path().join("open_clip_config.json"))
-        .expect("bare config");
+    let bare =
+        OpenClipConfig::from_file(&tmp.path().join("open_clip_config.json")).expect("bare config");
     assert_eq!(bare, nested);
     assert_eq!(bare.mlp_ratio, 4.0);
-    let vit = ClipResnetConfig::from_file(&data().join("open-clip-vit-tiny/open_clip_config.json"))
+    let vit = OpenClipConfig::from_file(&data().join("open-clip-vit-tiny/open_clip_config.json"))
         .expect("vit fixture");
     let v = vit.vit.as_ref().expect("a ViT tower");
     assert_eq!(

@@ -3,7 +3,7 @@
 //! `visual.ln_post`, `visual.proj`), as in `laion/CLIP-ViT-B-32-laion2B-s34B-b79K`: patch
 //! convolution without bias, class token, learned positions, pre-norm, pre-norm blocks,
 //! class-token pooling, post-norm, `@ proj`. Shares the text tower with
-//! [`crate::clip_resnet`].
+//! [`crate::open_clip`]'s ResNet models.
 
 use std::path::Path;
 
