@@ -7,6 +7,7 @@ mod decode;
 mod dtype;
 mod errors;
 mod fixtures;
+mod loading;
 mod parity;
 mod qwen3_vl;
 mod qwen3_vl_video;
