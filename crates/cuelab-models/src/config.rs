@@ -121,6 +121,18 @@ pub(crate) fn check_patch(
             format!("must divide {image_key} (got patch {patch} for image size {image})"),
         ));
     }
+    let grid = image / patch;
+    if grid
+        .checked_mul(grid)
+        .and_then(|n| n.checked_add(1))
+        .is_none()
+    {
+        return Err(invalid(
+            path,
+            image_key,
+            format!("{image} / {patch} patches per side is too large"),
+        ));
+    }
     Ok(())
 }
 

@@ -179,10 +179,12 @@ impl OpenClipConfig {
             return vit.validate(path);
         }
         let bad = |key: &str, message: &str| Err(config::invalid(path, key, message));
-        let embed = self.width * 32;
         if self.width < 2 || !self.width.is_multiple_of(2) {
             return bad("model_cfg.vision_cfg.width", "must be an even number >= 2");
         }
+        let Some(embed) = self.width.checked_mul(32) else {
+            return bad("model_cfg.vision_cfg.width", "is too large");
+        };
         if self.head_width == 0 || !embed.is_multiple_of(self.head_width) {
             return bad("model_cfg.vision_cfg.head_width", "must divide 32 * width");
         }
@@ -192,6 +194,13 @@ impl OpenClipConfig {
                 "must be a multiple of 32",
             );
         }
+        config::check_patch(
+            path,
+            "model_cfg.vision_cfg.image_size",
+            32,
+            "model_cfg.vision_cfg.image_size",
+            self.image_size,
+        )?;
         Ok(())
     }
 }
