@@ -106,6 +106,18 @@ fn clip_zero_or_non_dividing_heads_name_the_key() {
         "vision_config.patch_size",
     );
 
+    // 2^40 patches per side: the position table's size would overflow
+    let tmp = edited("clip-vit-tiny", "config.json", |v| {
+        v["vision_config"]["image_size"] = json!(1u64 << 40);
+        v["vision_config"]["patch_size"] = json!(1);
+    });
+    let msg = config_key(
+        &load_error(tmp.path()),
+        &clip_config(tmp.path()),
+        "vision_config.image_size",
+    );
+    assert!(msg.contains("too large"), "{msg}");
+
     let tmp = edited("clip-vit-tiny", "config.json", |v| {
         v["text_config"]["max_position_embeddings"] = json!(0);
     });
