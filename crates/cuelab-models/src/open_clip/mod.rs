@@ -103,13 +103,16 @@ impl OpenClip {
         Self::from_weights(dir, config, weights, opts)
     }
 
-    /// Build from already-loaded weights in the OpenAI / open_clip layout (`dir` names the id).
+    /// Build from already-loaded weights in the OpenAI / open_clip layout (`dir` names the id and,
+    /// with `open_clip_config.json`, errors); `config` is [validated](OpenClipConfig::validate)
+    /// first, as it may not come from a file.
     pub fn from_weights(
         dir: &Path,
         config: OpenClipConfig,
         weights: Weights,
         opts: &LoadOptions,
     ) -> Result<Self> {
+        config.validate(&dir.join("open_clip_config.json"))?;
         let (device, dtype) = (&opts.device, opts.dtype);
         let c = &config;
         let l = Loader::new(&weights, device, dtype.candle());

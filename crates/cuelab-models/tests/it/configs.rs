@@ -346,3 +346,23 @@ fn dinov2_and_siglip_bad_sizes_name_the_key() {
     // (the image tower alone does not read text_config)
     config_key(&scorer_error(tmp.path()), &path, "text_config.vocab_size");
 }
+
+#[test]
+fn from_weights_validates_a_config_built_in_code() {
+    let d = data().join("clip-rn-tiny");
+    let file = d.join("open_clip_config.json");
+    let mut cfg = OpenClipConfig::from_file(&file).expect("fixture");
+    cfg.text_heads = 3;
+    let w = cuelab_models::weights::Weights::load(
+        &d.join("model.safetensors"),
+        &cuelab_models::Device::Cpu,
+    )
+    .expect("weights");
+    let err =
+        match cuelab_models::open_clip::OpenClip::from_weights(&d, cfg, w, &LoadOptions::default())
+        {
+            Ok(_) => panic!("3 heads do not divide width 8"),
+            Err(e) => e,
+        };
+    config_key(&err, &file, "model_cfg.text_cfg.heads");
+}
