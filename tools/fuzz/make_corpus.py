@@ -96,6 +96,42 @@ def main():
     put("safetensors", "two.safetensors",
         safetensors({"a.weight": ("F32", [2, 2], f32), "b.bias": ("F32", [4], f32)}))
     put("safetensors", "empty.safetensors", safetensors({}))
+    # Headers as the LoRA planner reads them (lora_shapes::safetensors_shapes): a small
+    # Qwen3-VL-like checkpoint (two decoder layers, one vision block, every target), then broken
+    # files: a truncated header, a header length past the end of the file, a header length over
+    # the 100 MiB limit, a header that is JSON but not an object, garbage, and dimensions whose
+    # sums and products overflow 64 bits.
+    qwen = {}
+    for layer in range(2):
+        pre = f"model.language_model.layers.{layer}."
+        for m, shape in [("self_attn.q_proj", [8, 4]), ("self_attn.k_proj", [4, 4]),
+                         ("self_attn.v_proj", [4, 4]), ("self_attn.o_proj", [4, 8]),
+                         ("mlp.gate_proj", [6, 4]), ("mlp.up_proj", [6, 4]), ("mlp.down_proj", [4, 6])]:
+            qwen[pre + m + ".weight"] = ("BF16", shape, bytes(2 * shape[0] * shape[1]))
+        qwen[pre + "input_layernorm.weight"] = ("BF16", [4], bytes(8))
+    for m, shape in [("attn.qkv", [12, 4]), ("attn.proj", [4, 4]), ("mlp.linear_fc1", [8, 4]),
+                     ("mlp.linear_fc2", [4, 8])]:
+        qwen["model.visual.blocks.0." + m + ".weight"] = ("BF16", shape, bytes(2 * shape[0] * shape[1]))
+    qwen["model.visual.merger.linear_fc1.weight"] = ("BF16", [4, 16], bytes(128))
+    header, blobs, off = {"__metadata__": {"format": "pt"}}, [], 0
+    for name, (dtype, shape, data) in qwen.items():
+        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [off, off + len(data)]}
+        blobs.append(data)
+        off += len(data)
+    h = json.dumps(header).encode()
+    valid = struct.pack("<Q", len(h)) + h + b"".join(blobs)
+    put("lora_header", "qwen3_vl.safetensors", valid)
+    put("lora_header", "truncated.safetensors", valid[: 8 + len(h) // 2])
+    put("lora_header", "past_end.safetensors", struct.pack("<Q", len(valid)) + valid[8:])
+    put("lora_header", "oversized.safetensors", struct.pack("<Q", (100 << 20) + 1) + valid[8:])
+    put("lora_header", "not_object.safetensors", struct.pack("<Q", 6) + b"[1, 2]")
+    put("lora_header", "garbage.bin", bytes((i * 37 + 11) % 256 for i in range(64)))
+    huge = {"model.language_model.layers.0.self_attn.q_proj.weight":
+            {"dtype": "F32", "shape": [1, 18446744073709551615], "data_offsets": [0, 0]},
+            "model.visual.blocks.0.attn.qkv.weight":
+            {"dtype": "F32", "shape": [4294967296, 4294967296], "data_offsets": [0, 0]}}
+    h = json.dumps(huge).encode()
+    put("lora_header", "huge_dims.safetensors", struct.pack("<Q", len(h)) + h)
     for i, t in enumerate(["A man riding a horse.", "  two  DOGS &amp; a cat!!  ", "", "日本語のテキスト",
                            "<|startoftext|>hello<|endoftext|>", "a" * 300]):
         put("text", f"{i}.txt", t)

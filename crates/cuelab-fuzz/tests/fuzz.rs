@@ -221,3 +221,24 @@ fn model_files_and_tokenizers() {
         },
     ));
 }
+
+#[test]
+fn lora_headers() {
+    // The header-only reader of the LoRA planner (`cuelab lora-plan`): shapes, the target
+    // matrices of every projection with and without the vision blocks, and their parameters.
+    via_file("lora_header", "model.safetensors", 2400, |p| {
+        use cuelab_models::qwen3_vl::lora_shapes as ls;
+        let _ = ls::safetensors_shapes(p);
+        let dir = p.parent().unwrap();
+        for (targets, vision) in [
+            (&ls::Projection::ALL[..], true),
+            (&[ls::Projection::Q][..], false),
+        ] {
+            if let Ok(m) = ls::lora_targets(dir, targets, vision) {
+                for rank in [1, 64, usize::MAX] {
+                    let _ = ls::trainable_params(&m, rank);
+                }
+            }
+        }
+    });
+}
