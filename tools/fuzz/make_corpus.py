@@ -90,6 +90,25 @@ def main():
         'models = ["m"]\nmethod = ["baseline", "redcircle"]\ndebias = 20\nseed = 3\n'
         'cue = ["ellipse(color=red,width={w})+blur(radius=20)"]\n[sweep]\nw = [1, 3]\n')
     put("grounding_toml", "plain.toml", 'models = ["a", "b"]\nmethod = "redcircle"\n')
+    # The other run kinds' TOML files: ask/mmvp (--config), caption (--config), remote backends
+    # (--backend-config).
+    put("run_toml", "ask.toml",
+        'cues = ["plain", "ellipse(color=red,width=3)"]\norder = "balanced"\nseed = 7\n'
+        'system = "Answer briefly."\ncount_suffix = " A number."\nlimit = 20\nbatch = 8\n'
+        'frames = "frames=4"\n')
+    put("run_toml", "caption.toml",
+        'prompts = ["Describe the image.", "What is in the {box}?"]\n'
+        'gens = ["greedy", "beam=3,length_penalty=1.0", "temperature=0.7,top_p=0.9,seed=1"]\n'
+        'cues = ["plain", "rect(color=#ff0000,width=2)"]\nseed = 1\nresamples = 200\n'
+        'clip = "openai/clip-vit-base-patch32"\n[attention]\nimages = 2\nlayers = [0, 3]\n'
+        'heads = [1]\nrollout = true\n')
+    put("run_toml", "backend.toml",
+        'endpoints = ["http://127.0.0.1:8000/v1", "http://127.0.0.1:8001/v1"]\nmodel = "qwen"\n'
+        'mode = "logprobs"\nconcurrency = 4\ntimeout_s = 30.5\nretries = 2\njpeg_quality = 90\n'
+        'image_format = "jpeg"\nmax_pixels = 1003520\ntop_logprobs = 5\nvideo_input = "video_url"\n'
+        '[generation]\ntemperature = 0.0\nmax_tokens = 16\nseed = 3\n'
+        '[template]\nchoice_list = "{question} Options: {options}"\n'
+        'lettered = "{question}\\n{options}\\nAnswer with a letter."\n')
     for d in ["clip-vit-tiny", "siglip-tiny", "dinov2-tiny"]:
         copy("config_json", MODELS / d / "config.json", f"{d}.json")
     f32 = struct.pack("<4f", 1.0, -2.0, 0.5, 3.0)

@@ -242,3 +242,49 @@ fn lora_headers() {
         }
     });
 }
+
+#[test]
+fn run_configs() {
+    // The TOML files of `ask` / `mmvp` (`--config`), `caption` (`--config`) and every remote
+    // backend (`--backend-config`): parsed, validated, expanded and hashed as the commands do,
+    // and a valid backend's prompt templates filled in.
+    let question = cuelab_vlm::Question {
+        id: "q".into(),
+        system: None,
+        text: "Which {options} is {question}?".into(),
+        images: Vec::new(),
+        choices: vec!["a dog".into(), "{question}".into(), String::new()],
+    };
+    let backend = serde_json::json!({"model": "m"});
+    // The seeds are valid files of each kind, so mutations start from inputs that get far.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/run_toml");
+    let ask = cuelab_tasks::vqa::config::VqaConfig::from_toml_file(&dir.join("ask.toml")).unwrap();
+    assert_eq!(ask.variants().unwrap().len(), 2);
+    let caption = cuelab_tasks::caption::CaptionConfig::from_toml_file(&dir.join("caption.toml"));
+    assert_eq!(caption.unwrap().cells().unwrap().len(), 2 * 3 * 2);
+    let remote: cuelab_vlm::remote::config::RemoteConfig =
+        toml::from_str(&std::fs::read_to_string(dir.join("backend.toml")).unwrap()).unwrap();
+    remote.validate().unwrap();
+    via_file("run_toml", "run.toml", 2400, |p| {
+        if let Ok(c) = cuelab_tasks::vqa::config::VqaConfig::from_toml_file(p) {
+            if c.variants().is_ok() {
+                let _ = c.hash(&backend);
+            }
+        }
+        if let Ok(c) = cuelab_tasks::caption::CaptionConfig::from_toml_file(p) {
+            let _ = c.gen_specs();
+            let _ = c.recipes();
+            if c.cells().is_ok() {
+                let _ = c.hash(&backend);
+            }
+        }
+        // (not UTF-8: an error in the commands too)
+        let text = std::fs::read_to_string(p).unwrap_or_default();
+        if let Ok(r) = toml::from_str::<cuelab_vlm::remote::config::RemoteConfig>(&text) {
+            if r.validate().is_ok() {
+                let _ = r.timeout();
+                let _ = cuelab_vlm::remote::prompt::user_text(&r.template, r.mode, &question);
+            }
+        }
+    });
+}
