@@ -102,6 +102,15 @@ def main():
         'cues = ["plain", "rect(color=#ff0000,width=2)"]\nseed = 1\nresamples = 200\n'
         'clip = "openai/clip-vit-base-patch32"\n[attention]\nimages = 2\nlayers = [0, 3]\n'
         'heads = [1]\nrollout = true\n')
+    put("run_toml", "probe_count.toml",
+        'variants = ["plain", "som", "boxes", "crops"]\nquestions = ["count", "list"]\n'
+        'count_template = "How many {plural} are there?"\ncount_choices = 4\nseed = 2\nbatch = 16\n')
+    put("run_toml", "probe_preprocess.toml",
+        'transforms = ["identity", "resize(0.5)", "budget(max=50176,factor=28)", "shift(7)",'
+        ' "rotate(5)", "pad-square", "crop-square", "jpeg(30)"]\nquestions = ["count"]\nlimit = 3\n')
+    put("run_toml", "probe_boxtool.toml",
+        'format = "qwen25"\nschema = false\ncrops = true\nresize_factor = 28\nmin_pixels = 3136\n'
+        'max_pixels = 1003520\niou = 0.5\nmax_turns = 3\nfollowup = "Found {found} {plural}."\n')
     put("run_toml", "backend.toml",
         'endpoints = ["http://127.0.0.1:8000/v1", "http://127.0.0.1:8001/v1"]\nmodel = "qwen"\n'
         'mode = "logprobs"\nconcurrency = 4\ntimeout_s = 30.5\nretries = 2\njpeg_quality = 90\n'

@@ -245,9 +245,10 @@ fn lora_headers() {
 
 #[test]
 fn run_configs() {
-    // The TOML files of `ask` / `mmvp` (`--config`), `caption` (`--config`) and every remote
-    // backend (`--backend-config`): parsed, validated, expanded and hashed as the commands do,
-    // and a valid backend's prompt templates filled in.
+    // The TOML files of `ask` / `mmvp` (`--config`), `caption` (`--config`), the probes
+    // (`probe count|preprocess|boxtool --config`) and every remote backend (`--backend-config`):
+    // parsed, validated, expanded and hashed as the commands do, and a valid backend's prompt
+    // templates filled in.
     let question = cuelab_vlm::Question {
         id: "q".into(),
         system: None,
@@ -265,6 +266,15 @@ fn run_configs() {
     let remote: cuelab_vlm::remote::config::RemoteConfig =
         toml::from_str(&std::fs::read_to_string(dir.join("backend.toml")).unwrap()).unwrap();
     remote.validate().unwrap();
+    let probe = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
+    let count: cuelab_tasks::probe::count::CountConfig =
+        toml::from_str(&probe("probe_count.toml")).unwrap();
+    count.presentations().unwrap();
+    let pre: cuelab_tasks::probe::preprocess::PreprocessConfig =
+        toml::from_str(&probe("probe_preprocess.toml")).unwrap();
+    assert_eq!(pre.transforms().unwrap().len(), 8);
+    let _: cuelab_tasks::probe::boxtool::BoxtoolConfig =
+        toml::from_str(&probe("probe_boxtool.toml")).unwrap();
     via_file("run_toml", "run.toml", 2400, |p| {
         if let Ok(c) = cuelab_tasks::vqa::config::VqaConfig::from_toml_file(p) {
             if c.variants().is_ok() {
@@ -280,6 +290,14 @@ fn run_configs() {
         }
         // (not UTF-8: an error in the commands too)
         let text = std::fs::read_to_string(p).unwrap_or_default();
+        // `probe count|preprocess|boxtool --config`
+        if let Ok(c) = toml::from_str::<cuelab_tasks::probe::count::CountConfig>(&text) {
+            let _ = c.presentations();
+        }
+        if let Ok(c) = toml::from_str::<cuelab_tasks::probe::preprocess::PreprocessConfig>(&text) {
+            let _ = c.transforms();
+        }
+        let _ = toml::from_str::<cuelab_tasks::probe::boxtool::BoxtoolConfig>(&text);
         if let Ok(r) = toml::from_str::<cuelab_vlm::remote::config::RemoteConfig>(&text) {
             if r.validate().is_ok() {
                 let _ = r.timeout();
