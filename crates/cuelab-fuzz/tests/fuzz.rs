@@ -191,10 +191,22 @@ fn model_files_and_tokenizers() {
         let _ = cuelab_models::spiece::SentencePiece::from_file(p);
     });
     let bpe = cuelab_models::bpe::BpeTokenizer::openai().unwrap();
+    // SigLIP's tokenizers: SentencePiece (`spiece.model`) and `tokenizer.json` (Unigram).
+    let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("../cuelab-models/tests/data");
+    let siglip: Vec<_> = ["siglip-text-tiny", "siglip-text-tiny-json"]
+        .iter()
+        .map(|d| {
+            cuelab_models::siglip_tokenizer::SiglipTokenizer::load(&models.join(d), 64).unwrap()
+        })
+        .collect();
     check(fuzz("text", &corpus("text"), &options(6000), |b| {
         let t = text(b);
         let _ = bpe.encode(&t, true);
         let _ = bpe.encode_plain(&t);
+        for tok in &siglip {
+            let _ = tok.encode(&t);
+            let _ = tok.encode_batch(std::slice::from_ref(&t));
+        }
     }));
     // config.json next to real (tiny) weights: mutated configs must be refused cleanly.
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../cuelab-models/tests/data");
