@@ -2,142 +2,22 @@
 //!
 //! A [`Recipe`] is a list of [`Step`]s joined by `+`. Each step names a primitive from
 //! [`crate::schema::PRIMITIVES`] with optional `name=value` parameters; omitted parameters take
-//! their defaults. `plain` (or an empty spec) is the recipe with no steps. The canonical form
+//! their defaults. Parsing validates every value against the primitive's schema entry and
+//! builds the typed [`Primitive`] once. `plain` (or an empty spec) is the recipe with no steps. The canonical form
 //! printed by `Display` lists every parameter in schema order, so it is the recipe's identity in
 //! caches and result files, and `parse(print(r)) == r`.
 
 use std::fmt;
 use std::str::FromStr;
 
-use crate::color::Color;
 use crate::error::{CueError, Result};
-use crate::schema::{primitive, ParamKind, Phase, PrimitiveSpec, PRIMITIVES};
+use crate::primitive::param::Args;
+use crate::primitive::{Crop, Kind, Outside, Overlay, Primitive};
+use crate::schema::{Phase, PRIMITIVES};
+use crate::value::{convert, Value};
 
-/// A parameter value after validation.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Value {
-    /// A number (also integers).
-    Number(f32),
-    /// A boolean.
-    Bool(bool),
-    /// A colour.
-    Color(Color),
-    /// A word from a choice list, or free text.
-    Text(String),
-}
-
-impl fmt::Display for Value {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Value::Number(v) => write!(f, "{v}"),
-            Value::Bool(b) => write!(f, "{b}"),
-            Value::Color(c) => write!(f, "{c}"),
-            Value::Text(t) => {
-                let bare = !t.is_empty()
-                    && t.chars()
-                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-                if bare && t.chars().next().is_some_and(|c| c.is_ascii_alphabetic()) {
-                    f.write_str(t)
-                } else {
-                    write!(f, "\"")?;
-                    for c in t.chars() {
-                        match c {
-                            '"' => f.write_str("\\\"")?,
-                            '\\' => f.write_str("\\\\")?,
-                            c => write!(f, "{c}")?,
-                        }
-                    }
-                    write!(f, "\"")
-                }
-            }
-        }
-    }
-}
-
-/// One primitive with every parameter filled in (schema order).
-#[derive(Debug, Clone)]
-pub struct Step {
-    spec: &'static PrimitiveSpec,
-    values: Vec<Value>,
-}
-
-impl Step {
-    /// The primitive's name.
-    pub fn name(&self) -> &'static str {
-        self.spec.name
-    }
-
-    /// When the step acts.
-    pub fn phase(&self) -> Phase {
-        self.spec.phase
-    }
-
-    /// The value of parameter `name` (panics only on a name the schema does not have: a bug).
-    fn value(&self, name: &str) -> &Value {
-        let idx = self
-            .spec
-            .params
-            .iter()
-            .position(|p| p.name == name)
-            .unwrap_or_else(|| panic!("bug: {} has no parameter {name}", self.spec.name));
-        &self.values[idx]
-    }
-
-    /// A numeric parameter.
-    pub fn num(&self, name: &str) -> f32 {
-        match self.value(name) {
-            Value::Number(v) => *v,
-            other => panic!("bug: {name} is not a number: {other:?}"),
-        }
-    }
-
-    /// A boolean parameter.
-    pub fn flag(&self, name: &str) -> bool {
-        match self.value(name) {
-            Value::Bool(v) => *v,
-            other => panic!("bug: {name} is not a bool: {other:?}"),
-        }
-    }
-
-    /// A colour parameter.
-    pub fn color(&self, name: &str) -> Color {
-        match self.value(name) {
-            Value::Color(v) => *v,
-            other => panic!("bug: {name} is not a colour: {other:?}"),
-        }
-    }
-
-    /// A choice or text parameter.
-    pub fn text(&self, name: &str) -> &str {
-        match self.value(name) {
-            Value::Text(v) => v,
-            other => panic!("bug: {name} is not text: {other:?}"),
-        }
-    }
-}
-
-impl PartialEq for Step {
-    fn eq(&self, other: &Self) -> bool {
-        self.spec.name == other.spec.name && self.values == other.values
-    }
-}
-
-impl fmt::Display for Step {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.spec.name)?;
-        if self.spec.params.is_empty() {
-            return Ok(());
-        }
-        f.write_str("(")?;
-        for (i, (p, v)) in self.spec.params.iter().zip(&self.values).enumerate() {
-            if i > 0 {
-                f.write_str(",")?;
-            }
-            write!(f, "{}={v}", p.name)?;
-        }
-        f.write_str(")")
-    }
-}
+/// One step of a recipe: the typed [`Primitive`] (the name `Step` is kept for callers).
+pub type Step = Primitive;
 
 /// A parsed cue recipe.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -169,6 +49,30 @@ impl Recipe {
     /// Steps of one phase, in written order.
     pub fn phase(&self, phase: Phase) -> impl Iterator<Item = &Step> {
         self.steps.iter().filter(move |s| s.phase() == phase)
+    }
+
+    /// The outside steps, in written order.
+    pub fn outside(&self) -> impl Iterator<Item = &Outside> {
+        self.steps.iter().filter_map(|s| match s {
+            Primitive::Outside(o) => Some(o),
+            Primitive::Overlay(_) | Primitive::Crop(_) => None,
+        })
+    }
+
+    /// The overlay steps, in written order.
+    pub fn overlays(&self) -> impl Iterator<Item = &Overlay> {
+        self.steps.iter().filter_map(|s| match s {
+            Primitive::Overlay(o) => Some(o),
+            Primitive::Outside(_) | Primitive::Crop(_) => None,
+        })
+    }
+
+    /// The crop step, if any (a recipe has at most one).
+    pub fn crop(&self) -> Option<&Crop> {
+        self.steps.iter().find_map(|s| match s {
+            Primitive::Crop(c) => Some(c),
+            Primitive::Outside(_) | Primitive::Overlay(_) => None,
+        })
     }
 
     /// The canonical text of only the `Outside` steps: the identity of the background this
@@ -291,7 +195,10 @@ impl<'a> Parser<'a> {
         if plain_seen && !steps.is_empty() {
             return Err(self.err(0, "'plain' cannot be combined with other primitives"));
         }
-        let crops = steps.iter().filter(|s| s.phase() == Phase::Crop).count();
+        let crops = steps
+            .iter()
+            .filter(|s| matches!(s, Primitive::Crop(_)))
+            .count();
         if crops > 1 {
             return Err(self.err(0, "at most one 'crop' per recipe"));
         }
@@ -299,7 +206,7 @@ impl<'a> Parser<'a> {
     }
 
     fn step(&mut self, at: usize, name: &str) -> Result<Step> {
-        let Some(spec) = primitive(name) else {
+        let Some(kind) = Kind::from_name(name) else {
             return Err(self.err(
                 at,
                 format!(
@@ -308,6 +215,7 @@ impl<'a> Parser<'a> {
                 ),
             ));
         };
+        let spec = kind.spec();
         let mut values: Vec<Option<Value>> = vec![None; spec.params.len()];
         if self.eat('(') && !self.eat(')') {
             loop {
@@ -357,10 +265,7 @@ impl<'a> Parser<'a> {
                 })),
             }
         }
-        Ok(Step {
-            spec,
-            values: filled,
-        })
+        Ok(kind.build(Args::new(spec.name, spec.params, filled)))
     }
 
     /// A quoted string (with `\"` and `\\` escapes) or a bare run up to `,` `)` `+` or space.
@@ -419,52 +324,6 @@ fn all_names() -> String {
         .join(", ")
 }
 
-/// Check a raw value against a parameter kind.
-fn convert(raw: &str, kind: ParamKind) -> std::result::Result<Value, String> {
-    match kind {
-        ParamKind::Number { min, max } => {
-            let v: f32 = raw
-                .parse()
-                .map_err(|_| format!("expected a number, found '{raw}'"))?;
-            if !v.is_finite() || v < min || v > max {
-                return Err(format!("{v} is outside [{min}, {max}]"));
-            }
-            Ok(Value::Number(v))
-        }
-        ParamKind::Int { min, max } => {
-            let v: i64 = raw
-                .parse()
-                .map_err(|_| format!("expected an integer, found '{raw}'"))?;
-            if v < min || v > max {
-                return Err(format!("{v} is outside [{min}, {max}]"));
-            }
-            Ok(Value::Number(v as f32))
-        }
-        ParamKind::Bool => match raw.to_ascii_lowercase().as_str() {
-            "true" | "on" | "yes" | "1" => Ok(Value::Bool(true)),
-            "false" | "off" | "no" | "0" => Ok(Value::Bool(false)),
-            _ => Err(format!("expected true or false, found '{raw}'")),
-        },
-        ParamKind::Color => Color::parse(raw).map(Value::Color).ok_or_else(|| {
-            format!(
-                "expected a colour (#rrggbb, #rrggbbaa or one of {}), found '{raw}'",
-                Color::names().collect::<Vec<_>>().join(", ")
-            )
-        }),
-        ParamKind::Choice(options) => {
-            if options.contains(&raw) {
-                Ok(Value::Text(raw.to_string()))
-            } else {
-                Err(format!(
-                    "expected one of {}, found '{raw}'",
-                    options.join(", ")
-                ))
-            }
-        }
-        ParamKind::Text => Ok(Value::Text(raw.to_string())),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -473,9 +332,14 @@ mod tests {
     fn parses_the_seed_recipe_and_fills_defaults() {
         let r = Recipe::parse("ellipse(color=red, width=3) + blur(radius=20) + gray").unwrap();
         assert_eq!(r.steps().len(), 3);
-        assert_eq!(r.steps()[0].num("width"), 3.0);
-        assert!(!r.steps()[0].flag("aa"));
-        assert_eq!(r.steps()[1].num("radius"), 20.0);
+        let Primitive::Overlay(Overlay::Ellipse(e)) = &r.steps()[0] else {
+            panic!("{:?}", r.steps()[0]);
+        };
+        assert_eq!((e.width, e.aa), (3, false));
+        let Primitive::Outside(Outside::Blur(b)) = &r.steps()[1] else {
+            panic!("{:?}", r.steps()[1]);
+        };
+        assert_eq!(b.radius, 20.0);
         assert_eq!(
             r.to_string(),
             "ellipse(color=red,width=3,aa=false,alpha=1)+blur(radius=20)+gray"

@@ -191,10 +191,22 @@ fn model_files_and_tokenizers() {
         let _ = cuelab_models::spiece::SentencePiece::from_file(p);
     });
     let bpe = cuelab_models::bpe::BpeTokenizer::openai().unwrap();
+    // SigLIP's tokenizers: SentencePiece (`spiece.model`) and `tokenizer.json` (Unigram).
+    let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("../cuelab-models/tests/data");
+    let siglip: Vec<_> = ["siglip-text-tiny", "siglip-text-tiny-json"]
+        .iter()
+        .map(|d| {
+            cuelab_models::siglip_tokenizer::SiglipTokenizer::load(&models.join(d), 64).unwrap()
+        })
+        .collect();
     check(fuzz("text", &corpus("text"), &options(6000), |b| {
         let t = text(b);
         let _ = bpe.encode(&t, true);
         let _ = bpe.encode_plain(&t);
+        for tok in &siglip {
+            let _ = tok.encode(&t);
+            let _ = tok.encode_batch(std::slice::from_ref(&t));
+        }
     }));
     // config.json next to real (tiny) weights: mutated configs must be refused cleanly.
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../cuelab-models/tests/data");
@@ -220,4 +232,89 @@ fn model_files_and_tokenizers() {
             }
         },
     ));
+}
+
+#[test]
+fn lora_headers() {
+    // The header-only reader of the LoRA planner (`cuelab lora-plan`): shapes, the target
+    // matrices of every projection with and without the vision blocks, and their parameters.
+    via_file("lora_header", "model.safetensors", 2400, |p| {
+        use cuelab_models::qwen3_vl::lora_shapes as ls;
+        let _ = ls::safetensors_shapes(p);
+        let dir = p.parent().unwrap();
+        for (targets, vision) in [
+            (&ls::Projection::ALL[..], true),
+            (&[ls::Projection::Q][..], false),
+        ] {
+            if let Ok(m) = ls::lora_targets(dir, targets, vision) {
+                for rank in [1, 64, usize::MAX] {
+                    let _ = ls::trainable_params(&m, rank);
+                }
+            }
+        }
+    });
+}
+
+#[test]
+fn run_configs() {
+    // The TOML files of `ask` / `mmvp` (`--config`), `caption` (`--config`), the probes
+    // (`probe count|preprocess|boxtool --config`) and every remote backend (`--backend-config`):
+    // parsed, validated, expanded and hashed as the commands do, and a valid backend's prompt
+    // templates filled in.
+    let question = cuelab_vlm::Question {
+        id: "q".into(),
+        system: None,
+        text: "Which {options} is {question}?".into(),
+        images: Vec::new(),
+        choices: vec!["a dog".into(), "{question}".into(), String::new()],
+    };
+    let backend = serde_json::json!({"model": "m"});
+    // The seeds are valid files of each kind, so mutations start from inputs that get far.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/run_toml");
+    let ask = cuelab_tasks::vqa::config::VqaConfig::from_toml_file(&dir.join("ask.toml")).unwrap();
+    assert_eq!(ask.variants().unwrap().len(), 2);
+    let caption = cuelab_tasks::caption::CaptionConfig::from_toml_file(&dir.join("caption.toml"));
+    assert_eq!(caption.unwrap().cells().unwrap().len(), 2 * 3 * 2);
+    let remote: cuelab_vlm::remote::config::RemoteConfig =
+        toml::from_str(&std::fs::read_to_string(dir.join("backend.toml")).unwrap()).unwrap();
+    remote.validate().unwrap();
+    let probe = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
+    let count: cuelab_tasks::probe::count::CountConfig =
+        toml::from_str(&probe("probe_count.toml")).unwrap();
+    count.presentations().unwrap();
+    let pre: cuelab_tasks::probe::preprocess::PreprocessConfig =
+        toml::from_str(&probe("probe_preprocess.toml")).unwrap();
+    assert_eq!(pre.transforms().unwrap().len(), 8);
+    let _: cuelab_tasks::probe::boxtool::BoxtoolConfig =
+        toml::from_str(&probe("probe_boxtool.toml")).unwrap();
+    via_file("run_toml", "run.toml", 2400, |p| {
+        if let Ok(c) = cuelab_tasks::vqa::config::VqaConfig::from_toml_file(p) {
+            if c.variants().is_ok() {
+                let _ = c.hash(&backend);
+            }
+        }
+        if let Ok(c) = cuelab_tasks::caption::CaptionConfig::from_toml_file(p) {
+            let _ = c.gen_specs();
+            let _ = c.recipes();
+            if c.cells().is_ok() {
+                let _ = c.hash(&backend);
+            }
+        }
+        // (not UTF-8: an error in the commands too)
+        let text = std::fs::read_to_string(p).unwrap_or_default();
+        // `probe count|preprocess|boxtool --config`
+        if let Ok(c) = toml::from_str::<cuelab_tasks::probe::count::CountConfig>(&text) {
+            let _ = c.presentations();
+        }
+        if let Ok(c) = toml::from_str::<cuelab_tasks::probe::preprocess::PreprocessConfig>(&text) {
+            let _ = c.transforms();
+        }
+        let _ = toml::from_str::<cuelab_tasks::probe::boxtool::BoxtoolConfig>(&text);
+        if let Ok(r) = toml::from_str::<cuelab_vlm::remote::config::RemoteConfig>(&text) {
+            if r.validate().is_ok() {
+                let _ = r.timeout();
+                let _ = cuelab_vlm::remote::prompt::user_text(&r.template, r.mode, &question);
+            }
+        }
+    });
 }

@@ -4,19 +4,19 @@
 //! `tools/reference/models/make_fixtures.py --full-size DIR`); without it the bench does nothing.
 //! The PyTorch side is `tools/reference/models/bench.py` on the same directory.
 
+use cuelab_models::LoadOptions;
 use std::hint::black_box;
 use std::path::PathBuf;
 
 use criterion::{criterion_main, Criterion, Throughput};
 use cuelab_models::clip_vit::ClipVit;
-use cuelab_models::Device;
 
 fn clip(c: &mut Criterion) {
     let Some(dir) = std::env::var_os("CUELAB_BENCH_MODEL").map(PathBuf::from) else {
         eprintln!("CUELAB_BENCH_MODEL not set; skipping the CLIP bench");
         return;
     };
-    let model = ClipVit::load(&dir, None, &Device::Cpu).expect("load bench model");
+    let model = ClipVit::load(&dir, &LoadOptions::default()).expect("load bench model");
     let s = model.config().image_size;
     let mut g = c.benchmark_group("clip_vit");
     g.sample_size(10);

@@ -10,17 +10,18 @@
 //! MODEL_DIR is a HF-layout CLIP ViT checkpoint or an open_clip-layout ResNet CLIP checkpoint
 //! (e.g. the random-weight ones written by the fixture scripts with `--full-size`).
 
+use cuelab_models::LoadOptions;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use cuelab_models::clip_resnet::ClipResnet;
 use cuelab_models::clip_vit::ClipVit;
-use cuelab_models::{Device, ModelDtype};
+use cuelab_models::open_clip::OpenClip;
+use cuelab_models::ModelDtype;
 
 /// Either CLIP family, behind the two calls the benchmark needs.
 enum Model {
     Vit(Box<ClipVit>),
-    Resnet(Box<ClipResnet>),
+    Resnet(Box<OpenClip>),
 }
 
 impl Model {
@@ -76,18 +77,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .transpose()?
         .unwrap_or_default();
     let model = if dir.join("config.json").exists() {
-        Model::Vit(Box::new(ClipVit::load_with_dtype(
+        Model::Vit(Box::new(ClipVit::load(
             &dir,
-            None,
-            &Device::Cpu,
-            dtype,
+            &LoadOptions::default().with_dtype(dtype),
         )?))
     } else {
-        Model::Resnet(Box::new(ClipResnet::load_with_dtype(
+        Model::Resnet(Box::new(OpenClip::load(
             &dir,
-            None,
-            &Device::Cpu,
-            dtype,
+            &LoadOptions::default().with_dtype(dtype),
         )?))
     };
     let batches: Vec<usize> = match args.get(4) {

@@ -8,16 +8,20 @@
 
 use std::path::Path;
 
-use candle_core::{DType, Device, Module, Tensor};
-use candle_nn::{Conv2d, Conv2dConfig, Embedding, Linear};
+use candle_core::{DType, Device, Tensor};
+use candle_nn::{Conv2d, Conv2dConfig, Linear};
 use image::RgbImage;
+use serde::Deserialize;
 use serde_json::Value;
 
+use crate::clip_text::{ClipTextShape, ClipTextTower, Pooling};
+use crate::config;
 use crate::dtype::ModelDtype;
 use crate::error::{Error, Result, TensorContext};
+use crate::load::{model_id, LoadOptions};
 use crate::preprocess::{Pipeline, Preprocess};
 use crate::tokenize::TextTokenizer;
-use crate::transformer::{causal_mask, conv, Act, Encoder, EncoderShape, Loader};
+use crate::transformer::{conv, Act, Encoder, EncoderShape, Loader};
 use crate::weights::Weights;
 use crate::{ImageEmbedder, ImageTextScorer};
 
@@ -67,66 +71,97 @@ pub struct ClipVitConfig {
     pub vision_eps: f64,
 }
 
-fn get_usize(path: &Path, root: &Value, section: &str, key: &str, default: usize) -> Result<usize> {
-    let sec = if section.is_empty() {
-        Some(root)
-    } else {
-        root.get(section)
-    };
-    match sec.and_then(|s| s.get(key)) {
-        None | Some(Value::Null) => Ok(default),
-        Some(v) => v.as_u64().map(|x| x as usize).ok_or_else(|| Error::Config {
-            path: path.to_path_buf(),
-            key: if section.is_empty() {
-                key.to_string()
-            } else {
-                format!("{section}.{key}")
-            },
-            message: format!("expected a non-negative integer, got {v}"),
-        }),
+/// `text_config` of a HF CLIP `config.json`, with transformers' `CLIPTextConfig` defaults.
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+struct HfClipText {
+    hidden_size: usize,
+    intermediate_size: usize,
+    num_hidden_layers: usize,
+    num_attention_heads: usize,
+    max_position_embeddings: usize,
+    vocab_size: usize,
+    /// Any JSON value: only a non-negative integer selects first-eos pooling.
+    eos_token_id: Option<Value>,
+    hidden_act: String,
+    layer_norm_eps: f64,
+}
+
+impl Default for HfClipText {
+    fn default() -> Self {
+        HfClipText {
+            hidden_size: 512,
+            intermediate_size: 2048,
+            num_hidden_layers: 12,
+            num_attention_heads: 8,
+            max_position_embeddings: 77,
+            vocab_size: 49408,
+            eos_token_id: None,
+            hidden_act: "quick_gelu".into(),
+            layer_norm_eps: 1e-5,
+        }
     }
 }
 
-fn get_act(path: &Path, root: &Value, section: &str) -> Result<Act> {
-    let act = root
-        .get(section)
-        .and_then(|s| s.get("hidden_act"))
-        .and_then(Value::as_str)
-        .unwrap_or("quick_gelu");
-    Act::parse(act).ok_or_else(|| Error::Config {
-        path: path.to_path_buf(),
-        key: format!("{section}.hidden_act"),
-        message: format!(
-            "activation `{act}` is not supported (quick_gelu, gelu, gelu_pytorch_tanh)"
-        ),
-    })
+/// `vision_config` of a HF CLIP `config.json`, with transformers' `CLIPVisionConfig` defaults.
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+struct HfClipVision {
+    hidden_size: usize,
+    intermediate_size: usize,
+    num_hidden_layers: usize,
+    num_attention_heads: usize,
+    image_size: usize,
+    patch_size: usize,
+    hidden_act: String,
+    layer_norm_eps: f64,
 }
 
-fn get_eps(root: &Value, section: &str) -> f64 {
-    root.get(section)
-        .and_then(|s| s.get("layer_norm_eps"))
-        .and_then(Value::as_f64)
-        .unwrap_or(1e-5)
+impl Default for HfClipVision {
+    fn default() -> Self {
+        HfClipVision {
+            hidden_size: 768,
+            intermediate_size: 3072,
+            num_hidden_layers: 12,
+            num_attention_heads: 12,
+            image_size: 224,
+            patch_size: 32,
+            hidden_act: "quick_gelu".into(),
+            layer_norm_eps: 1e-5,
+        }
+    }
+}
+
+/// The keys of a HF CLIP `config.json` this crate reads.
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+struct HfClipFile {
+    projection_dim: usize,
+    text_config: HfClipText,
+    vision_config: HfClipVision,
+}
+
+impl Default for HfClipFile {
+    fn default() -> Self {
+        HfClipFile {
+            projection_dim: 512,
+            text_config: HfClipText::default(),
+            vision_config: HfClipVision::default(),
+        }
+    }
 }
 
 impl ClipVitConfig {
-    /// Parse a HF CLIP `config.json` (transformers defaults for absent keys).
+    /// Parse a HF CLIP `config.json` (transformers defaults for absent keys) and
+    /// [validate](Self::validate) it.
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let root: Value = serde_json::from_str(&text).map_err(|e| Error::Config {
-            path: path.to_path_buf(),
-            key: String::new(),
-            message: e.to_string(),
-        })?;
-        Self::from_value(path, &root)
+        Self::from_value(path, &config::read_json(path)?)
     }
 
-    /// Parse an already-read config value; `path` is only used in errors.
+    /// Parse an already-read config value and [validate](Self::validate) it; `path` is only
+    /// used in errors.
     pub fn from_value(path: &Path, root: &Value) -> Result<Self> {
-        let model_type = root.get("model_type").and_then(Value::as_str).unwrap_or("");
+        let model_type = config::model_type(root).unwrap_or("");
         if model_type != "clip" {
             return Err(Error::UnsupportedArchitecture {
                 path: path.to_path_buf(),
@@ -134,61 +169,67 @@ impl ClipVitConfig {
                 supported: "clip".into(),
             });
         }
-        let t = "text_config";
-        let v = "vision_config";
-        let eos = match root.get(t).and_then(|s| s.get("eos_token_id")) {
-            Some(Value::Number(n)) => n.as_u64().map(|x| x as u32),
-            _ => None,
+        let HfClipFile {
+            projection_dim,
+            text_config: t,
+            vision_config: v,
+        } = config::section(path, "", root)?;
+        let c = ClipVitConfig {
+            text_hidden: t.hidden_size,
+            text_intermediate: t.intermediate_size,
+            text_layers: t.num_hidden_layers,
+            text_heads: t.num_attention_heads,
+            text_positions: t.max_position_embeddings,
+            vocab_size: t.vocab_size,
+            eos_token_id: t.eos_token_id.and_then(|e| e.as_u64()).map(|x| x as u32),
+            vision_hidden: v.hidden_size,
+            vision_intermediate: v.intermediate_size,
+            vision_layers: v.num_hidden_layers,
+            vision_heads: v.num_attention_heads,
+            image_size: v.image_size,
+            patch_size: v.patch_size,
+            projection_dim,
+            text_act: config::activation(path, "text_config.hidden_act", &t.hidden_act)?,
+            vision_act: config::activation(path, "vision_config.hidden_act", &v.hidden_act)?,
+            text_eps: t.layer_norm_eps,
+            vision_eps: v.layer_norm_eps,
         };
-        Ok(ClipVitConfig {
-            text_hidden: get_usize(path, root, t, "hidden_size", 512)?,
-            text_intermediate: get_usize(path, root, t, "intermediate_size", 2048)?,
-            text_layers: get_usize(path, root, t, "num_hidden_layers", 12)?,
-            text_heads: get_usize(path, root, t, "num_attention_heads", 8)?,
-            text_positions: get_usize(path, root, t, "max_position_embeddings", 77)?,
-            vocab_size: get_usize(path, root, t, "vocab_size", 49408)?,
-            eos_token_id: eos,
-            vision_hidden: get_usize(path, root, v, "hidden_size", 768)?,
-            vision_intermediate: get_usize(path, root, v, "intermediate_size", 3072)?,
-            vision_layers: get_usize(path, root, v, "num_hidden_layers", 12)?,
-            vision_heads: get_usize(path, root, v, "num_attention_heads", 12)?,
-            image_size: get_usize(path, root, v, "image_size", 224)?,
-            patch_size: get_usize(path, root, v, "patch_size", 32)?,
-            projection_dim: get_usize(path, root, "", "projection_dim", 512)?,
-            text_act: get_act(path, root, t)?,
-            vision_act: get_act(path, root, v)?,
-            text_eps: get_eps(root, t),
-            vision_eps: get_eps(root, v),
-        })
+        c.validate(path)?;
+        Ok(c)
     }
 
-    fn check(&self, path: &Path) -> Result<()> {
-        let bad = |key: &str, message: &str| {
-            Err(Error::Config {
-                path: path.to_path_buf(),
-                key: key.into(),
-                message: message.into(),
-            })
-        };
-        if self.text_heads == 0 || !self.text_hidden.is_multiple_of(self.text_heads) {
-            return bad(
-                "text_config.num_attention_heads",
-                "must divide text_config.hidden_size",
-            );
-        }
-        if self.vision_heads == 0 || !self.vision_hidden.is_multiple_of(self.vision_heads) {
-            return bad(
-                "vision_config.num_attention_heads",
-                "must divide vision_config.hidden_size",
-            );
-        }
-        if self.patch_size == 0 || !self.image_size.is_multiple_of(self.patch_size) {
-            return bad(
-                "vision_config.patch_size",
-                "must divide vision_config.image_size",
-            );
-        }
-        Ok(())
+    /// Refuse sizes no CLIP can have, naming the key of the file at `path`: heads that are zero or
+    /// do not divide their tower's width, a patch size that does not divide the image size, and
+    /// zero context, vocabulary or projection sizes.
+    pub fn validate(&self, path: &Path) -> Result<()> {
+        config::check_heads(
+            path,
+            "text_config.num_attention_heads",
+            self.text_heads,
+            "text_config.hidden_size",
+            self.text_hidden,
+        )?;
+        config::check_heads(
+            path,
+            "vision_config.num_attention_heads",
+            self.vision_heads,
+            "vision_config.hidden_size",
+            self.vision_hidden,
+        )?;
+        config::check_patch(
+            path,
+            "vision_config.patch_size",
+            self.patch_size,
+            "vision_config.image_size",
+            self.image_size,
+        )?;
+        config::check_positive(
+            path,
+            "text_config.max_position_embeddings",
+            self.text_positions,
+        )?;
+        config::check_positive(path, "text_config.vocab_size", self.vocab_size)?;
+        config::check_positive(path, "projection_dim", self.projection_dim)
     }
 }
 
@@ -197,18 +238,13 @@ impl ClipVitConfig {
 pub struct ClipVit {
     id: String,
     config: ClipVitConfig,
-    token_embedding: Embedding,
-    text_positions: Tensor,
-    text_encoder: Encoder,
-    final_norm: candle_nn::LayerNorm,
+    text: ClipTextTower,
     patch: Conv2d,
     class_embedding: Tensor,
     vision_positions: Tensor,
     pre_norm: candle_nn::LayerNorm,
     vision_encoder: Encoder,
     post_norm: candle_nn::LayerNorm,
-    causal: Tensor,
-    text_projection: Linear,
     visual_projection: Linear,
     logit_scale: f32,
     tokenizer: TextTokenizer,
@@ -218,23 +254,13 @@ pub struct ClipVit {
 }
 
 impl ClipVit {
-    /// Load from a HF-layout directory in f32. `preprocess` overrides the default (`hf` for this
-    /// layout; the crop size always comes from the model's image size).
-    pub fn load(dir: &Path, pipeline: Option<Pipeline>, device: &Device) -> Result<Self> {
-        Self::load_with_dtype(dir, pipeline, device, ModelDtype::F32)
-    }
-
-    /// [`load`](Self::load) with the weights stored and matrix products run in `dtype`; the id
+    /// Load from a HF-layout directory. `opts.pipeline` overrides the default preprocessing
+    /// (`hf` for this layout; the crop size always comes from the model's image size); the id
     /// gets the dtype's [suffix](ModelDtype::id_suffix).
-    pub fn load_with_dtype(
-        dir: &Path,
-        pipeline: Option<Pipeline>,
-        device: &Device,
-        dtype: ModelDtype,
-    ) -> Result<Self> {
+    pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Self> {
+        let (pipeline, device, dtype) = (opts.pipeline, &opts.device, opts.dtype);
         let config_path = dir.join("config.json");
         let config = ClipVitConfig::from_file(&config_path)?;
-        config.check(&config_path)?;
         let weights = Weights::load(&dir.join("model.safetensors"), device)?;
         let tokenizer_path = dir.join("tokenizer.json");
         let tokenizer = TextTokenizer::from_file(&tokenizer_path, config.text_positions)?;
@@ -259,30 +285,25 @@ impl ClipVit {
         let c = &config;
         let l = Loader::new(&weights, device, dtype.candle());
         let (dt, dv, p) = (c.text_hidden, c.vision_hidden, c.patch_size);
-        let token_embedding = Embedding::new(
-            l.t(
-                "text_model.embeddings.token_embedding.weight",
-                &[c.vocab_size, dt],
-            )?,
-            dt,
-        );
-        let text_positions = l.t(
-            "text_model.embeddings.position_embedding.weight",
-            &[c.text_positions, dt],
-        )?;
-        let text_encoder = Encoder::load_clip(
+        let pooling = match c.eos_token_id {
+            Some(eos) if eos != 2 => Pooling::FirstEos(eos),
+            _ => Pooling::ArgMax,
+        };
+        let text = ClipTextTower::load_hf(
             &l,
-            "text_model.encoder.layers",
-            &EncoderShape {
+            &ClipTextShape {
+                vocab_size: c.vocab_size,
+                context: c.text_positions,
+                width: dt,
                 layers: c.text_layers,
-                d: dt,
-                ff: c.text_intermediate,
                 heads: c.text_heads,
+                ff: c.text_intermediate,
                 eps: c.text_eps,
                 act: c.text_act,
+                embed_dim: c.projection_dim,
             },
+            pooling,
         )?;
-        let final_norm = l.norm("text_model.final_layer_norm", dt, c.text_eps)?;
         let patch = l.conv2d(
             "vision_model.embeddings.patch_embedding",
             [dv, 3, p, p],
@@ -316,7 +337,6 @@ impl ClipVit {
             },
         )?;
         let post_norm = l.norm("vision_model.post_layernorm", dv, c.vision_eps)?;
-        let text_projection = l.linear_no_bias("text_projection", dt, c.projection_dim)?;
         let visual_projection = l.linear_no_bias("visual_projection", dv, c.projection_dim)?;
         let logit_scale = if l.has("logit_scale") {
             l.t_f32("logit_scale", &[])?
@@ -326,30 +346,17 @@ impl ClipVit {
         } else {
             100.0
         };
-        let causal = causal_mask(c.text_positions, device).op("causal mask")?;
-        let id = format!(
-            "clip-vit:{}@{}{}",
-            dir.file_name()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            &weights.sha256()[..16],
-            dtype.id_suffix()
-        );
+        let id = model_id("clip-vit", dir, &weights, dtype);
         Ok(ClipVit {
             id,
             config,
-            token_embedding,
-            text_positions,
-            text_encoder,
-            final_norm,
+            text,
             patch,
             class_embedding,
             vision_positions,
             pre_norm,
             vision_encoder,
             post_norm,
-            causal,
-            text_projection,
             visual_projection,
             logit_scale,
             tokenizer,
@@ -397,47 +404,10 @@ impl ClipVit {
             .op("image embeddings")
     }
 
-    /// Text embeddings (projected, not normalised) of a padded id batch.
+    /// Text embeddings (projected, not normalised) of a padded id batch, pooled at the first
+    /// `eos_token_id` (or the arg-max id for legacy configs, `eos_token_id: 2`).
     pub fn encode_ids(&self, ids: &[u32], rows: usize, len: usize) -> Result<Vec<Vec<f32>>> {
-        if rows == 0 {
-            return Ok(Vec::new());
-        }
-        if len == 0 || len > self.config.text_positions || ids.len() != rows * len {
-            return Err(Error::Invalid(format!(
-                "token batch {rows}x{len} does not fit the context of {}",
-                self.config.text_positions
-            )));
-        }
-        if let Some(&bad) = ids.iter().find(|&&t| t as usize >= self.config.vocab_size) {
-            return Err(Error::Invalid(format!(
-                "token id {bad} is outside the vocabulary of {}",
-                self.config.vocab_size
-            )));
-        }
-        // Pool position per row: first eos (transformers), or arg-max for legacy configs.
-        let mut index = Vec::with_capacity(rows);
-        for r in 0..rows {
-            let row = &ids[r * len..(r + 1) * len];
-            let pos = match self.config.eos_token_id {
-                Some(eos) if eos != 2 => row.iter().position(|&t| t == eos),
-                _ => None,
-            }
-            .unwrap_or_else(|| first_argmax(row));
-            index.push((r * len + pos) as u32);
-        }
-        let input = Tensor::from_slice(ids, (rows, len), &self.device).op("token ids")?;
-        let hidden = self.text_forward(&input, len).op("text tower")?;
-        let d = self.config.text_hidden;
-        let index = Tensor::from_slice(&index, rows, &self.device).op("pool index")?;
-        let pooled = hidden
-            .reshape((rows * len, d))
-            .and_then(|h| h.index_select(&index, 0))
-            .and_then(|h| self.text_projection.forward(&h))
-            .op("text pooling")?;
-        pooled
-            .to_dtype(DType::F32)
-            .and_then(|t| t.to_vec2::<f32>())
-            .op("text embeddings")
+        self.text.encode_ids(ids, rows, len)
     }
 }
 
@@ -456,30 +426,6 @@ impl ClipVit {
             .apply(&self.post_norm)?
             .apply(&self.visual_projection)
     }
-
-    fn text_forward(&self, ids: &Tensor, len: usize) -> candle_core::Result<Tensor> {
-        let pos = self.text_positions.narrow(0, 0, len)?;
-        let h = self.token_embedding.forward(ids)?.broadcast_add(&pos)?;
-        let mask = self
-            .causal
-            .narrow(0, 0, len)?
-            .narrow(1, 0, len)?
-            .contiguous()?;
-        self.text_encoder
-            .forward(&h, Some(&mask))?
-            .apply(&self.final_norm)
-    }
-}
-
-/// Index of the first largest id in a row (the end-of-text token, the highest id in CLIP's vocab).
-pub(crate) fn first_argmax(row: &[u32]) -> usize {
-    let mut best = 0;
-    for (i, &t) in row.iter().enumerate() {
-        if t > row[best] {
-            best = i;
-        }
-    }
-    best
 }
 
 impl ImageEmbedder for ClipVit {

@@ -12,10 +12,12 @@ use std::path::Path;
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{Conv2d, Conv2dConfig, LayerNorm, Linear};
 use image::RgbImage;
+use serde::Deserialize;
 use serde_json::Value;
 
-use crate::dtype::ModelDtype;
+use crate::config;
 use crate::error::{Error, Result, TensorContext};
+use crate::load::{model_id, LoadOptions};
 use crate::preprocess::{Pipeline, Preprocess};
 use crate::transformer::{attention, conv, gemm_linear, linear3, Loader};
 use crate::weights::Weights;
@@ -51,10 +53,44 @@ pub struct Dinov2Config {
     pub registers: usize,
 }
 
+/// The keys of a DINOv2 `config.json` read here, with transformers' `Dinov2Config` defaults.
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+struct Dinov2File {
+    hidden_size: usize,
+    num_hidden_layers: usize,
+    num_attention_heads: usize,
+    mlp_ratio: usize,
+    layer_norm_eps: f64,
+    image_size: usize,
+    patch_size: usize,
+    use_swiglu_ffn: bool,
+    num_register_tokens: usize,
+    hidden_act: String,
+}
+
+impl Default for Dinov2File {
+    fn default() -> Self {
+        Dinov2File {
+            hidden_size: 768,
+            num_hidden_layers: 12,
+            num_attention_heads: 12,
+            mlp_ratio: 4,
+            layer_norm_eps: 1e-6,
+            image_size: 224,
+            patch_size: 14,
+            use_swiglu_ffn: false,
+            num_register_tokens: 4,
+            hidden_act: "gelu".into(),
+        }
+    }
+}
+
 impl Dinov2Config {
-    /// Parse `config.json` (`model_type` `dinov2` or `dinov2_with_registers`).
+    /// Parse `config.json` (`model_type` `dinov2` or `dinov2_with_registers`) and
+    /// [validate](Self::validate) it; `path` is only used in errors.
     pub fn from_value(path: &Path, v: &Value) -> Result<Self> {
-        let model_type = v.get("model_type").and_then(Value::as_str).unwrap_or("");
+        let model_type = config::model_type(v).unwrap_or("");
         let with_registers = match model_type {
             "dinov2" => false,
             "dinov2_with_registers" => true,
@@ -66,56 +102,55 @@ impl Dinov2Config {
                 })
             }
         };
-        let num = |key: &str, default: usize| -> Result<usize> {
-            match v.get(key) {
-                None | Some(Value::Null) => Ok(default),
-                Some(x) => x.as_u64().map(|n| n as usize).ok_or_else(|| Error::Config {
-                    path: path.to_path_buf(),
-                    key: key.into(),
-                    message: format!("expected a non-negative integer, got {x}"),
-                }),
-            }
-        };
-        let act = v
-            .get("hidden_act")
-            .and_then(Value::as_str)
-            .unwrap_or("gelu");
-        if act != "gelu" {
-            return Err(Error::Config {
-                path: path.to_path_buf(),
-                key: "hidden_act".into(),
-                message: format!("activation `{act}` is not supported (only `gelu`)"),
-            });
+        let f: Dinov2File = config::section(path, "", v)?;
+        if f.hidden_act != "gelu" {
+            return Err(config::invalid(
+                path,
+                "hidden_act",
+                format!(
+                    "activation `{}` is not supported (only `gelu`)",
+                    f.hidden_act
+                ),
+            ));
         }
         let cfg = Dinov2Config {
-            hidden: num("hidden_size", 768)?,
-            layers: num("num_hidden_layers", 12)?,
-            heads: num("num_attention_heads", 12)?,
-            mlp_ratio: num("mlp_ratio", 4)?,
-            eps: v
-                .get("layer_norm_eps")
-                .and_then(Value::as_f64)
-                .unwrap_or(1e-6),
-            image_size: num("image_size", 224)?,
-            patch_size: num("patch_size", 14)?,
-            swiglu: v
-                .get("use_swiglu_ffn")
-                .and_then(Value::as_bool)
-                .unwrap_or(false),
+            hidden: f.hidden_size,
+            layers: f.num_hidden_layers,
+            heads: f.num_attention_heads,
+            mlp_ratio: f.mlp_ratio,
+            eps: f.layer_norm_eps,
+            image_size: f.image_size,
+            patch_size: f.patch_size,
+            swiglu: f.use_swiglu_ffn,
             registers: if with_registers {
-                num("num_register_tokens", 4)?
+                f.num_register_tokens
             } else {
                 0
             },
         };
-        if cfg.heads == 0 || !cfg.hidden.is_multiple_of(cfg.heads) || cfg.patch_size == 0 {
-            return Err(Error::Config {
-                path: path.to_path_buf(),
-                key: "num_attention_heads".into(),
-                message: "must divide hidden_size (and patch_size must be > 0)".into(),
-            });
-        }
+        cfg.validate(path)?;
         Ok(cfg)
+    }
+
+    /// Refuse sizes no DINOv2 can have, naming the key of the file at `path`: heads that are zero
+    /// or do not divide the width, a patch size that is zero or does not divide the image size,
+    /// a zero MLP ratio.
+    pub fn validate(&self, path: &Path) -> Result<()> {
+        config::check_heads(
+            path,
+            "num_attention_heads",
+            self.heads,
+            "hidden_size",
+            self.hidden,
+        )?;
+        config::check_patch(
+            path,
+            "patch_size",
+            self.patch_size,
+            "image_size",
+            self.image_size,
+        )?;
+        config::check_positive(path, "mlp_ratio", self.mlp_ratio)
     }
 }
 
@@ -206,27 +241,15 @@ fn bicubic_matrix(inp: usize, out: usize, antialias: bool) -> Vec<f64> {
 }
 
 impl Dinov2 {
-    /// Load a HF-layout DINOv2 directory (`config.json` + `model.safetensors`). The preprocessing
-    /// is `BitImageProcessor`'s (shorter side 256, crop 224) unless `preprocessor_config.json`
-    /// says otherwise.
-    pub fn load(dir: &Path, device: &Device) -> Result<Self> {
-        Self::load_with_dtype(dir, device, ModelDtype::F32)
-    }
-
-    /// [`load`](Self::load) with the weights stored and matrix products run in `dtype`; the id
-    /// gets the dtype's [suffix](ModelDtype::id_suffix). The position embeddings are resized in
-    /// f64/f32 on the host before the cast.
-    pub fn load_with_dtype(dir: &Path, device: &Device, dtype: ModelDtype) -> Result<Self> {
+    /// Load a HF-layout DINOv2 directory (`config.json` + `model.safetensors`) on `opts.device`
+    /// in `opts.dtype` (the id gets the dtype's [suffix](crate::ModelDtype::id_suffix); the position
+    /// embeddings are resized in f64/f32 on the host before the cast). The preprocessing is
+    /// `BitImageProcessor`'s (shorter side 256, crop 224) unless `preprocessor_config.json` says
+    /// otherwise; `opts.pipeline` is not used.
+    pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Self> {
+        let (device, dtype) = (&opts.device, opts.dtype);
         let config_path = dir.join("config.json");
-        let text = std::fs::read_to_string(&config_path).map_err(|source| Error::Io {
-            path: config_path.clone(),
-            source,
-        })?;
-        let value: Value = serde_json::from_str(&text).map_err(|e| Error::Config {
-            path: config_path.clone(),
-            key: String::new(),
-            message: e.to_string(),
-        })?;
+        let value = config::read_json(&config_path)?;
         let cfg = Dinov2Config::from_value(&config_path, &value)?;
         let preprocess = read_bit_preprocess(&dir.join("preprocessor_config.json"))?;
         let weights = Weights::load(&dir.join("model.safetensors"), device)?;
@@ -309,14 +332,7 @@ impl Dinov2 {
             });
         }
         let norm = l.norm("layernorm", d, cfg.eps)?;
-        let id = format!(
-            "dinov2:{}@{}{}",
-            dir.file_name()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            &weights.sha256()[..16],
-            dtype.id_suffix()
-        );
+        let id = model_id("dinov2", dir, &weights, dtype);
         Ok(Dinov2 {
             id,
             config: cfg,

@@ -14,8 +14,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// A JSON file (config, tokenizer, preprocessor) is malformed or misses a key.
-    #[error("{path}: invalid JSON or missing key `{key}`: {message}")]
+    /// A JSON file (config, tokenizer, preprocessor) is malformed, misses a key, or has a value
+    /// of the wrong type or an impossible one (a config's `validate()`).
+    #[error("{path}: {}{message}", config_key(key))]
     Config {
         /// The file.
         path: PathBuf,
@@ -84,6 +85,15 @@ pub enum Error {
     /// An argument is out of range or inconsistent.
     #[error("invalid input: {0}")]
     Invalid(String),
+}
+
+/// How [`Error::Config`] names its key: nothing for a malformed file, else the key.
+fn config_key(key: &str) -> String {
+    if key.is_empty() {
+        "invalid JSON: ".to_string()
+    } else {
+        format!("key `{key}`: ")
+    }
 }
 
 /// Result alias for this crate.

@@ -2,6 +2,10 @@
 //! `cuda` feature for NVIDIA GPUs).
 //!
 //! * [`clip_vit::ClipVit`] — CLIP with a ViT image tower, Hugging Face layout.
+//! * [`open_clip::OpenClip`] — CLIP in the OpenAI / open_clip state-dict layout (ResNet or ViT
+//!   image tower).
+//! * [`dinov2::Dinov2`] — DINOv2 image embeddings.
+//! * [`load`] — one loading entry point: [`LoadOptions`], [`load_scorer`], [`load_embedder`].
 //! * [`preprocess`] — the OpenAI and transformers CLIP preprocessings, bit-exact.
 //! * [`tokenize`] — `tokenizer.json` tokenization with CLIP's truncation.
 //! * [`siglip::Siglip`] — SigLIP image-text scoring (sigmoid probabilities), with
@@ -16,13 +20,15 @@
 
 pub mod bpe;
 pub mod cache;
-pub mod clip_resnet;
+mod clip_text;
 pub mod clip_vit;
+mod config;
 pub mod dinov2;
 pub mod dtype;
 pub mod error;
+pub mod load;
 pub mod npy;
-pub mod open_clip_vit;
+pub mod open_clip;
 pub mod preprocess;
 pub mod qwen3_vl;
 pub mod resolve;
@@ -38,6 +44,7 @@ pub use transformer::Act;
 pub use candle_core::Device;
 pub use dtype::ModelDtype;
 pub use error::{Error, Result};
+pub use load::{load_embedder, load_scorer, LoadOptions, ModelFamily};
 pub use preprocess::{load_image, Pipeline, Preprocess};
 
 use image::RgbImage;
@@ -126,127 +133,6 @@ pub fn softmax_rows(sims: &[Vec<f32>], scale: f32) -> Vec<Vec<f32>> {
             e.iter().map(|x| x / z).collect()
         })
         .collect()
-}
-
-/// Options for [`load_scorer`].
-#[derive(Debug, Clone)]
-pub struct LoadOptions {
-    /// Preprocessing override (`None`: the documented default of the checkpoint's layout).
-    pub pipeline: Option<Pipeline>,
-    /// Where to run.
-    pub device: Device,
-    /// The dtype weights are stored and matrix products run in (see [`dtype`]); embeddings are
-    /// returned as f32 whatever it is, and a non-f32 dtype is part of the model's id.
-    pub dtype: ModelDtype,
-}
-
-impl Default for LoadOptions {
-    fn default() -> Self {
-        LoadOptions {
-            pipeline: None,
-            device: Device::Cpu,
-            dtype: ModelDtype::F32,
-        }
-    }
-}
-
-/// Resolve a model reference (see [`resolve`]) and load it as an image-text scorer, dispatching on
-/// `model_type` in its `config.json`.
-pub fn load_scorer(
-    reference: &str,
-    opts: &LoadOptions,
-) -> Result<Box<dyn ImageTextScorer + Send + Sync>> {
-    let resolved = resolve::resolve(reference)?;
-    let config_path = resolved.dir.join("config.json");
-    let (dir, dev, dt) = (&resolved.dir, &opts.device, opts.dtype);
-    match model_type(dir)?.as_str() {
-        "clip" => Ok(Box::new(clip_vit::ClipVit::load_with_dtype(
-            dir,
-            opts.pipeline,
-            dev,
-            dt,
-        )?)),
-        OPEN_CLIP => Ok(Box::new(clip_resnet::ClipResnet::load_with_dtype(
-            dir,
-            opts.pipeline,
-            dev,
-            dt,
-        )?)),
-        "siglip" => Ok(Box::new(siglip::Siglip::load_with_dtype(dir, dev, dt)?)),
-        other => Err(Error::UnsupportedArchitecture {
-            path: config_path,
-            architecture: other.to_string(),
-            supported: "clip, siglip (image-text scoring), open_clip ResNet / ViT CLIP".into(),
-        }),
-    }
-}
-
-/// Resolve a model reference and load it as an image embedder: CLIP (image tower) or DINOv2.
-pub fn load_embedder(
-    reference: &str,
-    opts: &LoadOptions,
-) -> Result<Box<dyn ImageEmbedder + Send + Sync>> {
-    let resolved = resolve::resolve(reference)?;
-    let config_path = resolved.dir.join("config.json");
-    let (dir, dev, dt) = (&resolved.dir, &opts.device, opts.dtype);
-    match model_type(dir)?.as_str() {
-        "clip" => Ok(Box::new(clip_vit::ClipVit::load_with_dtype(
-            dir,
-            opts.pipeline,
-            dev,
-            dt,
-        )?)),
-        OPEN_CLIP => Ok(Box::new(clip_resnet::ClipResnet::load_with_dtype(
-            dir,
-            opts.pipeline,
-            dev,
-            dt,
-        )?)),
-        "dinov2" | "dinov2_with_registers" => {
-            Ok(Box::new(dinov2::Dinov2::load_with_dtype(dir, dev, dt)?))
-        }
-        "siglip" | "siglip_vision_model" => Ok(Box::new(siglip::SiglipVision::load_with_dtype(
-            dir, dev, dt,
-        )?)),
-        other => Err(Error::UnsupportedArchitecture {
-            path: config_path,
-            architecture: other.to_string(),
-            supported: "clip, dinov2, dinov2_with_registers, siglip, open_clip ResNet / ViT CLIP"
-                .into(),
-        }),
-    }
-}
-
-/// The architecture name used internally for open_clip / OpenAI state-dict checkpoints.
-const OPEN_CLIP: &str = "open_clip";
-
-/// `model_type` of `config.json`; `open_clip` for a directory with only `open_clip_config.json`.
-fn model_type(dir: &std::path::Path) -> Result<String> {
-    let config_path = dir.join("config.json");
-    let open_clip = dir.join("open_clip_config.json");
-    if !config_path.is_file() && open_clip.is_file() {
-        // ResNet and ViT image towers both load through `ClipResnet` (shared text tower); its
-        // config parser decides which and reports bad keys.
-        return Ok(OPEN_CLIP.to_string());
-    }
-    model_type_of(&config_path)
-}
-
-fn model_type_of(config_path: &std::path::Path) -> Result<String> {
-    let text = std::fs::read_to_string(config_path).map_err(|source| Error::Io {
-        path: config_path.to_path_buf(),
-        source,
-    })?;
-    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| Error::Config {
-        path: config_path.to_path_buf(),
-        key: String::new(),
-        message: e.to_string(),
-    })?;
-    Ok(value
-        .get("model_type")
-        .and_then(|v| v.as_str())
-        .unwrap_or("<no model_type>")
-        .to_string())
 }
 
 /// The device named on the command line: `cpu`, or `cuda`/`cuda:N` with the `cuda` feature.

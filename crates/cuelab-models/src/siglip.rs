@@ -15,10 +15,13 @@ use std::path::Path;
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{Conv2d, Conv2dConfig, Embedding, LayerNorm, Linear};
 use image::RgbImage;
+use serde::Deserialize;
 use serde_json::Value;
 
+use crate::config;
 use crate::dtype::ModelDtype;
 use crate::error::{Error, Result, TensorContext};
+use crate::load::{model_id, LoadOptions};
 use crate::preprocess::{Pipeline, Preprocess};
 use crate::siglip_tokenizer::SiglipTokenizer;
 use crate::transformer::{
@@ -28,6 +31,133 @@ use crate::weights::Weights;
 use crate::{ImageEmbedder, ImageTextScorer};
 
 const IMAGE_BATCH: usize = 16;
+
+/// The parts of a SigLIP vision config this crate uses: `vision_config` of a `siglip`
+/// `config.json`, or the whole file of a `siglip_vision_model` (transformers defaults for absent
+/// keys).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SiglipVisionConfig {
+    /// Width.
+    pub hidden: usize,
+    /// MLP width (also the attention-pooling head's).
+    pub intermediate: usize,
+    /// Layers.
+    pub layers: usize,
+    /// Attention heads.
+    pub heads: usize,
+    /// Input resolution (square).
+    pub image_size: usize,
+    /// Patch size.
+    pub patch_size: usize,
+    /// Layer-norm epsilon.
+    pub eps: f64,
+    /// Feed-forward activation.
+    pub act: Act,
+    /// Where the keys live in the file (`vision_config.` or empty), for errors.
+    section: &'static str,
+}
+
+/// The vision keys of a SigLIP config, with transformers' `SiglipVisionConfig` defaults.
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+struct HfSiglipVision {
+    hidden_size: usize,
+    intermediate_size: usize,
+    num_hidden_layers: usize,
+    num_attention_heads: usize,
+    image_size: usize,
+    patch_size: usize,
+    layer_norm_eps: f64,
+    hidden_act: String,
+    vision_use_head: Option<bool>,
+}
+
+impl Default for HfSiglipVision {
+    fn default() -> Self {
+        HfSiglipVision {
+            hidden_size: 768,
+            intermediate_size: 3072,
+            num_hidden_layers: 12,
+            num_attention_heads: 12,
+            image_size: 224,
+            patch_size: 16,
+            layer_norm_eps: 1e-6,
+            hidden_act: "gelu_pytorch_tanh".into(),
+            vision_use_head: None,
+        }
+    }
+}
+
+impl SiglipVisionConfig {
+    /// Parse the vision part of a `siglip` or `siglip_vision_model` `config.json` and
+    /// [validate](Self::validate) it; `path` is only used in errors.
+    pub fn from_value(path: &Path, root: &Value) -> Result<Self> {
+        let (value, section) = match config::model_type(root) {
+            Some("siglip") => (
+                root.get("vision_config").unwrap_or(&Value::Null),
+                "vision_config.",
+            ),
+            Some("siglip_vision_model") => (root, ""),
+            other => {
+                return Err(Error::UnsupportedArchitecture {
+                    path: path.to_path_buf(),
+                    architecture: other.unwrap_or("<no model_type>").to_string(),
+                    supported: "siglip, siglip_vision_model".into(),
+                })
+            }
+        };
+        let v: HfSiglipVision = config::section(path, section.trim_end_matches('.'), value)?;
+        let act_key = format!("{section}hidden_act");
+        let act = Act::parse(&v.hidden_act).ok_or_else(|| {
+            config::invalid(
+                path,
+                &act_key,
+                format!("activation `{}` is not supported", v.hidden_act),
+            )
+        })?;
+        if v.vision_use_head == Some(false) {
+            return Err(config::invalid(
+                path,
+                &format!("{section}vision_use_head"),
+                "towers without the attention-pooling head are not supported",
+            ));
+        }
+        let c = SiglipVisionConfig {
+            hidden: v.hidden_size,
+            intermediate: v.intermediate_size,
+            layers: v.num_hidden_layers,
+            heads: v.num_attention_heads,
+            image_size: v.image_size,
+            patch_size: v.patch_size,
+            eps: v.layer_norm_eps,
+            act,
+            section,
+        };
+        c.validate(path)?;
+        Ok(c)
+    }
+
+    /// Refuse sizes no SigLIP image tower can have, naming the key of the file at `path`: heads
+    /// that are zero or do not divide the width, a patch size that is zero or does not divide the
+    /// image size.
+    pub fn validate(&self, path: &Path) -> Result<()> {
+        let s = self.section;
+        config::check_heads(
+            path,
+            &format!("{s}num_attention_heads"),
+            self.heads,
+            &format!("{s}hidden_size"),
+            self.hidden,
+        )?;
+        config::check_patch(
+            path,
+            &format!("{s}patch_size"),
+            self.patch_size,
+            &format!("{s}image_size"),
+            self.image_size,
+        )
+    }
+}
 
 /// A loaded SigLIP image encoder.
 #[derive(Debug)]
@@ -54,102 +184,38 @@ pub struct SiglipVision {
 
 impl SiglipVision {
     /// Load the image tower from a HF-layout directory (`model_type` `siglip` or
-    /// `siglip_vision_model`).
-    pub fn load(dir: &Path, device: &Device) -> Result<Self> {
-        Self::load_with_dtype(dir, device, ModelDtype::F32)
-    }
-
-    /// [`load`](Self::load) with the weights stored and matrix products run in `dtype`; the id
-    /// gets the dtype's [suffix](ModelDtype::id_suffix).
-    pub fn load_with_dtype(dir: &Path, device: &Device, dtype: ModelDtype) -> Result<Self> {
+    /// `siglip_vision_model`) on `opts.device` in `opts.dtype` (the id gets the dtype's
+    /// [suffix](ModelDtype::id_suffix)). The preprocessing is always `SiglipImageProcessor`'s;
+    /// `opts.pipeline` is not used.
+    pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Self> {
+        let (device, dtype) = (&opts.device, opts.dtype);
         let config_path = dir.join("config.json");
-        let root = read_config(&config_path)?;
-        Self::check_config(&config_path, &root)?;
+        let config =
+            SiglipVisionConfig::from_value(&config_path, &config::read_json(&config_path)?)?;
         let weights = Weights::load(&dir.join("model.safetensors"), device)?;
-        Self::from_weights(dir, &config_path, &root, &weights, device, dtype)
+        Self::from_weights(dir, &config, &weights, device, dtype)
     }
 
-    /// Validate the vision part of a parsed `config.json` without loading weights.
-    fn check_config(config_path: &Path, root: &Value) -> Result<()> {
-        match root.get("model_type").and_then(Value::as_str) {
-            Some("siglip") | Some("siglip_vision_model") => Ok(()),
-            other => Err(Error::UnsupportedArchitecture {
-                path: config_path.to_path_buf(),
-                architecture: other.unwrap_or("<no model_type>").to_string(),
-                supported: "siglip, siglip_vision_model".into(),
-            }),
-        }
-    }
-
-    /// Build the tower from already-loaded weights (`config_path` only names errors).
+    /// Build the tower from already-loaded weights.
     fn from_weights(
         dir: &Path,
-        config_path: &Path,
-        root: &Value,
+        config: &SiglipVisionConfig,
         weights: &Weights,
         device: &Device,
         dtype: ModelDtype,
     ) -> Result<Self> {
-        let config_path = config_path.to_path_buf();
-        let (v, prefix, section) = match root.get("model_type").and_then(Value::as_str) {
-            Some("siglip") => (
-                root.get("vision_config").cloned().unwrap_or(Value::Null),
-                "vision_model",
-                "vision_config.",
-            ),
-            Some("siglip_vision_model") => (root.clone(), "vision_model", ""),
-            other => {
-                return Err(Error::UnsupportedArchitecture {
-                    path: config_path,
-                    architecture: other.unwrap_or("<no model_type>").to_string(),
-                    supported: "siglip, siglip_vision_model".into(),
-                })
-            }
-        };
-        let num = |key: &str, default: usize| -> Result<usize> {
-            match v.get(key) {
-                None | Some(Value::Null) => Ok(default),
-                Some(x) => x.as_u64().map(|n| n as usize).ok_or_else(|| Error::Config {
-                    path: config_path.clone(),
-                    key: format!("{section}{key}"),
-                    message: format!("expected a non-negative integer, got {x}"),
-                }),
-            }
-        };
-        let d = num("hidden_size", 768)?;
-        let ff = num("intermediate_size", 3072)?;
-        let layers = num("num_hidden_layers", 12)?;
-        let heads = num("num_attention_heads", 12)?;
-        let image_size = num("image_size", 224)?;
-        let p = num("patch_size", 16)?;
-        let eps = v
-            .get("layer_norm_eps")
-            .and_then(Value::as_f64)
-            .unwrap_or(1e-6);
-        let act_name = v
-            .get("hidden_act")
-            .and_then(Value::as_str)
-            .unwrap_or("gelu_pytorch_tanh");
-        let act = Act::parse(act_name).ok_or_else(|| Error::Config {
-            path: config_path.clone(),
-            key: format!("{section}hidden_act"),
-            message: format!("activation `{act_name}` is not supported"),
-        })?;
-        if v.get("vision_use_head").and_then(Value::as_bool) == Some(false) {
-            return Err(Error::Config {
-                path: config_path,
-                key: format!("{section}vision_use_head"),
-                message: "towers without the attention-pooling head are not supported".into(),
-            });
-        }
-        if heads == 0 || d % heads != 0 || p == 0 || image_size % p != 0 {
-            return Err(Error::Config {
-                path: config_path,
-                key: format!("{section}num_attention_heads"),
-                message: "heads must divide hidden_size and patch_size must divide image_size"
-                    .into(),
-            });
-        }
+        let SiglipVisionConfig {
+            hidden: d,
+            intermediate: ff,
+            layers,
+            heads,
+            image_size,
+            patch_size: p,
+            eps,
+            act,
+            ..
+        } = *config;
+        let prefix = "vision_model";
         let l = Loader::new(weights, device, dtype.candle());
         let pre = |s: &str| format!("{prefix}.{s}");
         let grid = image_size / p;
@@ -199,14 +265,7 @@ impl SiglipVision {
             std: [0.5; 3],
             squash: true,
         };
-        let id = format!(
-            "siglip-vision:{}@{}{}",
-            dir.file_name()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            &weights.sha256()[..16],
-            dtype.id_suffix()
-        );
+        let id = model_id("siglip-vision", dir, weights, dtype);
         Ok(SiglipVision {
             id,
             hidden: d,
@@ -304,19 +363,6 @@ impl ImageEmbedder for SiglipVision {
     }
 }
 
-/// Read and parse a `config.json`.
-fn read_config(config_path: &Path) -> Result<Value> {
-    let text = std::fs::read_to_string(config_path).map_err(|source| Error::Io {
-        path: config_path.to_path_buf(),
-        source,
-    })?;
-    serde_json::from_str(&text).map_err(|e| Error::Config {
-        path: config_path.to_path_buf(),
-        key: String::new(),
-        message: e.to_string(),
-    })
-}
-
 /// The parts of a SigLIP `text_config` this crate uses (transformers defaults for absent keys).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SiglipTextConfig {
@@ -341,58 +387,74 @@ pub struct SiglipTextConfig {
 }
 
 impl SiglipTextConfig {
-    /// Parse the `text_config` section of a `siglip` config (`path` only names errors).
+    /// Parse the `text_config` section of a `siglip` config and [validate](Self::validate) it
+    /// (`path` only names errors).
     pub fn from_value(path: &Path, root: &Value) -> Result<Self> {
-        let t = root.get("text_config").cloned().unwrap_or(Value::Null);
-        let num = |key: &str, default: usize| -> Result<usize> {
-            match t.get(key) {
-                None | Some(Value::Null) => Ok(default),
-                Some(x) => x.as_u64().map(|n| n as usize).ok_or_else(|| Error::Config {
-                    path: path.to_path_buf(),
-                    key: format!("text_config.{key}"),
-                    message: format!("expected a non-negative integer, got {x}"),
-                }),
-            }
-        };
-        let hidden = num("hidden_size", 768)?;
-        let act_name = t
-            .get("hidden_act")
-            .and_then(Value::as_str)
-            .unwrap_or("gelu_pytorch_tanh");
-        let act = Act::parse(act_name).ok_or_else(|| Error::Config {
-            path: path.to_path_buf(),
-            key: "text_config.hidden_act".into(),
-            message: format!("activation `{act_name}` is not supported"),
-        })?;
+        let t: HfSiglipText = config::section(
+            path,
+            "text_config",
+            root.get("text_config").unwrap_or(&Value::Null),
+        )?;
         let c = SiglipTextConfig {
-            hidden,
-            intermediate: num("intermediate_size", 3072)?,
-            layers: num("num_hidden_layers", 12)?,
-            heads: num("num_attention_heads", 12)?,
-            positions: num("max_position_embeddings", 64)?,
-            vocab_size: num("vocab_size", 32000)?,
-            projection: num("projection_size", hidden)?,
-            act,
-            eps: t
-                .get("layer_norm_eps")
-                .and_then(Value::as_f64)
-                .unwrap_or(1e-6),
+            hidden: t.hidden_size,
+            intermediate: t.intermediate_size,
+            layers: t.num_hidden_layers,
+            heads: t.num_attention_heads,
+            positions: t.max_position_embeddings,
+            vocab_size: t.vocab_size,
+            projection: t.projection_size.unwrap_or(t.hidden_size),
+            act: config::activation(path, "text_config.hidden_act", &t.hidden_act)?,
+            eps: t.layer_norm_eps,
         };
-        if c.heads == 0 || !c.hidden.is_multiple_of(c.heads) {
-            return Err(Error::Config {
-                path: path.to_path_buf(),
-                key: "text_config.num_attention_heads".into(),
-                message: "must divide text_config.hidden_size".into(),
-            });
-        }
-        if c.positions == 0 {
-            return Err(Error::Config {
-                path: path.to_path_buf(),
-                key: "text_config.max_position_embeddings".into(),
-                message: "must be positive".into(),
-            });
-        }
+        c.validate(path)?;
         Ok(c)
+    }
+
+    /// Refuse sizes no SigLIP text tower can have, naming the key of the file at `path`: heads
+    /// that are zero or do not divide the width, zero positions, vocabulary or projection sizes.
+    pub fn validate(&self, path: &Path) -> Result<()> {
+        config::check_heads(
+            path,
+            "text_config.num_attention_heads",
+            self.heads,
+            "text_config.hidden_size",
+            self.hidden,
+        )?;
+        config::check_positive(path, "text_config.max_position_embeddings", self.positions)?;
+        config::check_positive(path, "text_config.vocab_size", self.vocab_size)?;
+        config::check_positive(path, "text_config.projection_size", self.projection)
+    }
+}
+
+/// `text_config` of a SigLIP `config.json`, with transformers' `SiglipTextConfig` defaults.
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+struct HfSiglipText {
+    hidden_size: usize,
+    intermediate_size: usize,
+    num_hidden_layers: usize,
+    num_attention_heads: usize,
+    max_position_embeddings: usize,
+    vocab_size: usize,
+    /// Defaults to `hidden_size`.
+    projection_size: Option<usize>,
+    hidden_act: String,
+    layer_norm_eps: f64,
+}
+
+impl Default for HfSiglipText {
+    fn default() -> Self {
+        HfSiglipText {
+            hidden_size: 768,
+            intermediate_size: 3072,
+            num_hidden_layers: 12,
+            num_attention_heads: 12,
+            max_position_embeddings: 64,
+            vocab_size: 32000,
+            projection_size: None,
+            hidden_act: "gelu_pytorch_tanh".into(),
+            layer_norm_eps: 1e-6,
+        }
     }
 }
 
@@ -516,16 +578,14 @@ const TEXT_BATCH: usize = 32;
 impl Siglip {
     /// Load a full SigLIP checkpoint (`model_type: "siglip"`, `config.json` + `model.safetensors`
     /// with both towers, and `spiece.model` or `tokenizer.json`).
-    pub fn load(dir: &Path, device: &Device) -> Result<Self> {
-        Self::load_with_dtype(dir, device, ModelDtype::F32)
-    }
-
-    /// [`load`](Self::load) with the weights stored and matrix products run in `dtype` (both
-    /// towers); the id gets the dtype's [suffix](ModelDtype::id_suffix).
-    pub fn load_with_dtype(dir: &Path, device: &Device, dtype: ModelDtype) -> Result<Self> {
+    ///
+    /// Both towers run on `opts.device` in `opts.dtype` (the id gets the dtype's
+    /// [suffix](ModelDtype::id_suffix)); `opts.pipeline` is not used.
+    pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Self> {
+        let (device, dtype) = (&opts.device, opts.dtype);
         let config_path = dir.join("config.json");
-        let root = read_config(&config_path)?;
-        match root.get("model_type").and_then(Value::as_str) {
+        let root = config::read_json(&config_path)?;
+        match config::model_type(&root) {
             Some("siglip") => {}
             other => {
                 return Err(Error::UnsupportedArchitecture {
@@ -538,7 +598,8 @@ impl Siglip {
         let text_config = SiglipTextConfig::from_value(&config_path, &root)?;
         let tokenizer = SiglipTokenizer::load(dir, text_config.positions)?;
         let weights = Weights::load(&dir.join("model.safetensors"), device)?;
-        let vision = SiglipVision::from_weights(dir, &config_path, &root, &weights, device, dtype)?;
+        let vision_config = SiglipVisionConfig::from_value(&config_path, &root)?;
+        let vision = SiglipVision::from_weights(dir, &vision_config, &weights, device, dtype)?;
         if text_config.projection != vision.hidden {
             return Err(Error::Config {
                 path: config_path,
@@ -566,14 +627,7 @@ impl Siglip {
         };
         let logit_scale = scalar("logit_scale")?.exp();
         let logit_bias = scalar("logit_bias")?;
-        let id = format!(
-            "siglip:{}@{}{}",
-            dir.file_name()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            &weights.sha256()[..16],
-            dtype.id_suffix()
-        );
+        let id = model_id("siglip", dir, &weights, dtype);
         Ok(Siglip {
             id,
             vision,

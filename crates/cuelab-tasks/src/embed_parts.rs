@@ -4,9 +4,12 @@
 //!
 //! Columns: `row` (the input's position in the full input list, so a dataset of parts sorts
 //! back to the unsharded order), `input` (the image path or the text) and `embedding`
-//! (`list<float>`). Each file's key-value metadata records `cuelab.config_hash` (model, settings
-//! and the whole input list), `cuelab.inputs` (the full input count), `cuelab.shard` (`I/N`) and
-//! `cuelab.model`, so a merge can refuse incomplete, overlapping or mismatched part sets.
+//! (`list<float>`). Each file's key-value metadata records `cuelab.config_hash` (the model as
+//! loaded, settings and the whole input list), `cuelab.contents_sha256` (the contents of the
+//! inputs the file holds), `cuelab.inputs` (the full input count), `cuelab.shard` (`I/N`) and
+//! `cuelab.model`, so a merge can refuse incomplete, overlapping or mismatched part sets and a
+//! rerun of a shard can tell a finished part of this run from one of another run
+//! ([`check_part`]).
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -47,6 +50,9 @@ pub struct PartMeta {
     pub inputs: usize,
     /// The shard this file holds, `None` for a whole run.
     pub shard: Option<(usize, usize)>,
+    /// SHA-256 over the contents of the inputs this file holds (see [`contents_hash`]); `None`
+    /// in merged files and in files of cuelab versions before it was recorded.
+    pub contents: Option<String>,
 }
 
 /// One embedded input.
@@ -60,19 +66,92 @@ pub struct EmbedRow {
     pub embedding: Vec<f32>,
 }
 
-/// The identity of an embedding run: model id, settings (normalisation, dtype, preprocessing,
-/// as one string) and the whole ordered input list.
-pub fn config_hash(model: &str, settings: &str, inputs: &[String]) -> String {
+/// SHA-256 over length-prefixed strings (so `["ab", "c"]` and `["a", "bc"]` differ).
+fn hash_strings<'a>(parts: impl IntoIterator<Item = &'a str>) -> String {
     let mut h = Sha256::new();
-    for part in [model, settings] {
+    for part in parts {
         h.update((part.len() as u64).to_le_bytes());
         h.update(part.as_bytes());
     }
-    for i in inputs {
-        h.update((i.len() as u64).to_le_bytes());
-        h.update(i.as_bytes());
-    }
     format!("{:x}", h.finalize())
+}
+
+/// The identity of an embedding run: the model id as loaded (which names a prefix of the
+/// weights' SHA-256 and a non-f32 dtype), settings (normalisation, dtype, the preprocessing as
+/// loaded, as one string) and the whole ordered input list (image paths or texts).
+pub fn config_hash(model: &str, settings: &str, inputs: &[String]) -> String {
+    hash_strings(
+        [model, settings]
+            .into_iter()
+            .chain(inputs.iter().map(String::as_str)),
+    )
+}
+
+/// The contents of the inputs one file holds, in order: each item is an image file's SHA-256
+/// or a text. Recorded per file (not in [`config_hash`]) so that a shard reads only its own
+/// images.
+pub fn contents_hash(items: &[String]) -> String {
+    hash_strings(items.iter().map(String::as_str))
+}
+
+/// What a file's identity is reported as in a refusal.
+fn identity(m: &PartMeta) -> String {
+    let shard = m
+        .shard
+        .map_or("whole run".to_string(), |(i, n)| format!("shard {i}/{n}"));
+    match &m.contents {
+        Some(c) => format!(
+            "{}, inputs {}, {shard}",
+            m.config_hash,
+            &c[..c.len().min(16)]
+        ),
+        None => format!("{}, {shard}", m.config_hash),
+    }
+}
+
+/// Whether the part `target` (of a dataset folder) is already done: `Ok(true)` when it holds a
+/// part with exactly `meta` (model, settings, input list and the contents of its inputs),
+/// `Ok(false)` when it does not exist. A run never writes over another run's rows, and a folder
+/// never mixes runs that pyarrow or DuckDB would read as one table: when `target` holds a part
+/// of another identity (another model or weights, dtype, preprocessing, normalisation, input
+/// list, or edited inputs), or another cuelab part in its folder belongs to another run (another
+/// config hash or shard count), the run is refused ([`TaskError::RunMismatch`]) and nothing is
+/// written or deleted.
+pub fn check_part(target: &Path, meta: &PartMeta) -> Result<bool> {
+    let mismatch = |file: &Path, found: &PartMeta| TaskError::RunMismatch {
+        dir: file.to_path_buf(),
+        found: identity(found),
+        expected: identity(meta),
+    };
+    let done = if target.exists() {
+        match read_meta(target)? {
+            Some(m) if &m == meta => true,
+            Some(m) => return Err(mismatch(target, &m)),
+            None => {
+                return Err(invalid(
+                    target,
+                    "exists and is not a part of `cuelab embed --shard`; move it away",
+                ))
+            }
+        }
+    } else {
+        false
+    };
+    let Some(folder) = target.parent().filter(|d| d.is_dir()) else {
+        return Ok(done);
+    };
+    let count = meta.shard.map(|(_, n)| n);
+    for f in files_of(folder)? {
+        if f == target {
+            continue;
+        }
+        if let Some(m) = read_meta(&f)? {
+            if m.config_hash != meta.config_hash || m.shard.map(|(_, n)| n) != count {
+                return Err(mismatch(&f, &m));
+            }
+        }
+    }
+    Ok(done)
 }
 
 /// The file of shard `(i, n)` inside a dataset folder.
@@ -109,6 +188,9 @@ pub fn write(path: &Path, meta: &PartMeta, rows: &[EmbedRow], dim: usize) -> Res
     ];
     if let Some((i, n)) = meta.shard {
         kv.push(KeyValue::new("cuelab.shard".into(), format!("{i}/{n}")));
+    }
+    if let Some(c) = &meta.contents {
+        kv.push(KeyValue::new("cuelab.contents_sha256".into(), c.clone()));
     }
     let props = Arc::new(
         WriterProperties::builder()
@@ -196,6 +278,7 @@ pub fn read_meta(path: &Path) -> Result<Option<PartMeta>> {
         model: get("cuelab.model").unwrap_or_default(),
         inputs,
         shard,
+        contents: get("cuelab.contents_sha256"),
     }))
 }
 
@@ -352,6 +435,7 @@ pub fn merge(args: &[PathBuf], out: &Path) -> Result<EmbedMerged> {
     let dim = rows.first().map_or(0, |r| r.embedding.len());
     let meta = PartMeta {
         shard: None,
+        contents: None,
         ..m0.clone()
     };
     write(out, &meta, &rows, dim)?;
@@ -383,6 +467,7 @@ mod tests {
             model: "m".into(),
             inputs: 5,
             shard,
+            contents: Some(format!("c{}", shard.map_or(0, |(i, _)| i))),
         }
     }
 
@@ -431,5 +516,40 @@ mod tests {
             2
         )
         .is_err());
+    }
+
+    #[test]
+    fn a_part_of_another_run_is_refused_and_left_as_it_was() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let ds = tmp.path().join("e.parquet");
+        let p0 = part_path(&ds, (0, 2));
+        let m0 = meta(Some((0, 2)), "h");
+        assert!(!check_part(&p0, &m0).expect("nothing yet"));
+        write(&p0, &m0, &rows(&[1, 4]), 3).expect("p0");
+        let bytes = std::fs::read(&p0).expect("read");
+        assert!(check_part(&p0, &m0).expect("done"));
+        let other_contents = PartMeta {
+            contents: Some("edited".into()),
+            ..m0.clone()
+        };
+        for changed in [meta(Some((0, 2)), "other"), other_contents] {
+            let e = check_part(&p0, &changed).expect_err("refused").to_string();
+            assert!(e.contains("another configuration"), "{e}");
+        }
+        // another shard of another run, or of another shard count, next to p0
+        let p1 = part_path(&ds, (1, 2));
+        let e = check_part(&p1, &meta(Some((1, 2)), "other"))
+            .expect_err("mixed folder")
+            .to_string();
+        assert!(e.contains("another configuration"), "{e}");
+        let e = check_part(&part_path(&ds, (1, 3)), &meta(Some((1, 3)), "h"))
+            .expect_err("other shard count")
+            .to_string();
+        assert!(e.contains("shard 0/2"), "{e}");
+        assert!(!check_part(&p1, &meta(Some((1, 2)), "h")).expect("same run"));
+        assert_eq!(std::fs::read(&p0).expect("read"), bytes);
+        // a file that is no cuelab part is not taken for one, nor written over
+        std::fs::write(&p1, b"PAR1 not really").expect("junk");
+        assert!(check_part(&p1, &meta(Some((1, 2)), "h")).is_err());
     }
 }

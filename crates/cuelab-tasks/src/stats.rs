@@ -66,8 +66,14 @@ pub struct McNemar {
     pub p_value: f64,
 }
 
-/// McNemar's exact test for `a[i]` vs `b[i]` (same samples, two variants).
+/// McNemar's exact test for `a[i]` vs `b[i]` (same samples, two variants; the slices must have
+/// the same length, as a pair whose other half is missing would silently drop out).
 pub fn mcnemar(a: &[bool], b: &[bool]) -> McNemar {
+    assert_eq!(
+        a.len(),
+        b.len(),
+        "mcnemar: the two variants must hold the same samples"
+    );
     let a_only = a.iter().zip(b).filter(|(x, y)| **x && !**y).count();
     let b_only = a.iter().zip(b).filter(|(x, y)| !**x && **y).count();
     let n = a_only + b_only;

@@ -4,3 +4,4 @@
 mod jpeg_parity;
 mod overlay_parity;
 mod pillow_parity;
+mod recipe_golden;

@@ -131,19 +131,25 @@ pub struct TargetMatrix {
 }
 
 impl TargetMatrix {
-    /// Trainable parameters of a rank-`r` LoRA on this matrix: `r · (in + out)`.
+    /// Trainable parameters of a rank-`r` LoRA on this matrix: `r · (in + out)` (saturating at
+    /// `u64::MAX` instead of overflowing for an absurd rank).
     pub fn lora_params(&self, rank: usize) -> u64 {
-        rank as u64 * (self.in_features + self.out_features) as u64
+        (rank as u64)
+            .saturating_mul((self.in_features as u64).saturating_add(self.out_features as u64))
     }
 }
 
-/// Trainable parameters of rank-`rank` LoRAs on all `targets`.
+/// Trainable parameters of rank-`rank` LoRAs on all `targets` (saturating, see
+/// [`TargetMatrix::lora_params`]).
 pub fn trainable_params(targets: &[TargetMatrix], rank: usize) -> u64 {
-    targets.iter().map(|t| t.lora_params(rank)).sum()
+    targets
+        .iter()
+        .fold(0u64, |sum, t| sum.saturating_add(t.lora_params(rank)))
 }
 
 /// Tensor shapes of one safetensors file, from its header (8-byte little-endian length, then
-/// JSON); the data is not read.
+/// JSON); the data is not read. A shape with more elements than the file has bits (so more than
+/// any dtype's data could fill, the product checked for overflow) is an error.
 pub fn safetensors_shapes(path: &Path) -> Result<BTreeMap<String, Vec<usize>>> {
     let bad = |message: String| Error::Weights {
         path: path.to_path_buf(),
@@ -190,6 +196,14 @@ pub fn safetensors_shapes(path: &Path) -> Result<BTreeMap<String, Vec<usize>>> {
                 tensor: name.clone(),
                 message: "no integer `shape` in the header".into(),
             })?;
+        let elements = shape.iter().try_fold(1u64, |n, &d| n.checked_mul(d as u64));
+        if elements.is_none_or(|n| n > file_len.saturating_mul(8)) {
+            return Err(Error::Weights {
+                path: path.to_path_buf(),
+                tensor: name.clone(),
+                message: format!("shape {shape:?} holds more values than a {file_len}-byte file"),
+            });
+        }
         out.insert(name.clone(), shape);
     }
     Ok(out)
@@ -316,5 +330,45 @@ mod tests {
             in_features: 64,
         };
         assert_eq!(m.lora_params(8), 8 * 192);
+        assert_eq!(
+            m.lora_params(usize::MAX),
+            u64::MAX,
+            "saturates, never overflows"
+        );
+        let huge = TargetMatrix {
+            in_features: usize::MAX,
+            ..m.clone()
+        };
+        assert_eq!(trainable_params(&[huge, m], 1), u64::MAX);
+    }
+
+    /// A header naming more values than the file could hold is an error, not an overflow.
+    #[test]
+    fn shapes_past_the_file_size_are_errors() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let write = |shape: &str| {
+            let header = format!(
+                r#"{{"w.weight":{{"dtype":"F32","shape":{shape},"data_offsets":[0,16]}}}}"#
+            );
+            let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+            bytes.extend_from_slice(header.as_bytes());
+            bytes.extend_from_slice(&[0u8; 16]);
+            let path = tmp.path().join("model.safetensors");
+            std::fs::write(&path, bytes).expect("write");
+            safetensors_shapes(&path)
+        };
+        assert_eq!(write("[2, 2]").expect("fits")["w.weight"], vec![2, 2]);
+        for bad in [
+            "[4294967296, 4294967296]",
+            "[1, 18446744073709551615]",
+            "[100000, 100000]",
+        ] {
+            let e = write(bad).expect_err(bad).to_string();
+            assert!(e.contains("holds more values"), "{bad}: {e}");
+        }
+        assert_eq!(
+            write("[0, 5]").expect("empty tensor")["w.weight"],
+            vec![0, 5]
+        );
     }
 }

@@ -14,9 +14,9 @@
 use std::path::Path;
 
 use crate::fixtures::{cosine, data, json, rows, vecf};
-use cuelab_models::clip_resnet::ClipResnet;
 use cuelab_models::clip_vit::ClipVit;
 use cuelab_models::dinov2::Dinov2;
+use cuelab_models::open_clip::OpenClip;
 use cuelab_models::preprocess::{load_image, Pipeline, Preprocess};
 use cuelab_models::siglip::{Siglip, SiglipVision};
 use cuelab_models::{
@@ -84,7 +84,7 @@ fn clip_vit_reduced_precision_matches_f32_reference() {
     let tx = texts(&refs["texts"]);
     for dt in REDUCED {
         let mut model =
-            ClipVit::load_with_dtype(&dir, None, &Device::Cpu, dt).expect("load clip vit");
+            ClipVit::load(&dir, &LoadOptions::default().with_dtype(dt)).expect("load clip vit");
         for (name, img) in kafka_images() {
             for p in [Pipeline::Openai, Pipeline::Hf] {
                 model.set_pipeline(p);
@@ -116,7 +116,7 @@ fn resnet_clip_reduced_precision_matches_f32_reference() {
     let tx = texts(&refs["texts"]);
     for dt in REDUCED {
         let model =
-            ClipResnet::load_with_dtype(&dir, None, &Device::Cpu, dt).expect("load resnet clip");
+            OpenClip::load(&dir, &LoadOptions::default().with_dtype(dt)).expect("load resnet clip");
         let got = model.encode_pixels(&pixels, 2).expect("encode pixels");
         check(
             &got,
@@ -139,8 +139,8 @@ fn open_clip_vit_reduced_precision_matches_f32_reference() {
     let pixels = crop_pixels(&dir, 32);
     let tx = texts(&refs["texts"]);
     for dt in REDUCED {
-        let model =
-            ClipResnet::load_with_dtype(&dir, None, &Device::Cpu, dt).expect("load open_clip vit");
+        let model = OpenClip::load(&dir, &LoadOptions::default().with_dtype(dt))
+            .expect("load open_clip vit");
         let got = model.encode_pixels(&pixels, 2).expect("encode pixels");
         check(
             &got,
@@ -161,8 +161,11 @@ fn siglip_reduced_precision_matches_f32_reference() {
     // The vision-only tower.
     let refs = json(&data().join("reference/siglip_tiny.json"));
     for dt in REDUCED {
-        let model = SiglipVision::load_with_dtype(&data().join("siglip-tiny"), &Device::Cpu, dt)
-            .expect("load siglip vision");
+        let model = SiglipVision::load(
+            &data().join("siglip-tiny"),
+            &LoadOptions::default().with_dtype(dt),
+        )
+        .expect("load siglip vision");
         for (name, img) in kafka_images() {
             let got = model.encode_images(&[img]).expect("encode image");
             check(
@@ -186,8 +189,11 @@ fn siglip_reduced_precision_matches_f32_reference() {
         .map(|n| load_image(&data().join("images").join(n)).expect("image"))
         .collect();
     for dt in REDUCED {
-        let model = Siglip::load_with_dtype(&data().join("siglip-text-tiny"), &Device::Cpu, dt)
-            .expect("load siglip");
+        let model = Siglip::load(
+            &data().join("siglip-text-tiny"),
+            &LoadOptions::default().with_dtype(dt),
+        )
+        .expect("load siglip");
         let got = model.encode_texts(&sub).expect("encode texts");
         check(
             &got,
@@ -208,8 +214,8 @@ fn dinov2_reduced_precision_matches_f32_reference() {
     let refs = json(&data().join("reference/dinov2_tiny.json"));
     for name in ["dinov2-tiny", "dinov2-reg-tiny"] {
         for dt in REDUCED {
-            let model =
-                Dinov2::load_with_dtype(&data().join(name), &Device::Cpu, dt).expect("load dinov2");
+            let model = Dinov2::load(&data().join(name), &LoadOptions::default().with_dtype(dt))
+                .expect("load dinov2");
             for (image, img) in kafka_images() {
                 let got = model.encode_images(&[img]).expect("encode image");
                 check(
@@ -239,7 +245,7 @@ fn dtype_is_part_of_the_model_id() {
         assert!(s.id().ends_with(dt.id_suffix()), "{}", s.id());
         ids.push(s.id().to_string());
     }
-    let plain = ClipVit::load(&dir, None, &Device::Cpu).expect("load");
+    let plain = ClipVit::load(&dir, &LoadOptions::default()).expect("load");
     assert_eq!(ids[0], plain.id(), "f32 ids keep their old form");
     assert!(!ids[0].contains('+'), "{}", ids[0]);
     assert_ne!(ids[0], ids[1]);
@@ -309,7 +315,13 @@ fn reduced_dtypes_take_effect_in_every_model_family() {
     let tx = texts(&refs["texts"]);
     let images: Vec<image::RgbImage> = kafka_images().into_iter().map(|(_, i)| i).collect();
     reduced_dtype_took_effect("clip-vit", |dt| {
-        let m = ClipVit::load_with_dtype(&clip_dir, None, &dev, dt).expect("load");
+        let m = ClipVit::load(
+            &clip_dir,
+            &LoadOptions::default()
+                .with_device(dev.clone())
+                .with_dtype(dt),
+        )
+        .expect("load");
         let mut out = m.encode_images(&images).expect("images");
         out.extend(m.encode_texts(&tx).expect("texts"));
         out
@@ -320,32 +332,54 @@ fn reduced_dtypes_take_effect_in_every_model_family() {
         let tx = texts(&r["texts"]);
         let pixels = crop_pixels(&dir, size);
         reduced_dtype_took_effect(name, |dt| {
-            let m = ClipResnet::load_with_dtype(&dir, None, &dev, dt).expect("load");
+            let m = OpenClip::load(
+                &dir,
+                &LoadOptions::default()
+                    .with_device(dev.clone())
+                    .with_dtype(dt),
+            )
+            .expect("load");
             let mut out = m.encode_pixels(&pixels, 2).expect("pixels");
             out.extend(m.encode_texts(&tx).expect("texts"));
             out
         });
     }
     reduced_dtype_took_effect("siglip-vision", |dt| {
-        SiglipVision::load_with_dtype(&data().join("siglip-tiny"), &dev, dt)
-            .expect("load")
-            .encode_images(&images)
-            .expect("images")
+        SiglipVision::load(
+            &data().join("siglip-tiny"),
+            &LoadOptions::default()
+                .with_device(dev.clone())
+                .with_dtype(dt),
+        )
+        .expect("load")
+        .encode_images(&images)
+        .expect("images")
     });
     let r = json(&data().join("reference/siglip_text_tiny.json"));
     let tx = texts(&r["texts"]);
     reduced_dtype_took_effect("siglip", |dt| {
-        let m = Siglip::load_with_dtype(&data().join("siglip-text-tiny"), &dev, dt).expect("load");
+        let m = Siglip::load(
+            &data().join("siglip-text-tiny"),
+            &LoadOptions::default()
+                .with_device(dev.clone())
+                .with_dtype(dt),
+        )
+        .expect("load");
         let mut out = m.encode_images(&images).expect("images");
         out.extend(m.encode_texts(&tx[..16]).expect("texts"));
         out
     });
     for name in ["dinov2-tiny", "dinov2-reg-tiny"] {
         reduced_dtype_took_effect(name, |dt| {
-            Dinov2::load_with_dtype(&data().join(name), &dev, dt)
-                .expect("load")
-                .encode_images(&images)
-                .expect("images")
+            Dinov2::load(
+                &data().join(name),
+                &LoadOptions::default()
+                    .with_device(dev.clone())
+                    .with_dtype(dt),
+            )
+            .expect("load")
+            .encode_images(&images)
+            .expect("images")
         });
     }
 }

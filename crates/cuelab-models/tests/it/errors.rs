@@ -1,11 +1,12 @@
 //! Bad input gives errors that name the file, key or tensor — never a panic.
 
+use cuelab_models::LoadOptions;
 use std::path::Path;
 
 use crate::fixtures::data;
 use cuelab_models::clip_vit::ClipVit;
 use cuelab_models::dinov2::Dinov2;
-use cuelab_models::{load_image, Device, ImageTextScorer};
+use cuelab_models::{load_image, ImageTextScorer};
 
 fn copy_fixture(name: &str) -> tempfile::TempDir {
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -17,7 +18,7 @@ fn copy_fixture(name: &str) -> tempfile::TempDir {
 }
 
 fn load_err(dir: &Path) -> String {
-    ClipVit::load(dir, None, &Device::Cpu)
+    ClipVit::load(dir, &LoadOptions::default())
         .expect_err("should fail")
         .to_string()
 }
@@ -75,7 +76,7 @@ fn shape_mismatch_and_unknown_architecture_name_the_key() {
         cfg.replace("\"hidden_size\": 32", "\"hidden_size\": 64"),
     )
     .expect("write");
-    let msg = Dinov2::load(tmp.path(), &Device::Cpu)
+    let msg = Dinov2::load(tmp.path(), &LoadOptions::default())
         .expect_err("should fail")
         .to_string();
     assert!(
@@ -86,7 +87,8 @@ fn shape_mismatch_and_unknown_architecture_name_the_key() {
 
 #[test]
 fn odd_images_and_texts_are_fine() {
-    let model = ClipVit::load(&data().join("clip-vit-tiny"), None, &Device::Cpu).expect("load");
+    let model =
+        ClipVit::load(&data().join("clip-vit-tiny"), &LoadOptions::default()).expect("load");
     let tmp = tempfile::tempdir().expect("tempdir");
     // grey, alpha and 16-bit images; a 1-pixel-wide one
     let grey = image::GrayImage::from_pixel(5, 300, image::Luma([90]));

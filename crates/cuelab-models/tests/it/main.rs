@@ -2,10 +2,12 @@
 //! one per file). Each module was a test file of its own; `fixtures` holds what they share.
 //! Run one module with `cargo test -p cuelab-models --test it resnet::`.
 
+mod configs;
 mod decode;
 mod dtype;
 mod errors;
 mod fixtures;
+mod loading;
 mod parity;
 mod qwen3_vl;
 mod qwen3_vl_video;

@@ -1,5 +1,6 @@
 //! Parity against the Python references (fixtures from tools/reference/models/make_fixtures.py).
 
+use cuelab_models::LoadOptions;
 use std::path::{Path, PathBuf};
 
 use crate::fixtures::{cosine, data, json, max_abs, vecf};
@@ -7,7 +8,7 @@ use cuelab_models::clip_vit::ClipVit;
 use cuelab_models::npy::read_f32;
 use cuelab_models::preprocess::{load_image, Pipeline, Preprocess};
 use cuelab_models::tokenize::TextTokenizer;
-use cuelab_models::{Device, ImageEmbedder, ImageTextScorer};
+use cuelab_models::{ImageEmbedder, ImageTextScorer};
 
 /// Reference embeddings of `kafka.jpg` were computed from Pillow's decode of it.
 fn pixels_of(name: &str) -> &str {
@@ -119,7 +120,7 @@ fn tokenizer_ids_match_transformers_on_captions() {
 }
 
 fn tiny() -> ClipVit {
-    ClipVit::load(&data().join("clip-vit-tiny"), None, &Device::Cpu).expect("load tiny clip")
+    ClipVit::load(&data().join("clip-vit-tiny"), &LoadOptions::default()).expect("load tiny clip")
 }
 
 fn check(got: &[f32], want: &[f32], what: &str) {
@@ -193,7 +194,7 @@ fn full_size_vit_b32_parity() {
     let dir =
         PathBuf::from(std::env::var_os("CUELAB_FULL_PARITY_DIR").expect("CUELAB_FULL_PARITY_DIR"));
     let mut model =
-        ClipVit::load(&dir.join("clip-vit-b32-random"), None, &Device::Cpu).expect("load");
+        ClipVit::load(&dir.join("clip-vit-b32-random"), &LoadOptions::default()).expect("load");
     let refs = json(&dir.join("clip_vit_b32_random.json"));
     let mut worst = (1.0f64, 0.0f32);
     for name in ["kafka.jpg", "kafka_400x267.png"] {
@@ -271,7 +272,7 @@ fn dinov2_embeddings_match_transformers() {
     use cuelab_models::dinov2::Dinov2;
     let refs = json(&data().join("reference/dinov2_tiny.json"));
     for name in ["dinov2-tiny", "dinov2-reg-tiny"] {
-        let model = Dinov2::load(&data().join(name), &Device::Cpu).expect("load dinov2");
+        let model = Dinov2::load(&data().join(name), &LoadOptions::default()).expect("load dinov2");
         for image in ["kafka.jpg", "kafka_400x267.png"] {
             let img = load_image(&data().join("images").join(pixels_of(image))).expect("load");
             let got = model.encode_images(&[img]).expect("encode");
@@ -288,7 +289,8 @@ fn dinov2_embeddings_match_transformers() {
 fn siglip_image_embeddings_match_transformers() {
     use cuelab_models::siglip::SiglipVision;
     let refs = json(&data().join("reference/siglip_tiny.json"));
-    let model = SiglipVision::load(&data().join("siglip-tiny"), &Device::Cpu).expect("load siglip");
+    let model = SiglipVision::load(&data().join("siglip-tiny"), &LoadOptions::default())
+        .expect("load siglip");
     for image in ["kafka.jpg", "kafka_400x267.png"] {
         let img = load_image(&data().join("images").join(pixels_of(image))).expect("load");
         let got = model.encode_images(&[img]).expect("encode");

@@ -255,11 +255,14 @@ fn video_logits_greedy_and_option_scores_match_transformers() {
             .map(|x| x.as_str().unwrap().to_string())
             .collect();
         let scores = m.score_choices(&p, &choices).unwrap();
+        let want_sums = case["choice_logprob_sums"].as_array().unwrap();
+        assert_eq!(
+            scores.len(),
+            want_sums.len(),
+            "case {ci}: one score per choice"
+        );
         let mut worst = 0f64;
-        for (s, want) in scores
-            .iter()
-            .zip(case["choice_logprob_sums"].as_array().unwrap())
-        {
+        for (s, want) in scores.iter().zip(want_sums) {
             worst = worst.max((s.sum_logprob - want.as_f64().unwrap()).abs());
         }
         println!("case {ci}: option log-likelihood sums max abs diff {worst:e}");

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use crate::fixtures::{max_abs, rows};
 use cuelab_models::bpe::BpeTokenizer;
-use cuelab_models::clip_resnet::{ClipResnet, ClipResnetConfig};
+use cuelab_models::open_clip::{OpenClip, OpenClipConfig};
 use cuelab_models::preprocess::{load_image, Pipeline, Preprocess};
 use cuelab_models::weights::Weights;
 use cuelab_models::{l2_normalize, Device, ImageEmbedder, ImageTextScorer, LoadOptions};
@@ -55,12 +55,12 @@ fn check(got: &[Vec<f32>], want: &[Vec<f32>], what: &str) -> f32 {
     worst
 }
 
-fn tiny() -> ClipResnet {
-    ClipResnet::load(&dir(), None, &Device::Cpu).unwrap()
+fn tiny() -> OpenClip {
+    OpenClip::load(&dir(), &LoadOptions::default()).unwrap()
 }
 
 /// The model on the reference's exact (Pillow-resized) pixels.
-fn image_embeds_from_crops(model: &ClipResnet) -> Vec<Vec<f32>> {
+fn image_embeds_from_crops(model: &OpenClip) -> Vec<Vec<f32>> {
     let pre = Preprocess::clip(Pipeline::Openai, 64);
     let mut pixels = Vec::new();
     for n in ["dog", "eagle"] {
@@ -161,7 +161,7 @@ fn resnet_text_ids_embeddings_and_logits_match_open_clip() {
 fn perturbed_weights_change_the_output() {
     // The comparison can fail: one BatchNorm running mean in the last stage and one attention
     // pool query weight, nudged, move the embedding beyond the tolerance.
-    let cfg = ClipResnetConfig::from_file(&dir().join("open_clip_config.json")).unwrap();
+    let cfg = OpenClipConfig::from_file(&dir().join("open_clip_config.json")).unwrap();
     let base = image_embeds_from_crops(&tiny());
     for name in [
         "visual.layer4.0.bn2.running_var",
@@ -170,7 +170,7 @@ fn perturbed_weights_change_the_output() {
     ] {
         let mut w = Weights::load(&dir().join("model.safetensors"), &Device::Cpu).unwrap();
         w.perturb(name, 0.05).unwrap();
-        let m = ClipResnet::from_weights(&dir(), cfg.clone(), w, None, &Device::Cpu).unwrap();
+        let m = OpenClip::from_weights(&dir(), cfg.clone(), w, &LoadOptions::default()).unwrap();
         let got = image_embeds_from_crops(&m);
         let d = max_abs(&l2_normalize(&got[0]), &l2_normalize(&base[0]));
         println!("{name} perturbed: normalised diff {d:.2e}");
@@ -203,14 +203,14 @@ fn load_scorer_and_embedder_take_an_open_clip_directory() {
 
 #[test]
 fn builtin_configs_have_open_clip_sizes() {
-    let c = ClipResnetConfig::builtin("RN50x16").unwrap();
+    let c = OpenClipConfig::builtin("RN50x16").unwrap();
     assert_eq!(
         (c.embed_dim, c.image_size, c.width, c.layers),
         (768, 384, 96, [6, 8, 18, 8])
     );
     assert!(c.quick_gelu);
-    assert!(ClipResnetConfig::builtin("rn50-quickgelu").is_some());
-    assert!(ClipResnetConfig::builtin("RN18").is_none());
+    assert!(OpenClipConfig::builtin("rn50-quickgelu").is_some());
+    assert!(OpenClipConfig::builtin("RN18").is_none());
 }
 
 #[test]
@@ -221,7 +221,7 @@ fn bad_resnet_checkpoints_name_the_problem() {
         tmp.path().join("open_clip_config.json"),
     )
     .unwrap();
-    let err = ClipResnet::load(tmp.path(), None, &Device::Cpu)
+    let err = OpenClip::load(tmp.path(), &LoadOptions::default())
         .unwrap_err()
         .to_string();
     assert!(err.contains("open_clip_model.safetensors"), "{err}");
@@ -235,14 +235,14 @@ fn bad_resnet_checkpoints_name_the_problem() {
         tmp.path().join("model.safetensors"),
     )
     .unwrap();
-    let err = ClipResnet::load(tmp.path(), None, &Device::Cpu)
+    let err = OpenClip::load(tmp.path(), &LoadOptions::default())
         .unwrap_err()
         .to_string();
     assert!(err.contains("visual.conv1.weight"), "{err}");
     // A torch file that is not a state dict.
     std::fs::remove_file(tmp.path().join("model.safetensors")).unwrap();
     std::fs::write(tmp.path().join("open_clip_pytorch_model.bin"), b"not a zip").unwrap();
-    let err = ClipResnet::load(tmp.path(), None, &Device::Cpu)
+    let err = OpenClip::load(tmp.path(), &LoadOptions::default())
         .unwrap_err()
         .to_string();
     assert!(err.contains("convert once"), "{err}");
@@ -294,12 +294,12 @@ fn bpe_ids_match_open_clip_simple_tokenizer() {
 #[ignore]
 fn pytorch_state_dicts_load() {
     if let Some(d) = std::env::var_os("CUELAB_RN_BIN_DIR") {
-        let m = ClipResnet::load(Path::new(&d), None, &Device::Cpu).unwrap();
+        let m = OpenClip::load(Path::new(&d), &LoadOptions::default()).unwrap();
         let want = rows(&reference()["image_embeds"]);
         check(&image_embeds_from_crops(&m), &want, "rn image from .bin");
     }
     if let Some(d) = std::env::var_os("CUELAB_RN_JIT_DIR") {
-        let err = ClipResnet::load(Path::new(&d), None, &Device::Cpu)
+        let err = OpenClip::load(Path::new(&d), &LoadOptions::default())
             .unwrap_err()
             .to_string();
         println!("TorchScript: {err}");
@@ -313,7 +313,7 @@ fn open_clip_vit_layout_matches_open_clip() {
     let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/open-clip-vit-tiny");
     let r: Value =
         serde_json::from_str(&std::fs::read_to_string(d.join("reference.json")).unwrap()).unwrap();
-    let model = ClipResnet::load(&d, None, &Device::Cpu).unwrap();
+    let model = OpenClip::load(&d, &LoadOptions::default()).unwrap();
     assert!(model.config().vit.is_some());
     assert!(model.id().starts_with("open-clip-vit:"));
     let pre = Preprocess::clip(Pipeline::Openai, 32);
@@ -356,7 +356,7 @@ fn full_size_resnet_parity() {
     let r: Value =
         serde_json::from_str(&std::fs::read_to_string(d.join("reference.json")).unwrap()).unwrap();
     let t0 = std::time::Instant::now();
-    let model = ClipResnet::load(&d, None, &Device::Cpu).unwrap();
+    let model = OpenClip::load(&d, &LoadOptions::default()).unwrap();
     println!("loaded in {:.1} s", t0.elapsed().as_secs_f64());
     let n = model.config().image_size as u32;
     let pre = Preprocess::clip(Pipeline::Openai, n);

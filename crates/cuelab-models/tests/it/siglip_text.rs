@@ -9,7 +9,7 @@ use cuelab_models::preprocess::load_image;
 use cuelab_models::siglip::{sigmoid_rows, Siglip};
 use cuelab_models::siglip_tokenizer::SiglipTokenizer;
 use cuelab_models::spiece::SentencePiece;
-use cuelab_models::{load_scorer, Device, Error, ImageEmbedder, ImageTextScorer, LoadOptions};
+use cuelab_models::{load_scorer, Error, ImageEmbedder, ImageTextScorer, LoadOptions};
 use serde_json::Value;
 
 fn model_dir() -> PathBuf {
@@ -113,7 +113,7 @@ fn text_image_embeddings_and_logits_match_transformers() {
         .map(|x| x.as_u64().expect("i") as usize)
         .collect();
     let sub: Vec<String> = idx.iter().map(|&i| all[i].clone()).collect();
-    let model = Siglip::load(&model_dir(), &Device::Cpu).expect("load siglip");
+    let model = Siglip::load(&model_dir(), &LoadOptions::default()).expect("load siglip");
 
     let got = model.encode_texts(&sub).expect("texts");
     let want = matrix(&r["text_embeddings"]);
@@ -208,7 +208,7 @@ fn whole_model_loads_from_tokenizer_json_alone() {
         tmp.path().join("tokenizer.json"),
     )
     .expect("copy tokenizer.json");
-    let m = Siglip::load(tmp.path(), &Device::Cpu).expect("load");
+    let m = Siglip::load(tmp.path(), &LoadOptions::default()).expect("load");
     assert!(!m.tokenizer().is_sentencepiece());
     let e = m.encode_texts(&["a dog".to_string()]).expect("encode");
     assert_eq!(e[0].len(), 32);
@@ -220,7 +220,7 @@ fn missing_tokenizer_is_a_clear_error() {
     for f in ["config.json", "model.safetensors"] {
         std::fs::copy(model_dir().join(f), tmp.path().join(f)).expect("copy");
     }
-    let err = Siglip::load(tmp.path(), &Device::Cpu).expect_err("no tokenizer");
+    let err = Siglip::load(tmp.path(), &LoadOptions::default()).expect_err("no tokenizer");
     let msg = err.to_string();
     assert!(matches!(err, Error::Tokenizer(_)), "{msg}");
     assert!(
@@ -229,7 +229,8 @@ fn missing_tokenizer_is_a_clear_error() {
     );
     assert!(msg.contains(&tmp.path().display().to_string()), "{msg}");
     // The image tower alone still loads from the same directory.
-    let v = cuelab_models::siglip::SiglipVision::load(tmp.path(), &Device::Cpu).expect("vision");
+    let v = cuelab_models::siglip::SiglipVision::load(tmp.path(), &LoadOptions::default())
+        .expect("vision");
     assert_eq!(v.embed_dim(), 32);
 }
 

@@ -85,6 +85,7 @@ fn clip_as_one_video_matches_transformers_option_scores() {
     let images = LocalVlmAnswerer::new(&model, 4);
     assert!(images.identity().get("video_input").is_none());
     let as_images = answer(&images, question.clone()).option_logprobs.unwrap();
+    assert_eq!(as_images.len(), scores.len());
     assert!(
         as_images
             .iter()

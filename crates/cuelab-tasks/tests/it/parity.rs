@@ -14,11 +14,12 @@
 
 #![allow(clippy::unwrap_used)]
 
+use cuelab_models::LoadOptions;
 use std::path::{Path, PathBuf};
 
 use cuelab_cue::{load_rgb, BoxXyxy};
 use cuelab_models::clip_vit::ClipVit;
-use cuelab_models::{Device, ImageTextScorer, Pipeline};
+use cuelab_models::{ImageTextScorer, Pipeline};
 use cuelab_tasks::boxes::iou;
 use cuelab_tasks::grounding::{Aggregate, Grounder, GroundingSample, Method, Variant};
 use serde_json::Value;
@@ -72,8 +73,7 @@ fn grounding_matches_the_seed_reimplementation() {
     let fx = read(&root().join("crates/cuelab-tasks/tests/data/grounding_parity.json"));
     let model = ClipVit::load(
         &root().join(fx["model"].as_str().unwrap()),
-        Some(Pipeline::Openai),
-        &Device::Cpu,
+        &LoadOptions::default().with_pipeline(Pipeline::Openai),
     )
     .unwrap();
     let models: Vec<Box<dyn ImageTextScorer + Send + Sync>> = vec![Box::new(model)];
@@ -229,8 +229,7 @@ fn refcoco_grounding_matches_the_seed_reimplementation() {
     let fx = read(&root().join("crates/cuelab-tasks/tests/data/grounding_refcoco.json"));
     let model = ClipVit::load(
         &root().join(fx["model"].as_str().unwrap()),
-        Some(Pipeline::Openai),
-        &Device::Cpu,
+        &LoadOptions::default().with_pipeline(Pipeline::Openai),
     )
     .unwrap();
     let models: Vec<Box<dyn ImageTextScorer + Send + Sync>> = vec![Box::new(model)];

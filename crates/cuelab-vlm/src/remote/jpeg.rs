@@ -98,6 +98,7 @@ mod tests {
     }
 
     fn psnr(a: &[u8], b: &[u8]) -> f64 {
+        assert_eq!(a.len(), b.len());
         let sq: f64 = a
             .iter()
             .zip(b)
@@ -120,12 +121,15 @@ mod tests {
             let (t2, c2) = tables_and_components(&theirs);
             assert_eq!(t1, t2, "quality {quality}: the same quantisation tables");
             assert_eq!(c1.len(), 3);
+            assert_eq!(c2.len(), c1.len());
             for (a, b) in c1.iter().zip(&c2) {
                 assert_eq!(a[1], 0x11, "4:4:4");
                 assert_eq!((a[1], a[2]), (b[1], b[2]), "same sampling and table");
             }
             let a = image::load_from_memory(&ours).unwrap().to_rgb8();
             let b = image::load_from_memory(&theirs).unwrap().to_rgb8();
+            assert_eq!(a.dimensions(), photo.dimensions());
+            assert_eq!(b.dimensions(), photo.dimensions());
             let (pa, pb) = (
                 psnr(a.as_raw(), photo.as_raw()),
                 psnr(b.as_raw(), photo.as_raw()),

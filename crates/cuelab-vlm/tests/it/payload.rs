@@ -232,6 +232,7 @@ fn a_cued_image_is_encoded_once_and_shared() {
         let (mime, bytes) = payload(&urls[0]);
         assert_eq!(mime, "image/jpeg");
         let back = image::load_from_memory(&bytes).unwrap().to_rgb8();
+        assert_eq!(back.dimensions(), cued[i % 3].dimensions());
         let sq: f64 = back
             .as_raw()
             .iter()

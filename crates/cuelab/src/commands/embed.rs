@@ -55,6 +55,10 @@ pub struct EmbedArgs {
     pub shard: Option<String>,
 }
 
+/// Embeds the picked inputs (through the cache when given): rows, embedding size, model id.
+type Encode<'a> =
+    Box<dyn FnOnce(Option<&mut EmbeddingCache>) -> Result<(Vec<Vec<f32>>, usize, String)> + 'a>;
+
 /// Run `cuelab embed`.
 pub fn run(args: EmbedArgs) -> Result<ExitStatus> {
     if !args.images.is_empty() && !args.texts.is_empty() {
@@ -93,27 +97,10 @@ pub fn run(args: EmbedArgs) -> Result<ExitStatus> {
     } else {
         args.texts.clone()
     };
-    let settings = format!(
-        "images={} normalize={} dtype={} preprocess={:?}",
-        args.texts.is_empty(),
-        args.normalize,
-        opts.dtype,
-        args.preprocess
-    );
-    let meta = parts::PartMeta {
-        config_hash: parts::config_hash(&args.model, &settings, &labels),
-        model: args.model.clone(),
-        inputs: labels.len(),
-        shard,
-    };
     let target = match shard {
         Some(s) => parts::part_path(&args.output, s),
         None => args.output.clone(),
     };
-    if shard.is_some() && target.is_file() && parts::read_meta(&target)?.as_ref() == Some(&meta) {
-        println!("{}: this shard is already done", target.display());
-        return Ok(ExitStatus::Success);
-    }
     let picked: Vec<usize> = (0..labels.len())
         .filter(|&i| cuelab_tasks::shard::in_shard(&labels[i], shard))
         .collect();
@@ -122,29 +109,59 @@ pub fn run(args: EmbedArgs) -> Result<ExitStatus> {
         .as_deref()
         .map(EmbeddingCache::open)
         .transpose()?;
-    let (mut rows, dim, id) = if args.texts.is_empty() {
-        let model = load_embedder(&args.model, &opts)
-            .with_context(|| format!("loading model `{}`", args.model))?;
-        let images = picked
+    let context = || format!("loading model `{}`", args.model);
+    // The identity is taken from the model as loaded (weights hash, dtype, preprocessing) and
+    // from the contents of this file's inputs (each image file's SHA-256, or the texts).
+    let (identity, contents, encode): (String, Vec<String>, Encode) = if args.texts.is_empty() {
+        let model = load_embedder(&args.model, &opts).with_context(context)?;
+        let contents = picked
             .iter()
-            .map(|&i| load_image(&args.images[i]))
+            .map(|&i| cuelab_tasks::runner::sha256_file(&args.images[i]))
             .collect::<Result<Vec<_>, _>>()?;
-        tracing::info!(preprocess = %model.preprocess().key(), "embedding {} images", images.len());
-        let rows = match cache.as_mut() {
-            Some(c) => c.encode_images(model.as_ref(), &images, "")?,
-            None => model.encode_images(&images)?,
-        };
-        (rows, model.embed_dim(), model.id().to_string())
+        let identity = format!("images {} {}", model.id(), model.preprocess().key());
+        let images = &args.images;
+        let picked = &picked;
+        let encode: Encode = Box::new(move |cache| {
+            let images = picked
+                .iter()
+                .map(|&i| load_image(&images[i]))
+                .collect::<Result<Vec<_>, _>>()?;
+            tracing::info!(preprocess = %model.preprocess().key(), "embedding {} images", images.len());
+            let rows = match cache {
+                Some(c) => c.encode_images(model.as_ref(), &images, "")?,
+                None => model.encode_images(&images)?,
+            };
+            Ok((rows, model.embed_dim(), model.id().to_string()))
+        });
+        (identity, contents, encode)
     } else {
-        let model = load_scorer(&args.model, &opts)
-            .with_context(|| format!("loading model `{}`", args.model))?;
+        let model = load_scorer(&args.model, &opts).with_context(context)?;
         let texts: Vec<String> = picked.iter().map(|&i| args.texts[i].clone()).collect();
-        let rows = match cache.as_mut() {
-            Some(c) => c.encode_texts(model.as_ref(), &texts)?,
-            None => model.encode_texts(&texts)?,
-        };
-        (rows, model.embed_dim(), model.id().to_string())
+        let identity = format!("texts {}", model.id());
+        let encode: Encode = Box::new(move |cache| {
+            let texts = &texts;
+            let rows = match cache {
+                Some(c) => c.encode_texts(model.as_ref(), texts)?,
+                None => model.encode_texts(texts)?,
+            };
+            Ok((rows, model.embed_dim(), model.id().to_string()))
+        });
+        let contents = picked.iter().map(|&i| args.texts[i].clone()).collect();
+        (identity, contents, encode)
     };
+    let settings = format!("normalize={} dtype={}", args.normalize, opts.dtype);
+    let meta = parts::PartMeta {
+        config_hash: parts::config_hash(&identity, &settings, &labels),
+        model: args.model.clone(),
+        inputs: labels.len(),
+        shard,
+        contents: Some(parts::contents_hash(&contents)),
+    };
+    if shard.is_some() && parts::check_part(&target, &meta)? {
+        println!("{}: this shard is already done", target.display());
+        return Ok(ExitStatus::Success);
+    }
+    let (mut rows, dim, id) = encode(cache.as_mut())?;
     if args.normalize {
         rows = rows.iter().map(|r| l2_normalize(r)).collect();
     }

@@ -11,6 +11,7 @@ mod crash;
 mod data_cli;
 mod detect_cli;
 mod disk_full;
+mod embed_identity;
 #[cfg(unix)]
 mod file_modes;
 mod fixtures;

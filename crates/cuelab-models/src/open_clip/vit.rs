@@ -3,19 +3,23 @@
 //! `visual.ln_post`, `visual.proj`), as in `laion/CLIP-ViT-B-32-laion2B-s34B-b79K`: patch
 //! convolution without bias, class token, learned positions, pre-norm, pre-norm blocks,
 //! class-token pooling, post-norm, `@ proj`. Shares the text tower with
-//! [`crate::clip_resnet`].
+//! [`crate::open_clip`]'s ResNet models.
 
 use std::path::Path;
 
 use candle_core::Tensor;
 use candle_nn::{Conv2d, Conv2dConfig, LayerNorm, Linear};
+use serde::Deserialize;
 use serde_json::Value;
 
+use crate::config;
 use crate::error::{Error, Result, TensorContext};
 use crate::transformer::{conv, Act, Encoder, EncoderShape, Loader};
 
-/// Sizes of an open_clip ViT image tower (`vision_cfg` with an integer `layers`).
-#[derive(Debug, Clone, PartialEq)]
+/// Sizes of an open_clip ViT image tower (`vision_cfg` with an integer `layers`), with
+/// open_clip's `CLIPVisionCfg` defaults for absent keys.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default)]
 pub struct VitCfg {
     /// Input resolution (square).
     pub image_size: usize,
@@ -31,59 +35,91 @@ pub struct VitCfg {
     pub mlp_ratio: f64,
 }
 
+impl Default for VitCfg {
+    fn default() -> Self {
+        VitCfg {
+            image_size: 224,
+            patch_size: 16,
+            width: 768,
+            layers: 12,
+            head_width: 64,
+            mlp_ratio: 4.0,
+        }
+    }
+}
+
+/// open_clip ViT options this crate does not implement; any of them set is refused.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct VitVariants {
+    attentional_pool: bool,
+    no_ln_pre: bool,
+    final_ln_after_pool: bool,
+    pool_type: Option<String>,
+}
+
+/// Where a ViT tower's keys live in `open_clip_config.json`.
+const SECTION: &str = "model_cfg.vision_cfg";
+
 impl VitCfg {
-    /// Parse `vision_cfg`; `path` is only used in errors.
+    /// Parse `vision_cfg` and [validate](Self::validate) it; `path` is only used in errors.
     pub fn from_value(path: &Path, v: &Value) -> Result<Self> {
-        let int = |key: &str, default: Option<usize>| match v.get(key) {
-            None | Some(Value::Null) => default.ok_or_else(|| Error::Config {
-                path: path.to_path_buf(),
-                key: format!("model_cfg.vision_cfg.{key}"),
-                message: "missing".into(),
-            }),
-            Some(x) => x.as_u64().map(|x| x as usize).ok_or_else(|| Error::Config {
-                path: path.to_path_buf(),
-                key: format!("model_cfg.vision_cfg.{key}"),
-                message: format!("expected a non-negative integer, got {x}"),
-            }),
-        };
-        for unsupported in ["attentional_pool", "no_ln_pre", "final_ln_after_pool"] {
-            if v.get(unsupported).and_then(Value::as_bool) == Some(true) {
+        let variants: VitVariants = config::section(path, SECTION, v)?;
+        for (name, on) in [
+            ("attentional_pool", variants.attentional_pool),
+            ("no_ln_pre", variants.no_ln_pre),
+            ("final_ln_after_pool", variants.final_ln_after_pool),
+        ] {
+            if on {
                 return Err(Error::UnsupportedArchitecture {
                     path: path.to_path_buf(),
-                    architecture: format!("open_clip ViT with {unsupported} = true"),
+                    architecture: format!("open_clip ViT with {name} = true"),
                     supported: "class-token pooling with ln_pre (open_clip's default)".into(),
                 });
             }
         }
-        if let Some(p) = v.get("pool_type").and_then(Value::as_str) {
-            if p != "tok" {
-                return Err(Error::UnsupportedArchitecture {
-                    path: path.to_path_buf(),
-                    architecture: format!("open_clip ViT with pool_type = {p}"),
-                    supported: "pool_type = tok".into(),
-                });
-            }
+        if let Some(p) = variants.pool_type.filter(|p| p != "tok") {
+            return Err(Error::UnsupportedArchitecture {
+                path: path.to_path_buf(),
+                architecture: format!("open_clip ViT with pool_type = {p}"),
+                supported: "pool_type = tok".into(),
+            });
         }
-        let c = VitCfg {
-            image_size: int("image_size", Some(224))?,
-            patch_size: int("patch_size", Some(16))?,
-            width: int("width", Some(768))?,
-            layers: int("layers", Some(12))?,
-            head_width: int("head_width", Some(64))?,
-            mlp_ratio: v.get("mlp_ratio").and_then(Value::as_f64).unwrap_or(4.0),
-        };
-        let bad = |key: &str, message: &str| Error::Config {
-            path: path.to_path_buf(),
-            key: format!("model_cfg.vision_cfg.{key}"),
-            message: message.into(),
-        };
-        if c.patch_size == 0 || !c.image_size.is_multiple_of(c.patch_size) {
-            return Err(bad("patch_size", "must divide image_size"));
-        }
-        if c.head_width == 0 || !c.width.is_multiple_of(c.head_width) {
-            return Err(bad("head_width", "must divide width"));
-        }
+        let c: VitCfg = config::section(path, SECTION, v)?;
+        c.validate(path)?;
         Ok(c)
+    }
+
+    /// Refuse sizes no ViT tower can have, naming the key of the file at `path`: a patch size
+    /// that is zero or does not divide the image size, a head width that is zero or does not
+    /// divide the width, a non-positive MLP ratio.
+    pub fn validate(&self, path: &Path) -> Result<()> {
+        let key = |k: &str| format!("{SECTION}.{k}");
+        config::check_patch(
+            path,
+            &key("patch_size"),
+            self.patch_size,
+            "image_size",
+            self.image_size,
+        )?;
+        if self.head_width == 0 || !self.width.is_multiple_of(self.head_width) {
+            return Err(config::invalid(
+                path,
+                &key("head_width"),
+                format!(
+                    "must divide width (got head width {} for width {})",
+                    self.head_width, self.width
+                ),
+            ));
+        }
+        if !(self.mlp_ratio > 0.0 && self.mlp_ratio.is_finite()) {
+            return Err(config::invalid(
+                path,
+                &key("mlp_ratio"),
+                "must be a positive number",
+            ));
+        }
+        Ok(())
     }
 }
 
