@@ -93,6 +93,30 @@ pub enum TaskError {
     /// A fatal error of the answering backend (server, in-process VLM).
     #[error("backend: {0}")]
     Backend(String),
+    /// A request that cannot be carried out as given (conflicting or out-of-range options);
+    /// the message names the option.
+    #[error("{0}")]
+    Usage(String),
+    /// A number in an option that does not parse (e.g. `--layers 2..x`).
+    #[error("{option} `{value}`")]
+    BadNumber {
+        /// The option, e.g. `--layers`.
+        option: String,
+        /// The value given.
+        value: String,
+        /// Why it does not parse.
+        #[source]
+        source: std::num::ParseIntError,
+    },
+    /// An output file could not be written.
+    #[error("writing {}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 impl From<cuelab_data::DataError> for TaskError {

@@ -95,6 +95,7 @@ pub mod shard;
 pub mod slurm;
 pub mod spatial;
 pub mod stats;
+pub mod vlm_ask;
 pub mod vqa;
 
 pub use error::{Result, TaskError};
