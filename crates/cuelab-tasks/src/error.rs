@@ -108,6 +108,15 @@ pub enum TaskError {
         #[source]
         source: std::num::ParseIntError,
     },
+    /// An underlying error under a line saying what was being done (e.g. `reading FILE`).
+    #[error("{context}")]
+    Context {
+        /// What was being done.
+        context: String,
+        /// Why it failed.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// An output file could not be written.
     #[error("writing {}", path.display())]
     Write {
@@ -132,6 +141,17 @@ impl From<cuelab_metrics::Error> for TaskError {
 }
 
 impl TaskError {
+    /// `source` under the line `context`.
+    pub fn context(
+        context: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        TaskError::Context {
+            context: context.into(),
+            source: Box::new(source),
+        }
+    }
+
     /// An I/O error on `path`.
     pub fn io(path: &Path, source: std::io::Error) -> Self {
         TaskError::Io {
