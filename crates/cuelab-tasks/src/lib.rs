@@ -77,6 +77,7 @@
 
 pub mod boxes;
 pub mod caption;
+pub mod caption_eval;
 pub mod clips;
 pub mod clipscore;
 pub mod debias;
