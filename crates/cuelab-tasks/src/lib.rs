@@ -78,11 +78,13 @@
 pub mod boxes;
 pub mod caption;
 pub mod caption_eval;
+pub mod caption_eval;
 pub mod clips;
 pub mod clipscore;
 pub mod debias;
 pub mod embed_parts;
 pub mod error;
+pub mod gallery;
 pub mod grounding;
 pub mod merge_kinds;
 pub mod mine;
