@@ -78,11 +78,11 @@
 pub mod boxes;
 pub mod caption;
 pub mod caption_eval;
-pub mod caption_eval;
 pub mod clips;
 pub mod clipscore;
 pub mod debias;
 pub mod embed_parts;
+pub mod embed_run;
 pub mod error;
 pub mod gallery;
 pub mod grounding;

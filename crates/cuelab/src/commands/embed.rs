@@ -3,14 +3,9 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 use clap::Args;
-use cuelab_models::cache::EmbeddingCache;
-use cuelab_models::{
-    l2_normalize, load_embedder, load_image, load_scorer, npy, LoadOptions, ModelDtype, Pipeline,
-};
-
-use cuelab_tasks::embed_parts as parts;
+use cuelab_tasks::embed_run::{embed, EmbedSettings, Embedded};
 
 use crate::exit::ExitStatus;
 
@@ -57,111 +52,30 @@ pub struct EmbedArgs {
 
 /// Run `cuelab embed`.
 pub fn run(args: EmbedArgs) -> Result<ExitStatus> {
-    if !args.images.is_empty() && !args.texts.is_empty() {
-        bail!("give either IMAGES or --text, not both");
+    let settings = EmbedSettings {
+        model: args.model,
+        images: args.images,
+        texts: args.texts,
+        output: args.output,
+        normalize: args.normalize,
+        preprocess: args.preprocess,
+        device: args.device,
+        dtype: args.dtype,
+        shard: args.shard,
+        cache: args.cache,
+    };
+    match embed(&settings)? {
+        Embedded::AlreadyDone(target) => {
+            println!("{}: this shard is already done", target.display());
+        }
+        Embedded::Wrote {
+            path,
+            rows,
+            model,
+            dtype,
+        } => {
+            tracing::info!(rows, model = %model, dtype = %dtype, "wrote {}", path.display());
+        }
     }
-    let parquet = match args.output.extension().and_then(|e| e.to_str()) {
-        Some("npy") => false,
-        Some("parquet") => true,
-        _ => bail!(
-            "{}: the output must end in .npy or .parquet",
-            args.output.display()
-        ),
-    };
-    let opts = LoadOptions {
-        pipeline: args
-            .preprocess
-            .as_deref()
-            .map(Pipeline::parse)
-            .transpose()?,
-        device: cuelab_models::device(&args.device)?,
-        dtype: args.dtype.parse::<ModelDtype>()?,
-    };
-    let shard = args
-        .shard
-        .as_deref()
-        .map(cuelab_tasks::runner::parse_shard)
-        .transpose()?;
-    if shard.is_some() && !parquet {
-        bail!("--shard writes Parquet parts: give an output ending in .parquet");
-    }
-    let labels: Vec<String> = if args.texts.is_empty() {
-        args.images
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect()
-    } else {
-        args.texts.clone()
-    };
-    let settings = format!(
-        "images={} normalize={} dtype={} preprocess={:?}",
-        args.texts.is_empty(),
-        args.normalize,
-        opts.dtype,
-        args.preprocess
-    );
-    let meta = parts::PartMeta {
-        config_hash: parts::config_hash(&args.model, &settings, &labels),
-        model: args.model.clone(),
-        inputs: labels.len(),
-        shard,
-    };
-    let target = match shard {
-        Some(s) => parts::part_path(&args.output, s),
-        None => args.output.clone(),
-    };
-    if shard.is_some() && target.is_file() && parts::read_meta(&target)?.as_ref() == Some(&meta) {
-        println!("{}: this shard is already done", target.display());
-        return Ok(ExitStatus::Success);
-    }
-    let picked: Vec<usize> = (0..labels.len())
-        .filter(|&i| cuelab_tasks::shard::in_shard(&labels[i], shard))
-        .collect();
-    let mut cache = args
-        .cache
-        .as_deref()
-        .map(EmbeddingCache::open)
-        .transpose()?;
-    let (mut rows, dim, id) = if args.texts.is_empty() {
-        let model = load_embedder(&args.model, &opts)
-            .with_context(|| format!("loading model `{}`", args.model))?;
-        let images = picked
-            .iter()
-            .map(|&i| load_image(&args.images[i]))
-            .collect::<Result<Vec<_>, _>>()?;
-        tracing::info!(preprocess = %model.preprocess().key(), "embedding {} images", images.len());
-        let rows = match cache.as_mut() {
-            Some(c) => c.encode_images(model.as_ref(), &images, "")?,
-            None => model.encode_images(&images)?,
-        };
-        (rows, model.embed_dim(), model.id().to_string())
-    } else {
-        let model = load_scorer(&args.model, &opts)
-            .with_context(|| format!("loading model `{}`", args.model))?;
-        let texts: Vec<String> = picked.iter().map(|&i| args.texts[i].clone()).collect();
-        let rows = match cache.as_mut() {
-            Some(c) => c.encode_texts(model.as_ref(), &texts)?,
-            None => model.encode_texts(&texts)?,
-        };
-        (rows, model.embed_dim(), model.id().to_string())
-    };
-    if args.normalize {
-        rows = rows.iter().map(|r| l2_normalize(r)).collect();
-    }
-    if parquet {
-        let out_rows: Vec<parts::EmbedRow> = picked
-            .iter()
-            .zip(&rows)
-            .map(|(&i, e)| parts::EmbedRow {
-                row: i as i64,
-                input: labels[i].clone(),
-                embedding: e.clone(),
-            })
-            .collect();
-        parts::write(&target, &meta, &out_rows, dim)?;
-    } else {
-        npy::write_f32_2d(&args.output, &rows, dim)?;
-    }
-    tracing::info!(rows = rows.len(), model = %id, dtype = %opts.dtype, "wrote {}", target.display());
     Ok(ExitStatus::Success)
 }
