@@ -6,11 +6,13 @@
 use std::path::{Path, PathBuf};
 
 use cuelab_models::Pipeline;
-use cuelab_tasks::grounding::{run_study, GroundingConfig, GroundingSettings, DEFAULT_MODEL};
+use cuelab_tasks::grounding::{run_study, GroundingConfig, GroundingOverrides, GroundingSettings};
 use cuelab_tasks::proposals::{BoxFormat, ProposalSource};
 use cuelab_tasks::run_dir::{read_json, MANIFEST, RESULTS, SUMMARY};
 use cuelab_tasks::runner::{parse_shard, RunOptions};
-use cuelab_tasks::vqa::{items_from_samples, run_questions, Backend, ChoiceOrder, VqaConfig};
+use cuelab_tasks::vqa::{
+    read_questions, run_questions, Backend, ChoiceOrder, QuestionSource, VqaConfig, VqaOverrides,
+};
 use cuelab_vlm::remote::RemoteConfig;
 use pyo3::prelude::*;
 use serde_json::{json, Value};
@@ -73,18 +75,18 @@ pub fn ground(
     limit: Option<usize>,
     seed: Option<u64>,
 ) -> PyResult<()> {
-    let mut cfg = match &config_file {
+    let cfg = match &config_file {
         Some(p) => GroundingConfig::from_toml_file(p).map_err(error::to_py)?,
         None => parse_config(config_json, config_toml, true)?.unwrap_or_default(),
     };
-    if let Some(m) = models.filter(|m| !m.is_empty()) {
-        cfg.models = m;
+    let cfg = GroundingOverrides {
+        models: models.unwrap_or_default(),
+        limit,
+        seed,
+        ..GroundingOverrides::default()
     }
-    if cfg.models.is_empty() {
-        cfg.models = vec![DEFAULT_MODEL.into()];
-    }
-    cfg.limit = limit.or(cfg.limit);
-    cfg.seed = seed.unwrap_or(cfg.seed);
+    .apply(cfg)
+    .map_err(error::to_py)?;
     let proposals = match (proposals, detector) {
         (Some(_), Some(_)) => {
             return Err(error::plain(
@@ -210,66 +212,43 @@ pub fn ask(
     shard: Option<&str>,
     progress: bool,
 ) -> PyResult<String> {
-    let mut cfg = match &config_file {
+    let cfg = match &config_file {
         Some(p) => VqaConfig::from_toml_file(p).map_err(error::to_py)?,
         None => parse_config(config_json, config_toml, false)?.unwrap_or_default(),
     };
-    if let Some(c) = cues.filter(|c| !c.is_empty()) {
-        cfg.cues = c;
-    }
-    if let Some(o) = order {
-        cfg.order = o.parse::<ChoiceOrder>().map_err(error::plain)?;
-    }
-    if system.is_some() {
-        cfg.system = system;
-    }
-    if limit.is_some() {
-        cfg.limit = limit;
-    }
-    if let Some(s) = seed {
-        cfg.seed = s;
-    }
-    cfg.variants().map_err(error::to_py)?;
-    let tasks = tasks.unwrap_or_default();
-    let qtypes = qtypes.unwrap_or_default();
+    let overrides = VqaOverrides {
+        cues: cues.unwrap_or_default(),
+        order: order
+            .map(|o| o.parse::<ChoiceOrder>().map_err(error::plain))
+            .transpose()?,
+        system,
+        limit,
+        seed,
+        ..VqaOverrides::default()
+    };
+    let cfg = overrides.apply(cfg).map_err(error::to_py)?;
     let shard = shard.map(parse_shard).transpose().map_err(error::to_py)?;
     let backend = backend(backend_json, &out)?;
     py.detach(move || -> PyResult<String> {
-        let loaded = cuelab_data::jsonl::read(&data, skip_bad)
-            .map_err(|e| error::with_context(format!("reading {}", data.display()), e))?;
-        let base = data.parent().unwrap_or(Path::new("."));
-        let samples: Vec<cuelab_data::Sample> = loaded
-            .samples
-            .into_iter()
-            .filter(|s| {
-                tasks.is_empty()
-                    || tasks
-                        .iter()
-                        .any(|t| serde_json::to_value(s.task).is_ok_and(|v| v == t.as_str()))
-            })
-            .filter(|s| qtypes.is_empty() || s.qtype.as_ref().is_some_and(|q| qtypes.contains(q)))
-            .collect();
-        let (items, not_asked) = items_from_samples(&samples, base);
-        if items.is_empty() {
+        // read as `cuelab ask` reads it (the file's checksum is part of the run identity; clips
+        // are given as they are, with the default frame sampling, `frames: null`)
+        let questions = read_questions(&QuestionSource {
+            data: data.clone(),
+            tasks: tasks.unwrap_or_default(),
+            qtypes: qtypes.unwrap_or_default(),
+            skip_bad,
+            frames: None,
+            clips: None,
+        })
+        .map_err(error::to_py)?;
+        if questions.items.is_empty() {
             return Err(error::plain(format!(
                 "{}: no askable questions",
                 data.display()
             )));
         }
-        // as `cuelab ask` describes it (the file's checksum is part of the run identity; clips
-        // are given with the default frame sampling, `frames: null`)
-        let description = cuelab_tasks::runner::describe_data_file(
-            &data,
-            json!({
-                "file": data.display().to_string(),
-                "tasks": tasks,
-                "qtypes": qtypes,
-                "not_asked": not_asked,
-                "malformed_lines": loaded.skipped.len(),
-                "frames": Value::Null,
-            }),
-        )
-        .map_err(error::to_py)?;
+        let (items, not_asked, description) =
+            (questions.items, questions.not_asked, questions.description);
         let opts = RunOptions {
             out: out.clone(),
             shard,
@@ -280,7 +259,7 @@ pub fn ask(
         Ok(json!({
             "missing": outcome.missing,
             "not_asked": not_asked,
-            "malformed_lines": loaded.skipped.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
+            "malformed_lines": questions.malformed,
         })
         .to_string())
     })

@@ -93,6 +93,39 @@ pub enum TaskError {
     /// A fatal error of the answering backend (server, in-process VLM).
     #[error("backend: {0}")]
     Backend(String),
+    /// A request that cannot be carried out as given (conflicting or out-of-range options);
+    /// the message names the option.
+    #[error("{0}")]
+    Usage(String),
+    /// A number in an option that does not parse (e.g. `--layers 2..x`).
+    #[error("{option} `{value}`")]
+    BadNumber {
+        /// The option, e.g. `--layers`.
+        option: String,
+        /// The value given.
+        value: String,
+        /// Why it does not parse.
+        #[source]
+        source: std::num::ParseIntError,
+    },
+    /// An underlying error under a line saying what was being done (e.g. `reading FILE`).
+    #[error("{context}")]
+    Context {
+        /// What was being done.
+        context: String,
+        /// Why it failed.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// An output file could not be written.
+    #[error("writing {}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 impl From<cuelab_data::DataError> for TaskError {
@@ -108,6 +141,17 @@ impl From<cuelab_metrics::Error> for TaskError {
 }
 
 impl TaskError {
+    /// `source` under the line `context`.
+    pub fn context(
+        context: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        TaskError::Context {
+            context: context.into(),
+            source: Box::new(source),
+        }
+    }
+
     /// An I/O error on `path`.
     pub fn io(path: &Path, source: std::io::Error) -> Self {
         TaskError::Io {

@@ -32,12 +32,14 @@ use crate::spatial::is_spatial;
 
 pub mod config;
 pub mod inputs;
+pub mod overrides;
 pub mod run;
 pub mod study;
 pub mod summary;
 
 pub use config::{default_cues, GroundingConfig, OneOrMany};
 pub use inputs::InputCounts;
+pub use overrides::GroundingOverrides;
 pub use run::run_grounding;
 pub use study::{
     is_refcoco, load_models, load_samples, read_refcoco, read_samples, read_samples_as, run_study,

@@ -77,11 +77,14 @@
 
 pub mod boxes;
 pub mod caption;
+pub mod caption_eval;
 pub mod clips;
 pub mod clipscore;
 pub mod debias;
 pub mod embed_parts;
+pub mod embed_run;
 pub mod error;
+pub mod gallery;
 pub mod grounding;
 pub mod merge_kinds;
 pub mod mine;
@@ -95,6 +98,7 @@ pub mod shard;
 pub mod slurm;
 pub mod spatial;
 pub mod stats;
+pub mod vlm_ask;
 pub mod vqa;
 
 pub use error::{Result, TaskError};

@@ -14,12 +14,14 @@ pub mod backend;
 pub mod config;
 pub mod data;
 pub mod run;
+pub mod settings;
 pub mod summary;
 
 pub use backend::{CaptionBackend, Captioner, LocalCaptioner, RemoteCaptioner};
 pub use config::{AttentionSettings, CaptionConfig, Cell, GenSpec};
 pub use data::{load, CaptionData, CaptionItem, LoadedCaptions};
 pub use run::{run_captions, CaptionOutcome, CaptionRow, CAPTION};
+pub use settings::{data_or_scenes, CaptionBackendSettings, CaptionOverrides};
 pub use summary::{caption_table, summarize_captions, CaptionSummary};
 
 use serde_json::Value;

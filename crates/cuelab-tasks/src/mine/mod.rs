@@ -21,6 +21,7 @@ pub mod exact;
 pub mod output;
 pub mod pipeline;
 pub mod run;
+pub mod study;
 
 use serde::{Deserialize, Serialize};
 

@@ -4,6 +4,7 @@
 mod boxtool_turns;
 mod caption;
 mod embed_parts;
+mod front_settings;
 mod local_video;
 mod lora_plan;
 mod mine;

@@ -3,12 +3,14 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::Args;
 use cuelab_models::Pipeline;
-use cuelab_tasks::runner::RunOptions;
-use cuelab_tasks::vqa::{run_questions, vqa_table, Backend, ChoiceOrder, VqaConfig, VqaItem};
-use cuelab_vlm::remote::RemoteConfig;
+use cuelab_tasks::runner::{parse_shard, RunOptions};
+use cuelab_tasks::vqa::{
+    run_questions, vqa_table, Backend, BackendSettings, ChoiceOrder, VqaConfig, VqaItem,
+    VqaOverrides,
+};
 
 use crate::exit::ExitStatus;
 
@@ -136,121 +138,60 @@ pub struct RunArgs {
 }
 
 impl RunArgs {
-    /// The configuration from the file and flags.
-    pub fn config(&self) -> Result<VqaConfig> {
-        let mut cfg = match &self.config {
-            Some(p) => VqaConfig::from_toml_file(p)?,
-            None => VqaConfig::default(),
-        };
-        if !self.cues.is_empty() {
-            cfg.cues = self.cues.clone();
+    /// The overrides these flags give over the configuration file.
+    pub fn overrides(&self) -> VqaOverrides {
+        VqaOverrides {
+            config_file: self.config.clone(),
+            cues: self.cues.clone(),
+            order: self.order,
+            system: self.system.clone(),
+            limit: self.limit,
+            seed: self.seed,
+            frames: self.frames.clone(),
         }
-        if let Some(o) = self.order {
-            cfg.order = o;
-        }
-        if self.system.is_some() {
-            cfg.system = self.system.clone();
-        }
-        if self.limit.is_some() {
-            cfg.limit = self.limit;
-        }
-        if let Some(s) = self.seed {
-            cfg.seed = s;
-        }
-        if self.frames.is_some() {
-            cfg.frames = self.frames.clone();
-        }
-        cfg.variants()?;
-        Ok(cfg)
     }
 
-    /// The shard, parsed.
-    pub fn shard(&self) -> Result<Option<(usize, usize)>> {
-        self.shard
-            .as_deref()
-            .map(crate::commands::ground::parse_shard)
-            .transpose()
+    /// The configuration from the file and flags.
+    pub fn config(&self) -> Result<VqaConfig> {
+        Ok(self.overrides().config()?)
     }
 }
 
 impl BackendArgs {
-    /// The backend these flags choose; a remote one caches responses in `run_dir`.
-    pub fn backend(&self, run_dir: &Path) -> Result<Backend> {
-        if let Some(model) = &self.clip {
-            return Ok(Backend::Clip {
-                model: model.clone(),
-                prefix: self.clip_prefix.clone(),
-                pipeline: self.preprocess,
-                device: self.device.clone(),
-            });
+    /// The backend settings these flags give.
+    pub fn settings(&self) -> BackendSettings {
+        BackendSettings {
+            endpoints: self.endpoints.clone(),
+            model: self.model.clone(),
+            mode: self.mode,
+            local: self.local.clone(),
+            adapter: self.adapter.clone(),
+            backend_config: self.backend_config.clone(),
+            concurrency: self.concurrency,
+            timeout: self.timeout,
+            retries: self.retries,
+            api_key_env: self.api_key_env.clone(),
+            image_format: self.image_format.clone(),
+            jpeg_quality: self.jpeg_quality,
+            max_pixels: self.max_pixels,
+            temperature: self.temperature,
+            top_p: self.top_p,
+            top_k: self.top_k,
+            max_tokens: self.max_tokens,
+            gen_seed: self.gen_seed,
+            no_cache: self.no_cache,
+            video_input: self.video_input,
+            video_fps: self.video_fps,
+            clip: self.clip.clone(),
+            clip_prefix: self.clip_prefix.clone(),
+            preprocess: self.preprocess,
+            device: self.device.clone(),
         }
-        if let Some(model) = &self.local {
-            if self.video_fps.is_some_and(|f| !(f.is_finite() && f > 0.0)) {
-                bail!("--video-fps must be a positive number");
-            }
-            return Ok(Backend::Local {
-                model: model.clone(),
-                adapter: self.adapter.clone(),
-                max_new_tokens: self.max_tokens.unwrap_or(16) as usize,
-                device: self.device.clone(),
-                video_fps: (self.video_input == Some(cuelab_vlm::remote::VideoInput::VideoUrl))
-                    .then(|| self.video_fps.unwrap_or(2.0)),
-            });
-        }
-        let cfg = self.remote_config()?;
-        Ok(Backend::Remote(Box::new(if self.no_cache {
-            cfg
-        } else {
-            cuelab_tasks::vqa::with_run_cache(cfg, run_dir)?
-        })))
     }
 
-    /// The OpenAI-compatible backend's settings: flags over `--backend-config` over the defaults.
-    fn remote_config(&self) -> Result<RemoteConfig> {
-        let mut cfg = match &self.backend_config {
-            Some(p) => {
-                let text = std::fs::read_to_string(p)
-                    .with_context(|| format!("cannot read {}", p.display()))?;
-                toml::from_str::<RemoteConfig>(&text).with_context(|| {
-                    format!("{}: not a remote backend configuration", p.display())
-                })?
-            }
-            None => RemoteConfig::default(),
-        };
-        if !self.endpoints.is_empty() {
-            cfg.endpoints = self.endpoints.clone();
-        } else if self.backend_config.is_none() {
-            bail!("give --endpoint URL (an OpenAI-compatible server), --backend-config FILE.toml or --clip MODEL");
-        }
-        cfg.model = self.model.clone().unwrap_or(cfg.model);
-        if cfg.model.trim().is_empty() {
-            bail!("--model is required with --endpoint (the model name the server serves)");
-        }
-        cfg.mode = self.mode.unwrap_or(cfg.mode);
-        cfg.concurrency = self.concurrency.unwrap_or(cfg.concurrency);
-        cfg.timeout_s = self.timeout.unwrap_or(cfg.timeout_s);
-        cfg.retries = self.retries.unwrap_or(cfg.retries);
-        cfg.api_key_env = self.api_key_env.clone().unwrap_or(cfg.api_key_env);
-        if let Some(f) = &self.image_format {
-            cfg.image_format = match f.as_str() {
-                "png" => cuelab_vlm::remote::ImageFormat::Png,
-                _ => cuelab_vlm::remote::ImageFormat::Jpeg,
-            };
-        }
-        cfg.jpeg_quality = self.jpeg_quality.unwrap_or(cfg.jpeg_quality);
-        cfg.max_pixels = self.max_pixels.or(cfg.max_pixels);
-        cfg.video_input = self.video_input.unwrap_or(cfg.video_input);
-        cfg.video_fps = self.video_fps.unwrap_or(cfg.video_fps);
-        let g = &mut cfg.generation;
-        g.temperature = self.temperature.or(g.temperature);
-        g.top_p = self.top_p.or(g.top_p);
-        g.top_k = self.top_k.or(g.top_k);
-        g.max_tokens = self.max_tokens.or(g.max_tokens);
-        g.seed = self.gen_seed.or(g.seed);
-        if self.no_cache {
-            cfg.cache_path = None;
-        }
-        Ok(cfg)
+    /// The backend these flags choose; a remote one caches responses in `run_dir`.
+    pub fn backend(&self, run_dir: &Path) -> Result<Backend> {
+        Ok(self.settings().backend(run_dir)?)
     }
 }
 
@@ -270,7 +211,7 @@ pub fn execute(
     let out = run.out.clone().unwrap_or_else(|| default_out.to_path_buf());
     let opts = RunOptions {
         out: out.clone(),
-        shard: run.shard()?,
+        shard: run.shard.as_deref().map(parse_shard).transpose()?,
         progress: true,
     };
     let backend = backend.backend(&out)?;

@@ -3,9 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::Args;
-use cuelab_tasks::vqa::{items_from_samples, prepare_clips};
+use cuelab_tasks::vqa::{read_questions, QuestionSource};
 
 use super::answering::{execute, BackendArgs, RunArgs};
 use crate::exit::ExitStatus;
@@ -39,34 +39,23 @@ pub struct AskArgs {
 
 /// Run `cuelab ask`.
 pub fn run(args: AskArgs) -> Result<ExitStatus> {
-    let loaded = cuelab_data::jsonl::read(&args.data, args.skip_bad)
-        .with_context(|| format!("reading {}", args.data.display()))?;
-    for e in &loaded.skipped {
-        eprintln!("skipped: {e}");
-    }
-    let base = args.data.parent().unwrap_or(Path::new("."));
-    let samples: Vec<cuelab_data::Sample> = loaded
-        .samples
-        .into_iter()
-        .filter(|s| {
-            args.tasks.is_empty()
-                || args
-                    .tasks
-                    .iter()
-                    .any(|t| serde_json::to_value(s.task).is_ok_and(|v| v == t.as_str()))
-        })
-        .filter(|s| {
-            args.qtypes.is_empty() || s.qtype.as_ref().is_some_and(|q| args.qtypes.contains(q))
-        })
-        .collect();
     let sampling = args.run.config()?.frame_sampling()?;
     let cache = args
         .frame_cache
         .clone()
         .unwrap_or_else(cuelab_data::video::default_cache);
-    let (samples, mut unreadable) = prepare_clips(samples, base, sampling, &cache);
-    let (items, mut skipped) = items_from_samples(&samples, base);
-    skipped.append(&mut unreadable);
+    let questions = read_questions(&QuestionSource {
+        data: args.data.clone(),
+        tasks: args.tasks.clone(),
+        qtypes: args.qtypes.clone(),
+        skip_bad: args.skip_bad,
+        frames: args.run.frames.clone(),
+        clips: Some((sampling, cache)),
+    })?;
+    for e in &questions.malformed {
+        eprintln!("skipped: {e}");
+    }
+    let skipped = &questions.not_asked;
     if !skipped.is_empty() {
         eprintln!(
             "{} sample(s) not asked (first: {} — {})",
@@ -75,28 +64,17 @@ pub fn run(args: AskArgs) -> Result<ExitStatus> {
             skipped[0].reason
         );
     }
-    if items.is_empty() {
+    if questions.items.is_empty() {
         bail!("{}: no askable questions", args.data.display());
     }
     let status = execute(
         &args.backend,
         &args.run,
-        &items,
+        &questions.items,
         Path::new("runs/ask"),
-        // the file's checksum makes its contents part of the run identity
-        cuelab_tasks::runner::describe_data_file(
-            &args.data,
-            serde_json::json!({
-                "file": args.data.display().to_string(),
-                "tasks": args.tasks,
-                "qtypes": args.qtypes,
-                "not_asked": skipped,
-                "malformed_lines": loaded.skipped.len(),
-                "frames": args.run.frames,
-            }),
-        )?,
+        questions.description,
     )?;
-    Ok(if loaded.skipped.is_empty() {
+    Ok(if questions.malformed.is_empty() {
         status
     } else {
         ExitStatus::Partial

@@ -6,11 +6,10 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use cuelab_tasks::caption::{
-    caption_table, load, run_caption_study, AttentionSettings, CaptionBackend, CaptionConfig,
-    CaptionData,
+    caption_table, data_or_scenes, load, run_caption_study, CaptionBackend, CaptionBackendSettings,
+    CaptionConfig, CaptionData, CaptionOverrides,
 };
 use cuelab_tasks::runner::RunOptions;
-use cuelab_vlm::remote::RemoteConfig;
 
 use crate::exit::ExitStatus;
 
@@ -106,98 +105,46 @@ pub struct CaptionArgs {
     pub out: PathBuf,
 }
 
+/// The configuration: the TOML file's fields (or the defaults), then the flags over them.
 fn config(args: &CaptionArgs) -> Result<CaptionConfig> {
-    let mut cfg = match &args.config {
-        Some(p) => CaptionConfig::from_toml_file(p)?,
-        None => CaptionConfig::default(),
-    };
-    let mut prompts = args.prompts.clone();
-    if let Some(f) = &args.prompts_file {
-        let text =
-            std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
-        prompts.extend(
-            text.lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                .map(str::to_string),
-        );
+    Ok(CaptionOverrides {
+        config_file: args.config.clone(),
+        prompts: args.prompts.clone(),
+        prompts_file: args.prompts_file.clone(),
+        gens: args.gens.clone(),
+        cues: args.cues.clone(),
+        system: args.system.clone(),
+        clip: args.clip.clone(),
+        limit: args.limit,
+        seed: args.seed,
+        attention: args.attention,
+        attention_layers: args.attention_layers.clone(),
+        attention_heads: args.attention_heads.clone(),
+        rollout: args.rollout,
+        word_aggregate: args.word_aggregate,
     }
-    if !prompts.is_empty() {
-        cfg.prompts = prompts;
-    }
-    if !args.gens.is_empty() {
-        cfg.gens = args.gens.clone();
-    }
-    if !args.cues.is_empty() {
-        cfg.cues = args.cues.clone();
-    }
-    cfg.system = args.system.clone().or(cfg.system);
-    cfg.clip = args.clip.clone().or(cfg.clip);
-    cfg.limit = args.limit.or(cfg.limit);
-    cfg.seed = args.seed.unwrap_or(cfg.seed);
-    if let Some(images) = args.attention {
-        let layers = match args.attention_layers.split_once("..") {
-            _ if args.attention_layers == "all" => Vec::new(),
-            Some((a, b)) => (a.trim().parse::<usize>()?..b.trim().parse::<usize>()?).collect(),
-            None => vec![args.attention_layers.trim().parse::<usize>()?],
-        };
-        cfg.attention = Some(AttentionSettings {
-            images,
-            layers,
-            heads: (!args.attention_heads.is_empty()).then(|| args.attention_heads.clone()),
-            rollout: args.rollout,
-            aggregate: args.word_aggregate,
-        });
-    }
-    cfg.cells()?;
-    Ok(cfg)
+    .config()?)
 }
 
+/// The captioning backend the flags choose.
 fn backend(args: &CaptionArgs) -> Result<CaptionBackend> {
-    if let Some(model) = &args.local {
-        return Ok(CaptionBackend::Local {
-            model: model.clone(),
-            adapter: args.adapter.clone(),
-            device: args.device.clone(),
-        });
+    Ok(CaptionBackendSettings {
+        local: args.local.clone(),
+        adapter: args.adapter.clone(),
+        device: args.device.clone(),
+        endpoints: args.endpoints.clone(),
+        model: args.model.clone(),
+        backend_config: args.backend_config.clone(),
+        concurrency: args.concurrency,
+        no_cache: args.no_cache,
     }
-    let mut cfg = match &args.backend_config {
-        Some(p) => toml::from_str::<RemoteConfig>(&std::fs::read_to_string(p)?)
-            .with_context(|| format!("{}: not a remote backend configuration", p.display()))?,
-        None if args.endpoints.is_empty() => {
-            bail!("give --local QWEN3_VL_DIR or --endpoint URL --model NAME (or --backend-config)")
-        }
-        None => RemoteConfig::default(),
-    };
-    if !args.endpoints.is_empty() {
-        cfg.endpoints = args.endpoints.clone();
-    }
-    cfg.model = args.model.clone().unwrap_or(cfg.model);
-    if cfg.model.trim().is_empty() {
-        bail!("--model is required with --endpoint (the model name the server serves)");
-    }
-    cfg.concurrency = args.concurrency.unwrap_or(cfg.concurrency);
-    Ok(CaptionBackend::Remote(Box::new(if args.no_cache {
-        cfg.cache_path = None;
-        cfg
-    } else {
-        cuelab_tasks::vqa::with_run_cache(cfg, &args.out)?
-    })))
+    .backend(&args.out)?)
 }
 
 /// Run `cuelab caption`.
 pub fn run(args: CaptionArgs) -> Result<ExitStatus> {
     let cfg = config(&args)?;
-    let path = match &args.data {
-        Some(p) => p.clone(),
-        None => {
-            let dir = args.out.join("scenes");
-            if !dir.join("samples.jsonl").is_file() {
-                cuelab_data::scenes::export::write(&cuelab_data::scenes::Config::new(0, 24), &dir)?;
-            }
-            dir
-        }
-    };
+    let path = data_or_scenes(args.data.as_deref(), &args.out)?;
     let data = CaptionData {
         path: path.clone(),
         media: args.media.clone(),

@@ -1,12 +1,12 @@
 //! `cuelab caption-eval`: CIDEr-D, BLEU-1..4 and ROUGE-L identical to pycocoevalcap, no Java.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
-use cuelab_metrics::caption_io::{pair, parse_cands, parse_refs, Skipped};
-use cuelab_metrics::{evaluate, CaptionScores};
+use cuelab_metrics::caption_io::Skipped;
+use cuelab_metrics::CaptionScores;
+use cuelab_tasks::caption_eval::{evaluate_files, CaptionEvalSettings, EvalStep};
 
 use crate::exit::ExitStatus;
 
@@ -46,67 +46,41 @@ pub struct CaptionEvalArgs {
 
 /// Run `cuelab caption-eval`.
 pub fn run(args: CaptionEvalArgs) -> Result<ExitStatus> {
-    let read = |p: &Path| std::fs::read(p).with_context(|| format!("reading {}", p.display()));
-    let (refs, mut skipped) =
-        parse_refs(&read(&args.refs)?).with_context(|| args.refs.display().to_string())?;
-    let (cands, s2) =
-        parse_cands(&read(&args.cands)?).with_context(|| args.cands.display().to_string())?;
-    skipped.extend(s2);
-    let (set, s3) = pair(refs, cands);
-    skipped.extend(s3);
-    let scores = evaluate(&set).context("no image has both a candidate and references")?;
-    print_table(&scores, &skipped);
-    let clip = match &args.images {
-        Some(dir) => {
-            let opts = cuelab_metrics::clipscore::ClipScoreOptions {
-                w: args.clip_w,
-                prefix: args.clip_prefix.clone(),
-            };
-            let pipeline = cuelab_models::Pipeline::parse(&args.preprocess)?;
-            let cache = match (&args.out, args.no_cache) {
-                (Some(out), false) => {
-                    std::fs::create_dir_all(out)
-                        .with_context(|| format!("creating {}", out.display()))?;
-                    Some(out.join("embeddings.sqlite"))
-                }
-                _ => None,
-            };
-            let (rows, missing) = cuelab_tasks::clipscore::compute_cached(
-                &set,
-                dir,
-                &args.model,
-                pipeline,
-                &opts,
-                cache.as_deref(),
-            )?;
-            let n = rows.len().max(1) as f64;
-            let cs = rows.iter().map(|r| r.clip_score).sum::<f64>() / n;
-            let rcs = rows.iter().map(|r| r.ref_clip_score).sum::<f64>() / n;
-            println!("{:<10} {:>10.6}", "CLIPScore", cs);
-            println!("{:<10} {:>10.6}", "RefCLIPS", rcs);
+    let settings = CaptionEvalSettings {
+        refs: args.refs,
+        cands: args.cands,
+        out: args.out,
+        images: args.images,
+        model: args.model,
+        clip_prefix: args.clip_prefix,
+        clip_w: args.clip_w,
+        preprocess: args.preprocess,
+        no_cache: args.no_cache,
+    };
+    let outcome = evaluate_files(&settings, &mut |step| match step {
+        EvalStep::Scores { scores, skipped } => print_table(scores, skipped),
+        EvalStep::Clip {
+            rows,
+            clip_score,
+            ref_clip_score,
+            missing,
+        } => {
+            println!("{:<10} {:>10.6}", "CLIPScore", clip_score);
+            println!("{:<10} {:>10.6}", "RefCLIPS", ref_clip_score);
             println!(
                 "(CLIPScore over {} images, model {}, prefix {:?}, w {})",
                 rows.len(),
-                args.model,
-                args.clip_prefix,
-                args.clip_w
+                settings.model,
+                settings.clip_prefix,
+                settings.clip_w
             );
-            for m in &missing {
+            for m in missing {
                 eprintln!("  CLIPScore skipped image {}: {}", m.image_id, m.reason);
             }
-            skipped.extend(missing);
-            Some(rows)
         }
-        None => None,
-    };
-    if let Some(dir) = &args.out {
-        write_outputs(dir, &scores, &skipped)?;
-        if let Some(rows) = &clip {
-            cuelab_tasks::clipscore::write_rows(dir, rows)?;
-        }
-        println!("wrote {}", dir.display());
-    }
-    Ok(if skipped.is_empty() {
+        EvalStep::Wrote(dir) => println!("wrote {}", dir.display()),
+    })?;
+    Ok(if outcome.skipped.is_empty() {
         ExitStatus::Success
     } else {
         ExitStatus::Partial
@@ -161,59 +135,4 @@ fn warn_empty(ids: &[String], what: &str, how: &str) {
         ids.len(),
         shown.join(", ")
     );
-}
-
-fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
-    let mut tmp = cuelab_cue::atomic_file_in(dir)
-        .with_context(|| format!("creating a file in {}", dir.display()))?;
-    tmp.write_all(bytes)?;
-    tmp.persist(dir.join(name))
-        .with_context(|| format!("writing {}", dir.join(name).display()))?;
-    Ok(())
-}
-
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
-fn write_outputs(dir: &Path, s: &CaptionScores, skipped: &[Skipped]) -> Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let mut jsonl = String::new();
-    let mut csv = String::from("image_id,cider_d,bleu_1,bleu_2,bleu_3,bleu_4,rouge_l\n");
-    for p in &s.per_image {
-        jsonl.push_str(&serde_json::to_string(p)?);
-        jsonl.push('\n');
-        csv.push_str(&format!(
-            "{},{},{},{},{},{},{}\n",
-            csv_field(&p.image_id),
-            p.cider_d,
-            p.bleu[0],
-            p.bleu[1],
-            p.bleu[2],
-            p.bleu[3],
-            p.rouge_l
-        ));
-    }
-    let summary = serde_json::json!({
-        "images": s.per_image.len(),
-        "cider_d": s.cider_d,
-        "bleu": s.bleu,
-        "rouge_l": s.rouge_l,
-        "skipped": skipped,
-        "empty_candidates": s.empty_candidates,
-        "empty_references": s.empty_references,
-        "reference": "pycocoevalcap 1.2 (PTB tokenizer, Cider = CIDEr-D, Bleu closest, Rouge-L beta 1.2)",
-    });
-    write_atomic(dir, "per_image.jsonl", jsonl.as_bytes())?;
-    write_atomic(dir, "per_image.csv", csv.as_bytes())?;
-    write_atomic(
-        dir,
-        "summary.json",
-        serde_json::to_string_pretty(&summary)?.as_bytes(),
-    )?;
-    Ok(())
 }

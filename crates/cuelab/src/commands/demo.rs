@@ -5,22 +5,17 @@
 //! CIs and the paired tests (`grounding/`), then asks the scenes' multiple-choice questions with the
 //! same CLIP as the answerer, plain vs boxed, with MMVP-style pair accuracy (`questions/`).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
-use cuelab_cue::{decode_rgb, save_atomic, BoxXyxy, Recipe, Region, Renderer, Target};
 use cuelab_models::Pipeline;
+use cuelab_tasks::gallery::write_gallery;
 use cuelab_tasks::grounding::{self, GroundingConfig, Method, OneOrMany};
 use cuelab_tasks::runner::RunOptions;
-use rayon::prelude::*;
 
 use crate::exit::ExitStatus;
-
-/// The bundled photo (darknet's dog.jpg; see assets/photos/PROVENANCE.md).
-static DEMO_PHOTO: &[u8] = include_bytes!("../../../../assets/photos/dog.jpg");
 
 /// Flags of `cuelab demo`.
 #[derive(Debug, Args)]
@@ -66,33 +61,12 @@ fn choose_model(explicit: &Option<String>, output: &Path) -> Result<(String, boo
     }
 }
 
-/// The cue gallery the demo renders: (name, spec).
-const GALLERY: &[(&str, &str)] = &[
-    ("plain", "plain"),
-    (
-        "seed004_ellipse_blur",
-        "ellipse(color=red,width=3)+blur(radius=20)",
-    ),
-    (
-        "seed004_ellipse_blur_gray",
-        "ellipse(color=red,width=3)+blur(radius=20)+gray",
-    ),
-    ("rect", "rect(color=red,width=3)"),
-    ("rounded_aa", "rounded(color=yellow,width=4,corner=16)"),
-    ("dim_label", "dim(amount=0.6)+label(text=auto,size=24)"),
-    ("fill", "fill(color=black)"),
-    ("colorcode", "colorcode"),
-    ("tint", "tint(alpha=0.5)"),
-    ("crop", "crop(context=0.1)"),
-    ("arrow_dot", "arrow(from=top-right)+dot(radius=8)"),
-    ("trajectory", "trajectory(color=cyan,width=4,fade=true)"),
-    ("mask", "mask(color=magenta,alpha=0.35)"),
-];
-
 /// Run `cuelab demo`.
 pub fn run(args: DemoArgs) -> Result<ExitStatus> {
     let started = Instant::now();
-    gallery(&args.output.join("gallery"))?;
+    let gallery = args.output.join("gallery");
+    let cued = write_gallery(&gallery)?;
+    tracing::info!("{} cued images in {}", cued, gallery.display());
 
     let (model, random_weights) = choose_model(&args.model, &args.output)?;
     let scenes_dir = args.output.join("scenes");
@@ -182,48 +156,4 @@ pub fn run(args: DemoArgs) -> Result<ExitStatus> {
     )?;
     println!("report: {}", report.display());
     Ok(ExitStatus::Success)
-}
-
-/// Render the cue gallery on the bundled photo into `dir`.
-fn gallery(dir: &std::path::Path) -> Result<()> {
-    let image = decode_rgb(DEMO_PHOTO, std::path::Path::new("<embedded dog.jpg>"))?;
-    let dog = BoxXyxy::new(124.0, 218.0, 316.0, 540.0)?;
-    let target = Target {
-        region: Region::Box(dog),
-        index: 0,
-        points: vec![
-            (140.0, 520.0),
-            (200.0, 420.0),
-            (260.0, 330.0),
-            (300.0, 240.0),
-        ],
-        label: Some("dog".into()),
-    };
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let renderer = Renderer::new(&image);
-    let rows: Vec<(String, String, f64)> = GALLERY
-        .par_iter()
-        .map(|(name, spec)| -> Result<(String, String, f64)> {
-            let recipe = Recipe::parse(spec)?;
-            let t0 = Instant::now();
-            let out = renderer.render(&recipe, &target)?;
-            let ms = t0.elapsed().as_secs_f64() * 1e3;
-            save_atomic(&out, &dir.join(format!("{name}.png")))?;
-            Ok((name.to_string(), recipe.to_string(), ms))
-        })
-        .collect::<Result<_>>()?;
-
-    let manifest = serde_json::json!({
-        "cuelab_version": env!("CARGO_PKG_VERSION"),
-        "command": "demo",
-        "image": "embedded assets/photos/dog.jpg",
-        "region_xyxy": [dog.x0, dog.y0, dog.x1, dog.y1],
-        "cues": rows.iter().map(|(n, s, ms)| serde_json::json!({"name": n, "spec": s, "render_ms": ms})).collect::<Vec<_>>(),
-    });
-    let mut f = cuelab_cue::atomic_file_in(dir)?;
-    f.write_all(serde_json::to_string_pretty(&manifest)?.as_bytes())?;
-    f.persist(dir.join("manifest.json"))?;
-
-    tracing::info!("{} cued images in {}", rows.len(), dir.display());
-    Ok(())
 }

@@ -3,13 +3,13 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::Args;
 use cuelab_models::Pipeline;
 use cuelab_tasks::grounding::summary::table;
 use cuelab_tasks::grounding::{
-    run_study, Aggregate, GroundingConfig, GroundingSettings, Method, OneOrMany, DEFAULT_MODEL,
+    run_study, Aggregate, GroundingConfig, GroundingOverrides, GroundingSettings, Method,
 };
 use cuelab_tasks::proposals::{BoxFormat, ProposalSource};
 
@@ -119,49 +119,23 @@ pub fn parse_shard(text: &str) -> Result<(usize, usize)> {
 
 /// The experiment: the TOML file's fields (or the defaults), then the flags over them.
 fn config(args: &GroundArgs) -> Result<GroundingConfig> {
-    let mut cfg = match &args.config {
-        Some(p) => GroundingConfig::from_toml_file(p)?,
-        None => GroundingConfig::default(),
-    };
-    if !args.models.is_empty() {
-        cfg.models = args.models.clone();
+    Ok(GroundingOverrides {
+        config_file: args.config.clone(),
+        models: args.models.clone(),
+        methods: args.methods.clone(),
+        cues: args.cues.clone(),
+        debias: args.debias,
+        debias_pool: args.debias_pool.clone(),
+        debias_with_replacement: args.debias_with_replacement,
+        text_field: args.text_field.clone(),
+        aggregate: args.aggregate,
+        limit: args.limit,
+        seed: args.seed,
+        class_prior: args.class_prior,
     }
-    if cfg.models.is_empty() {
-        cfg.models = vec![DEFAULT_MODEL.into()];
-    }
-    if !args.methods.is_empty() {
-        cfg.method = OneOrMany::Many(args.methods.clone());
-    }
-    if !args.cues.is_empty() {
-        cfg.cues = vec![args.cues.clone()];
-    }
-    if let Some(d) = args.debias {
-        cfg.debias = OneOrMany::One(d);
-    }
-    if let Some(p) = &args.debias_pool {
-        cfg.debias_pool = Some(p.clone());
-    }
-    if let Some(r) = args.debias_with_replacement {
-        cfg.debias_with_replacement = Some(r);
-    }
-    if let Some(f) = &args.text_field {
-        cfg.text_field = cuelab_data::TextField::parse(f);
-    }
-    if let Some(a) = args.aggregate {
-        cfg.aggregate = OneOrMany::One(a);
-    }
-    cfg.limit = args.limit.or(cfg.limit);
-    cfg.seed = args.seed.unwrap_or(cfg.seed);
-    if let Some(l) = args.class_prior {
-        if !l.is_finite() || l < 0.0 {
-            bail!("--class-prior {l}: expected a weight >= 0");
-        }
-        cfg.class_prior = Some(l);
-    }
-    Ok(cfg)
+    .config()?)
 }
 
-/// The settings of the run: flags over the configuration file over the defaults.
 fn settings(args: &GroundArgs) -> Result<GroundingSettings> {
     let proposals = match (&args.proposals, &args.detector) {
         (Some(path), _) => ProposalSource::File {

@@ -3,12 +3,12 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::Args;
-use cuelab_models::{LoadOptions, ModelDtype, Pipeline};
 use cuelab_tasks::mine::approx::AnnParams;
-use cuelab_tasks::mine::pipeline::{finish, load_side, EmbedOptions, FinishOptions};
-use cuelab_tasks::mine::run::{collect, prepare, search, MineConfig, Mode};
+use cuelab_tasks::mine::pipeline::FinishOptions;
+use cuelab_tasks::mine::run::{MineConfig, Mode};
+use cuelab_tasks::mine::study::{merge_shards, run_mining, MiningSettings, MiningStep};
 use cuelab_tasks::mine::Thresholds;
 
 use crate::exit::ExitStatus;
@@ -123,8 +123,7 @@ fn report(out: &std::path::Path, f: &cuelab_tasks::mine::pipeline::Finished) {
 /// Run `cuelab mine`.
 pub fn run(args: MineArgs) -> Result<ExitStatus> {
     if !args.merge.is_empty() {
-        let collected = collect(&args.merge).context("merging shard directories")?;
-        let f = finish(&args.out, &collected, &finish_opts(&args))?;
+        let f = merge_shards(&args.merge, &args.out, &finish_opts(&args))?;
         report(&args.out, &f);
         return Ok(ExitStatus::Success);
     }
@@ -152,54 +151,37 @@ pub fn run(args: MineArgs) -> Result<ExitStatus> {
     } else {
         Mode::Exact { chunk: args.chunk }
     };
-    let config = MineConfig {
-        thresholds,
-        block: args.block,
-        mode,
-    };
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("creating {}", args.out.display()))?;
-    let embed = EmbedOptions {
-        load: LoadOptions {
-            pipeline: args
-                .preprocess
-                .as_deref()
-                .map(Pipeline::parse)
-                .transpose()?,
-            device: cuelab_models::device(&args.device)?,
-            dtype: args.dtype.parse::<ModelDtype>()?,
+    let settings = MiningSettings {
+        out: args.out.clone(),
+        clip: clip_ref.clone(),
+        dino: dino_ref.clone(),
+        images: args.images.clone(),
+        config: MineConfig {
+            thresholds,
+            block: args.block,
+            mode,
         },
-        batch: args.batch.max(1),
-        cache: args
-            .cache
-            .clone()
-            .unwrap_or_else(|| args.out.join("embeddings.sqlite")),
-        progress: true,
+        shard,
+        preprocess: args.preprocess.clone(),
+        device: args.device.clone(),
+        dtype: args.dtype.clone(),
+        batch: args.batch,
+        cache: args.cache.clone(),
+        finish: finish_opts(&args),
     };
-    let images = args.images.as_deref();
-    let mut clip = load_side(clip_ref, images, &embed).context("CLIP embeddings")?;
-    let mut dino = load_side(dino_ref, images, &embed).context("DINOv2 embeddings")?;
-    clip.normalize()?;
-    dino.normalize()?;
-    let manifest = prepare(&args.out, &clip, &dino, &config)?;
-    let r = search(&args.out, &clip, &dino, &manifest, shard, true)?;
-    println!(
-        "searched {} row blocks ({} already finished) in {:.2} s",
-        r.searched, r.skipped, r.secs
-    );
-    match collect(std::slice::from_ref(&args.out)) {
-        Ok(collected) => {
-            let f = finish(&args.out, &collected, &finish_opts(&args))?;
-            report(&args.out, &f);
-        }
-        Err(e) if shard.is_some() => {
+    run_mining(&settings, &mut |step| match step {
+        MiningStep::Searched(r) => println!(
+            "searched {} row blocks ({} already finished) in {:.2} s",
+            r.searched, r.skipped, r.secs
+        ),
+        MiningStep::Finished(f) => report(&args.out, f),
+        MiningStep::ShardPending(e) => {
             println!("shard finished; outputs are written once every shard is done ({e})");
             println!(
                 "join separate shard directories with: cuelab mine --merge DIR... -o {}",
                 args.out.display()
             );
         }
-        Err(e) => return Err(e.into()),
-    }
+    })?;
     Ok(ExitStatus::Success)
 }

@@ -3,9 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 use clap::Args;
-use cuelab_tasks::vqa::items_from_samples;
+use cuelab_tasks::vqa::{read_mmvp, MmvpSource};
 
 use super::answering::{execute, BackendArgs, RunArgs};
 use crate::exit::ExitStatus;
@@ -37,47 +37,21 @@ pub struct MmvpArgs {
 
 /// Run `cuelab mmvp`.
 pub fn run(args: MmvpArgs) -> Result<ExitStatus> {
-    let csv = if args.data.is_dir() {
-        args.data.join("Questions.csv")
-    } else {
-        args.data.clone()
-    };
-    if !csv.is_file() {
-        bail!("{}: no Questions.csv", args.data.display());
-    }
-    let loaded = if args.vlm {
-        cuelab_data::mmvp::load_vlm(&csv, args.images.as_deref(), false)
-    } else {
-        cuelab_data::mmvp::load(&csv, args.images.as_deref(), args.errata, false)
-    }
-    .with_context(|| format!("reading {}", csv.display()))?;
-    let (items, skipped) = items_from_samples(&loaded.samples, Path::new("."));
-    if let Some(s) = skipped.first() {
-        bail!(
-            "{}: question {} cannot be asked: {}",
-            csv.display(),
-            s.id,
-            s.reason
-        );
-    }
+    let questions = read_mmvp(&MmvpSource {
+        data: args.data.clone(),
+        images: args.images.clone(),
+        vlm: args.vlm,
+        errata: args.errata,
+    })?;
     execute(
         &args.backend,
         &args.run,
-        &items,
+        &questions.items,
         Path::new(if args.vlm {
             "runs/mmvp-vlm"
         } else {
             "runs/mmvp"
         }),
-        // the CSV's checksum and the image folder are part of the run identity
-        cuelab_tasks::runner::describe_data_file(
-            &csv,
-            serde_json::json!({
-                "file": csv.display().to_string(),
-                "images": args.images.as_ref().map(|p| p.display().to_string()),
-                "variant": if args.vlm { "mmvp-vlm" } else { "mmvp" },
-                "errata_fixed": args.errata,
-            }),
-        )?,
+        questions.description,
     )
 }
