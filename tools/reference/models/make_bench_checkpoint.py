@@ -14,22 +14,18 @@ import sys
 from pathlib import Path
 
 import torch
-from transformers import CLIPConfig, CLIPModel
+from transformers import CLIPModel
 
 ROOT = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(ROOT / "tools" / "reference" / "tasks"))
+from bench_grounding import vit_b32_config  # noqa: E402  (the grounding benchmark's shapes)
+
 TINY = ROOT / "crates" / "cuelab-models" / "tests" / "data" / "clip-vit-tiny"
 
 
 def main():
     out = Path(sys.argv[1])
-    cfg = CLIPConfig(
-        text_config=dict(vocab_size=49408, hidden_size=512, intermediate_size=2048, num_attention_heads=8,
-                         num_hidden_layers=12, max_position_embeddings=77, bos_token_id=49406,
-                         eos_token_id=49407, pad_token_id=49407, hidden_act="quick_gelu"),
-        vision_config=dict(hidden_size=768, intermediate_size=3072, num_attention_heads=12, num_hidden_layers=12,
-                           image_size=224, patch_size=32, hidden_act="quick_gelu"),
-        projection_dim=512,
-    )
+    cfg = vit_b32_config(49408, 49406, 49407, 49407)
     torch.manual_seed(0)
     CLIPModel(cfg).save_pretrained(out)
     for f in ["preprocessor_config.json", "tokenizer.json", "tokenizer_config.json"]:

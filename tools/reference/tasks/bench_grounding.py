@@ -34,19 +34,24 @@ ROOT = Path(__file__).resolve().parents[3]
 TINY = ROOT / "crates" / "cuelab-models" / "tests" / "data" / "clip-vit-tiny"
 
 
+def vit_b32_config(vocab_size, bos, eos, pad):
+    """OpenAI CLIP ViT-B/32's shapes (quick_gelu) over a vocabulary of `vocab_size` ids."""
+    return CLIPConfig(
+        text_config=dict(vocab_size=vocab_size, hidden_size=512, intermediate_size=2048, num_attention_heads=8,
+                         num_hidden_layers=12, max_position_embeddings=77, bos_token_id=bos,
+                         eos_token_id=eos, pad_token_id=pad, hidden_act="quick_gelu"),
+        vision_config=dict(hidden_size=768, intermediate_size=3072, num_attention_heads=12, num_hidden_layers=12,
+                           image_size=224, patch_size=32, hidden_act="quick_gelu"),
+        projection_dim=512,
+    )
+
+
 def make_checkpoint(path: Path):
     if (path / "model.safetensors").exists():
         return
     tiny = json.loads((TINY / "config.json").read_text())
     t = tiny["text_config"]
-    cfg = CLIPConfig(
-        text_config=dict(vocab_size=t["vocab_size"], hidden_size=512, intermediate_size=2048, num_attention_heads=8,
-                         num_hidden_layers=12, max_position_embeddings=77, bos_token_id=t["bos_token_id"],
-                         eos_token_id=t["eos_token_id"], pad_token_id=t["pad_token_id"], hidden_act="quick_gelu"),
-        vision_config=dict(hidden_size=768, intermediate_size=3072, num_attention_heads=12, num_hidden_layers=12,
-                           image_size=224, patch_size=32, hidden_act="quick_gelu"),
-        projection_dim=512,
-    )
+    cfg = vit_b32_config(t["vocab_size"], t["bos_token_id"], t["eos_token_id"], t["pad_token_id"])
     torch.manual_seed(0)
     CLIPModel(cfg).save_pretrained(path)
     for f in ["tokenizer.json", "tokenizer_config.json", "preprocessor_config.json"]:
