@@ -6,7 +6,8 @@ use std::path::PathBuf;
 
 use cuelab_models::cache::EmbeddingCache;
 use cuelab_models::{
-    l2_normalize, load_embedder, load_image, load_scorer, npy, LoadOptions, ModelDtype, Pipeline,
+    l2_normalize, load_embedder, load_image, load_scorer, npy, ImageEmbedder, ImageTextScorer,
+    LoadOptions, ModelDtype, Pipeline,
 };
 
 use crate::embed_parts as parts;
@@ -55,9 +56,52 @@ pub enum Embedded {
     },
 }
 
-/// Embeds the picked inputs (through the cache when given): rows, embedding size, model id.
-type Encode<'a> =
-    Box<dyn FnOnce(Option<&mut EmbeddingCache>) -> Result<(Vec<Vec<f32>>, usize, String)> + 'a>;
+/// The loaded model: an image embedder, or a scorer for texts.
+enum Loaded {
+    Images(Box<dyn ImageEmbedder + Send + Sync>),
+    Texts(Box<dyn ImageTextScorer + Send + Sync>),
+}
+
+impl Loaded {
+    /// What identifies the model as loaded (its id holds the weights hash and dtype).
+    fn identity(&self) -> String {
+        match self {
+            Loaded::Images(m) => format!("images {} {}", m.id(), m.preprocess().key()),
+            Loaded::Texts(m) => format!("texts {}", m.id()),
+        }
+    }
+
+    /// Embed the picked inputs (through the cache when given): rows, embedding size, model id.
+    fn encode(
+        &self,
+        s: &EmbedSettings,
+        picked: &[usize],
+        cache: Option<&mut EmbeddingCache>,
+    ) -> Result<(Vec<Vec<f32>>, usize, String)> {
+        match self {
+            Loaded::Images(model) => {
+                let images = picked
+                    .iter()
+                    .map(|&i| load_image(&s.images[i]))
+                    .collect::<std::result::Result<Vec<_>, _>>()?;
+                tracing::info!(preprocess = %model.preprocess().key(), "embedding {} images", images.len());
+                let rows = match cache {
+                    Some(c) => c.encode_images(model.as_ref(), &images, "")?,
+                    None => model.encode_images(&images)?,
+                };
+                Ok((rows, model.embed_dim(), model.id().to_string()))
+            }
+            Loaded::Texts(model) => {
+                let texts: Vec<String> = picked.iter().map(|&i| s.texts[i].clone()).collect();
+                let rows = match cache {
+                    Some(c) => c.encode_texts(model.as_ref(), &texts)?,
+                    None => model.encode_texts(&texts)?,
+                };
+                Ok((rows, model.embed_dim(), model.id().to_string()))
+            }
+        }
+    }
+}
 
 /// Check the settings, embed the inputs (this shard's), and write them.
 pub fn embed(s: &EmbedSettings) -> Result<Embedded> {
@@ -111,45 +155,21 @@ pub fn embed(s: &EmbedSettings) -> Result<Embedded> {
     // The identity is taken from the model as loaded (weights hash, dtype, preprocessing) and
     // from the contents of this part's inputs (each image file's SHA-256, or the texts), so a
     // finished part is "already done" only for the same model, settings and input bytes.
-    let (identity, contents, encode): (String, Vec<String>, Encode) = if s.texts.is_empty() {
+    let (model, contents) = if s.texts.is_empty() {
         let model = load_embedder(&s.model, &opts).map_err(load_error)?;
         let contents = picked
             .iter()
             .map(|&i| crate::runner::sha256_file(&s.images[i]))
             .collect::<Result<Vec<_>>>()?;
-        let identity = format!("images {} {}", model.id(), model.preprocess().key());
-        let images = &s.images;
-        let picked = &picked;
-        let encode: Encode = Box::new(move |cache| {
-            let images = picked
-                .iter()
-                .map(|&i| load_image(&images[i]))
-                .collect::<std::result::Result<Vec<_>, _>>()?;
-            tracing::info!(preprocess = %model.preprocess().key(), "embedding {} images", images.len());
-            let rows = match cache {
-                Some(c) => c.encode_images(model.as_ref(), &images, "")?,
-                None => model.encode_images(&images)?,
-            };
-            Ok((rows, model.embed_dim(), model.id().to_string()))
-        });
-        (identity, contents, encode)
+        (Loaded::Images(model), contents)
     } else {
         let model = load_scorer(&s.model, &opts).map_err(load_error)?;
-        let texts: Vec<String> = picked.iter().map(|&i| s.texts[i].clone()).collect();
-        let identity = format!("texts {}", model.id());
-        let contents = texts.clone();
-        let encode: Encode = Box::new(move |cache| {
-            let rows = match cache {
-                Some(c) => c.encode_texts(model.as_ref(), &texts)?,
-                None => model.encode_texts(&texts)?,
-            };
-            Ok((rows, model.embed_dim(), model.id().to_string()))
-        });
-        (identity, contents, encode)
+        let contents = picked.iter().map(|&i| s.texts[i].clone()).collect();
+        (Loaded::Texts(model), contents)
     };
     let settings = format!("normalize={} dtype={}", s.normalize, opts.dtype);
     let meta = parts::PartMeta {
-        config_hash: parts::config_hash(&identity, &settings, &labels),
+        config_hash: parts::config_hash(&model.identity(), &settings, &labels),
         model: s.model.clone(),
         inputs: labels.len(),
         shard,
@@ -158,7 +178,7 @@ pub fn embed(s: &EmbedSettings) -> Result<Embedded> {
     if shard.is_some() && parts::check_part(&target, &meta)? {
         return Ok(Embedded::AlreadyDone(target));
     }
-    let (mut rows, dim, id) = encode(cache.as_mut())?;
+    let (mut rows, dim, id) = model.encode(s, &picked, cache.as_mut())?;
     if s.normalize {
         rows = rows.iter().map(|r| l2_normalize(r)).collect();
     }
