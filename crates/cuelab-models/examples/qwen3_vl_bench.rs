@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use cuelab_models::qwen3_vl::{GenerateOptions, Qwen3Vl};
-use cuelab_models::{load_image, Device};
+use cuelab_models::{load_image, LoadOptions};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
@@ -22,7 +22,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let new_tokens: usize = args[3].parse()?;
     let repeats: usize = args[4].parse()?;
     let t = Instant::now();
-    let model = Qwen3Vl::load(&dir, &Device::Cpu)?;
+    let model = Qwen3Vl::load(&dir, &LoadOptions::default())?;
     let load_s = t.elapsed().as_secs_f64();
     let p = model.prepare_chat(&[img], "Describe the image in one sentence.")?;
     let mut greedy = Vec::new();

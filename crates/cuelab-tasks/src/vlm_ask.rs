@@ -107,13 +107,15 @@ pub fn ask_vlm(settings: &VlmAskSettings, line: &mut dyn FnMut(&str)) -> Result<
     let s = settings;
     let device = cuelab_models::device(&s.device)?;
     let resolved = cuelab_models::resolve::resolve(&s.model)?;
-    let model =
-        Qwen3Vl::load_with_adapter(&resolved.dir, s.adapter.as_deref(), &device).map_err(|e| {
-            TaskError::LoadModel {
-                model: s.model.clone(),
-                source: Box::new(e),
-            }
-        })?;
+    let model = Qwen3Vl::load_with_adapter(
+        &resolved.dir,
+        s.adapter.as_deref(),
+        &cuelab_models::LoadOptions::default().with_device(device),
+    )
+    .map_err(|e| TaskError::LoadModel {
+        model: s.model.clone(),
+        source: Box::new(e),
+    })?;
     let images = s
         .images
         .iter()

@@ -43,7 +43,9 @@ pub use sampling::{DecodeOptions, EarlyStopping};
 pub use text::KvCache;
 pub use video::{ProcessedVideo, VideoProcessor};
 
+use crate::dtype::ModelDtype;
 use crate::error::{Error, Result, TensorContext};
+use crate::load::LoadOptions;
 use crate::transformer::Loader;
 use crate::weights::Weights;
 use text::{Deepstack, TextDecoder};
@@ -157,13 +159,29 @@ pub fn weight_files(dir: &Path) -> Result<Vec<PathBuf>> {
 
 impl Qwen3Vl {
     /// Load a checkpoint directory (config.json, safetensors, tokenizer.json, chat template,
-    /// processor config) onto `device`, in f32.
-    pub fn load(dir: &Path, device: &Device) -> Result<Self> {
-        Self::load_with_adapter(dir, None, device)
+    /// processor config) onto `opts.device`, the same entry point as every other model family
+    /// ([`LoadOptions`]). Qwen3-VL computes in f32 only: another `opts.dtype` is
+    /// [`Error::Invalid`]. The preprocessing is always the checkpoint's own processor;
+    /// `opts.pipeline` is not used.
+    pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Self> {
+        Self::load_with_adapter(dir, None, opts)
     }
 
-    /// Load a checkpoint and merge a PEFT LoRA adapter directory into it first.
-    pub fn load_with_adapter(dir: &Path, adapter: Option<&Path>, device: &Device) -> Result<Self> {
+    /// [`load`](Self::load), merging a PEFT LoRA adapter directory into the weights first when
+    /// `adapter` is given (`None` is the same as [`load`](Self::load)).
+    pub fn load_with_adapter(
+        dir: &Path,
+        adapter: Option<&Path>,
+        opts: &LoadOptions,
+    ) -> Result<Self> {
+        if opts.dtype != ModelDtype::F32 {
+            return Err(Error::Invalid(format!(
+                "{}: Qwen3-VL loads in f32 only, not {}",
+                dir.display(),
+                opts.dtype
+            )));
+        }
+        let device = &opts.device;
         let cfg = Qwen3VlConfig::load(&dir.join("config.json"))?;
         prompt::check_chat_template(dir)?;
         let tok_path = dir.join("tokenizer.json");

@@ -13,7 +13,6 @@
 
 use std::path::{Path, PathBuf};
 
-use candle_core::Device;
 use cuelab_models::qwen3_vl::sampling::{process_scores, softmax};
 use cuelab_models::qwen3_vl::{DecodeOptions, EarlyStopping, Qwen3Vl};
 use serde_json::Value;
@@ -59,7 +58,7 @@ fn options(case: &Value) -> DecodeOptions {
 
 fn setup() -> (Qwen3Vl, cuelab_models::qwen3_vl::Prepared, Value) {
     let fx = fixture();
-    let m = Qwen3Vl::load(&dir(), &Device::Cpu).unwrap();
+    let m = Qwen3Vl::load(&dir(), &cuelab_models::LoadOptions::default()).unwrap();
     let img = cuelab_models::load_image(&dir().join(fx["image"].as_str().unwrap())).unwrap();
     let p = m
         .prepare_chat(&[img], fx["prompt"].as_str().unwrap())

@@ -52,7 +52,7 @@ fn ids(v: &Value) -> Vec<u32> {
 }
 
 fn model() -> Qwen3Vl {
-    Qwen3Vl::load(&dir(), &Device::Cpu).unwrap()
+    Qwen3Vl::load(&dir(), &cuelab_models::LoadOptions::default()).unwrap()
 }
 
 #[test]
@@ -238,15 +238,28 @@ fn bad_inputs_are_clear_errors() {
     ] {
         std::fs::copy(dir().join(f), tmp.path().join(f)).unwrap();
     }
-    let e = Qwen3Vl::load(tmp.path(), &Device::Cpu).unwrap_err();
+    let e = Qwen3Vl::load(tmp.path(), &cuelab_models::LoadOptions::default()).unwrap_err();
     assert!(e.to_string().contains("missing chat template"), "{e}");
+}
+
+/// Qwen3-VL takes the same `LoadOptions` as every family; it computes in f32 only and says so.
+#[test]
+fn load_options_other_than_f32_are_refused() {
+    let opts = cuelab_models::LoadOptions::default().with_dtype(cuelab_models::ModelDtype::Bf16);
+    let e = Qwen3Vl::load(&dir(), &opts).unwrap_err();
+    assert!(e.to_string().contains("f32 only, not bf16"), "{e}");
 }
 
 #[test]
 fn lora_merge_matches_peft_merged_model() {
     let lora_dir = dir().parent().unwrap().join("qwen3-vl-tiny-lora");
     let base = model();
-    let m = Qwen3Vl::load_with_adapter(&dir(), Some(&lora_dir), &Device::Cpu).unwrap();
+    let m = Qwen3Vl::load_with_adapter(
+        &dir(),
+        Some(&lora_dir),
+        &cuelab_models::LoadOptions::default(),
+    )
+    .unwrap();
     assert_ne!(base.id(), m.id(), "the merged model must have its own id");
     let (meta, _) = expected();
     let case = &meta["cases"][0];
@@ -287,7 +300,12 @@ fn lora_merge_matches_peft_merged_model() {
         Tensor::zeros((128, 4), DType::F32, &Device::Cpu).unwrap(),
     );
     candle_core::safetensors::save(&t, tmp.path().join("adapter_model.safetensors")).unwrap();
-    let e = Qwen3Vl::load_with_adapter(&dir(), Some(tmp.path()), &Device::Cpu).unwrap_err();
+    let e = Qwen3Vl::load_with_adapter(
+        &dir(),
+        Some(tmp.path()),
+        &cuelab_models::LoadOptions::default(),
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("different base"), "{e}");
 }
 

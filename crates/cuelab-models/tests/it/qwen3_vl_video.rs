@@ -102,7 +102,7 @@ fn max_abs(a: &Tensor, b: &Tensor) -> f32 {
 
 #[test]
 fn checkpoint_video_processor_is_read() {
-    let m = Qwen3Vl::load(&dir(), &Device::Cpu).unwrap();
+    let m = Qwen3Vl::load(&dir(), &cuelab_models::LoadOptions::default()).unwrap();
     let p = m.video_processor();
     assert_eq!((p.min_pixels, p.max_pixels), (131_072, 786_432));
     assert_eq!((p.min_frames, p.max_frames, p.fps), (4, 768, Some(2.0)));
@@ -112,7 +112,7 @@ fn checkpoint_video_processor_is_read() {
 
 #[test]
 fn video_preprocessing_matches_the_processor() {
-    let m = Qwen3Vl::load(&dir(), &Device::Cpu).unwrap();
+    let m = Qwen3Vl::load(&dir(), &cuelab_models::LoadOptions::default()).unwrap();
     let (meta, w) = expected();
     for (ci, case) in meta["cases"].as_array().unwrap().iter().enumerate() {
         let v = processor(&m, case)
@@ -167,7 +167,7 @@ fn video_preprocessing_matches_the_processor() {
 
 #[test]
 fn video_prompt_ids_and_positions_match() {
-    let m = Qwen3Vl::load(&dir(), &Device::Cpu).unwrap();
+    let m = Qwen3Vl::load(&dir(), &cuelab_models::LoadOptions::default()).unwrap();
     let (meta, _) = expected();
     for (ci, case) in meta["cases"].as_array().unwrap().iter().enumerate() {
         let text = video_chat_prompt(None, case["prompt"].as_str().unwrap());
@@ -205,7 +205,7 @@ fn video_prompt_ids_and_positions_match() {
 
 #[test]
 fn video_logits_greedy_and_option_scores_match_transformers() {
-    let m = Qwen3Vl::load(&dir(), &Device::Cpu).unwrap();
+    let m = Qwen3Vl::load(&dir(), &cuelab_models::LoadOptions::default()).unwrap();
     let (meta, w) = expected();
     for (ci, case) in meta["cases"].as_array().unwrap().iter().enumerate() {
         let p = prepare(&m, case);
@@ -272,7 +272,7 @@ fn video_logits_greedy_and_option_scores_match_transformers() {
 
 #[test]
 fn an_image_and_a_video_in_one_prompt_match_transformers() {
-    let m = Qwen3Vl::load(&dir(), &Device::Cpu).unwrap();
+    let m = Qwen3Vl::load(&dir(), &cuelab_models::LoadOptions::default()).unwrap();
     let (meta, w) = expected();
     let case = &meta["mixed"];
     let text = format!(
@@ -311,7 +311,7 @@ fn an_image_and_a_video_in_one_prompt_match_transformers() {
 
 #[test]
 fn clip_resize_with_and_without_the_per_frame_cap_matches_the_processor() {
-    let m = Qwen3Vl::load(&dir(), &Device::Cpu).unwrap();
+    let m = Qwen3Vl::load(&dir(), &cuelab_models::LoadOptions::default()).unwrap();
     let (meta, _) = expected();
     let table = meta["num_patches"].as_array().unwrap();
     assert_eq!(table.len(), 98);
@@ -338,7 +338,7 @@ fn clip_resize_with_and_without_the_per_frame_cap_matches_the_processor() {
 
 #[test]
 fn bad_videos_are_clear_errors() {
-    let m = Qwen3Vl::load(&dir(), &Device::Cpu).unwrap();
+    let m = Qwen3Vl::load(&dir(), &cuelab_models::LoadOptions::default()).unwrap();
     let vp = m.video_processor();
     let e = vp.process(&[], 2.0).unwrap_err();
     assert!(e.to_string().contains("no frames"), "{e}");

@@ -7,7 +7,6 @@
 
 use std::path::{Path, PathBuf};
 
-use candle_core::Device;
 use cuelab_models::qwen3_vl::words::{word_strip, WordAttentionOptions};
 use cuelab_models::qwen3_vl::Qwen3Vl;
 use serde_json::Value;
@@ -29,7 +28,7 @@ fn generated_token_attention_matches_transformers_eager() {
     let fx: Value =
         serde_json::from_str(&std::fs::read_to_string(dir().join("word_attention.json")).unwrap())
             .unwrap();
-    let m = Qwen3Vl::load(&dir(), &Device::Cpu).unwrap();
+    let m = Qwen3Vl::load(&dir(), &cuelab_models::LoadOptions::default()).unwrap();
     let img = cuelab_models::load_image(&dir().join(fx["image"].as_str().unwrap())).unwrap();
     let p = m
         .prepare_chat(std::slice::from_ref(&img), fx["prompt"].as_str().unwrap())

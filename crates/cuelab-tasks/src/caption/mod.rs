@@ -51,7 +51,7 @@ pub fn run_caption_study(
             let loaded = cuelab_models::qwen3_vl::Qwen3Vl::load_with_adapter(
                 &resolved.dir,
                 adapter.as_deref(),
-                &device,
+                &cuelab_models::LoadOptions::default().with_device(device),
             )
             .map_err(|source| TaskError::LoadModel {
                 model: model.clone(),

@@ -465,7 +465,11 @@ pub fn run_file(settings: &SurprisalSettings) -> Result<SurprisalOutcome> {
     let load = || -> cuelab_models::Result<Qwen3Vl> {
         let device = cuelab_models::device(&settings.device)?;
         let resolved = cuelab_models::resolve::resolve(&settings.model)?;
-        Qwen3Vl::load_with_adapter(&resolved.dir, settings.adapter.as_deref(), &device)
+        Qwen3Vl::load_with_adapter(
+            &resolved.dir,
+            settings.adapter.as_deref(),
+            &cuelab_models::LoadOptions::default().with_device(device),
+        )
     };
     let model = load().map_err(|e| TaskError::LoadModel {
         model: settings.model.clone(),

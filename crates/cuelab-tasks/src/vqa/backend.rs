@@ -139,7 +139,7 @@ pub fn with_answerer<T>(
             let loaded = cuelab_models::qwen3_vl::Qwen3Vl::load_with_adapter(
                 &resolved.dir,
                 adapter.as_deref(),
-                &device,
+                &cuelab_models::LoadOptions::default().with_device(device),
             )
             .map_err(|source| TaskError::LoadModel {
                 model: model.clone(),

@@ -54,7 +54,7 @@ fn clip_as_one_video_matches_transformers_option_scores() {
         images: frames,
         choices: choices.clone(),
     };
-    let model = Qwen3Vl::load(&tiny(), &Device::Cpu).unwrap();
+    let model = Qwen3Vl::load(&tiny(), &cuelab_models::LoadOptions::default()).unwrap();
     let video = LocalVlmAnswerer::new(&model, 4).with_video(Some(case["fps"].as_f64().unwrap()));
     let got = answer(&video, question.clone());
     let scores = got.option_logprobs.unwrap();

@@ -140,7 +140,7 @@ fn bits_per_token_equal_transformers_loss_and_the_run_resumes() {
 #[test]
 fn unreadable_images_are_error_rows_and_nothing_to_measure_is_an_error() {
     let tmp = tempfile::tempdir().unwrap();
-    let model = Qwen3Vl::load(&model_dir(), &candle_core::Device::Cpu).unwrap();
+    let model = Qwen3Vl::load(&model_dir(), &cuelab_models::LoadOptions::default()).unwrap();
     let text = std::fs::read_to_string(data().join("train.jsonl")).unwrap();
     let mut samples: Vec<cuelab_data::Sample> = text
         .lines()

@@ -82,8 +82,12 @@ pub fn run(args: ClipSurprisalArgs) -> Result<ExitStatus> {
     }
     let device = cuelab_models::device(&args.device)?;
     let resolved = cuelab_models::resolve::resolve(&args.model)?;
-    let model = Qwen3Vl::load_with_adapter(&resolved.dir, args.adapter.as_deref(), &device)
-        .with_context(|| format!("loading model `{}`", args.model))?;
+    let model = Qwen3Vl::load_with_adapter(
+        &resolved.dir,
+        args.adapter.as_deref(),
+        &cuelab_models::LoadOptions::default().with_device(device),
+    )
+    .with_context(|| format!("loading model `{}`", args.model))?;
     let (rows, cells) = clip_surprisal_with_video(&model, &items, &variants, video_fps)?;
     for s in &skipped {
         eprintln!("skipped: {}: {}", s.id, s.reason);
