@@ -1,5 +1,5 @@
-//! Files compiled into the binary, so that `cuelab demo` (and every other embedded default) runs
-//! from an installed binary anywhere: nothing is looked up in the source tree at run time.
+//! Files compiled into the library, so that the demo ([`crate::demo::run_demo`], `cuelab demo`)
+//! runs from an installed binary anywhere: nothing is looked up in the source tree at run time.
 //!
 //! The tiny CLIP is the random-weight `CLIPModel` committed as a test fixture of
 //! `cuelab-models` (real architecture and checkpoint layout, under 1 MB; made by
@@ -10,7 +10,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use crate::error::{Result, TaskError};
 
 /// Name of the folder the tiny CLIP is written to.
 pub const TINY_CLIP_DIR: &str = "clip-vit-tiny";
@@ -43,18 +43,19 @@ const TINY_CLIP_FILES: &[(&str, &[u8])] = &[
 /// bytes are left alone; others are replaced atomically) and return that folder.
 pub fn write_tiny_clip(parent: &Path) -> Result<PathBuf> {
     let dir = parent.join(TINY_CLIP_DIR);
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| TaskError::context(format!("cannot create {}", dir.display()), e))?;
     for (name, bytes) in TINY_CLIP_FILES {
         let path = dir.join(name);
         if std::fs::read(&path).is_ok_and(|have| have == *bytes) {
             continue;
         }
         let mut tmp = cuelab_cue::atomic_file_in(&dir)
-            .with_context(|| format!("cannot write into {}", dir.display()))?;
+            .map_err(|e| TaskError::context(format!("cannot write into {}", dir.display()), e))?;
         tmp.write_all(bytes)
-            .with_context(|| format!("cannot write {}", path.display()))?;
+            .map_err(|e| TaskError::context(format!("cannot write {}", path.display()), e))?;
         tmp.persist(&path)
-            .with_context(|| format!("cannot write {}", path.display()))?;
+            .map_err(|e| TaskError::context(format!("cannot write {}", path.display()), e.error))?;
     }
     Ok(dir)
 }

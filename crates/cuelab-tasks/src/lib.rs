@@ -7,7 +7,8 @@
 //! [`grounding::GroundingConfig`], run by [`grounding::run_study`], proposals from
 //! [`proposals`]), cued question answering with VLMs or CLIP ([`vqa`], seeds 000, 001, 003; run
 //! by [`vqa::run_questions`]), captioning sweeps ([`caption`], seed 002; run by
-//! [`caption::run_caption_study`]) and CLIPScore over images ([`clipscore`]).
+//! [`caption::run_caption_study`]) and CLIPScore over images ([`clipscore`]). The demo's whole
+//! sequence (gallery, scenes, grounding, questions) is one call, [`demo::run_demo`].
 //!
 //! Grounding and cued questions, each one library call into a run directory (here on three
 //! synthetic scenes with the committed random-weight tiny CLIP, so it runs offline):
@@ -76,11 +77,13 @@
 #![warn(missing_docs)]
 
 pub mod boxes;
+pub mod bundled;
 pub mod caption;
 pub mod caption_eval;
 pub mod clips;
 pub mod clipscore;
 pub mod debias;
+pub mod demo;
 pub mod embed_parts;
 pub mod embed_run;
 pub mod error;
@@ -90,6 +93,7 @@ pub mod merge_kinds;
 pub mod mine;
 pub mod probe;
 pub mod proposals;
+pub mod regions;
 pub mod run_dir;
 pub mod run_identity;
 pub mod runner;

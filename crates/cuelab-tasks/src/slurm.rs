@@ -15,6 +15,8 @@ use std::process::Command;
 
 use crate::error::{Result, TaskError};
 
+pub mod flags;
+
 /// The Slurm resources of the array's tasks.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Resources {

@@ -2,7 +2,6 @@
 //! prints the error chain once and maps the outcome to an exit code.
 
 mod args;
-mod bundled;
 mod commands;
 mod exit;
 

@@ -20,6 +20,7 @@ pub mod embeddings;
 pub mod exact;
 pub mod output;
 pub mod pipeline;
+mod report;
 pub mod run;
 pub mod study;
 

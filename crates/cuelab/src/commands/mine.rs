@@ -1,5 +1,5 @@
 //! `cuelab mine`: CLIP-blind pair mining (seed 003) into pair lists, a contact sheet and an
-//! MMVP-layout benchmark skeleton. The work is in `cuelab_tasks::mine`.
+//! MMVP-layout benchmark skeleton. The work (and the text of each step) is in `cuelab_tasks::mine`.
 
 use std::path::PathBuf;
 
@@ -10,6 +10,7 @@ use cuelab_tasks::mine::pipeline::FinishOptions;
 use cuelab_tasks::mine::run::{MineConfig, Mode};
 use cuelab_tasks::mine::study::{merge_shards, run_mining, MiningSettings, MiningStep};
 use cuelab_tasks::mine::Thresholds;
+use cuelab_tasks::runner::parse_shard;
 
 use crate::exit::ExitStatus;
 
@@ -97,44 +98,17 @@ fn finish_opts(args: &MineArgs) -> FinishOptions {
     }
 }
 
-fn report(out: &std::path::Path, f: &cuelab_tasks::mine::pipeline::Finished) {
-    println!(
-        "{} images: {} CLIP candidates, {} CLIP-blind pairs, {} near-duplicate pairs ({} images excluded)",
-        f.n, f.clip_candidates, f.pairs, f.duplicates, f.excluded
-    );
-    if f.gemm_secs > 0.0 {
-        println!(
-            "matrix products: {:.2} s, {:.1} GFLOP/s",
-            f.gemm_secs,
-            f.gemm_flops / f.gemm_secs / 1e9
-        );
-    }
-    match &f.mmvp {
-        Some(q) => println!(
-            "MMVP skeleton: {} pairs in {} (write the questions, options and answers)",
-            f.mmvp_pairs,
-            q.display()
-        ),
-        None => println!("no MMVP skeleton: the inputs are not readable image files"),
-    }
-    println!("outputs in {}", out.display());
-}
-
 /// Run `cuelab mine`.
 pub fn run(args: MineArgs) -> Result<ExitStatus> {
     if !args.merge.is_empty() {
         let f = merge_shards(&args.merge, &args.out, &finish_opts(&args))?;
-        report(&args.out, &f);
+        print!("{}", MiningStep::Finished(&f).report(&args.out));
         return Ok(ExitStatus::Success);
     }
     let (Some(clip_ref), Some(dino_ref)) = (&args.clip, &args.dino) else {
         bail!("give --clip and --dino (models or precomputed embeddings), or --merge DIR...");
     };
-    let shard = args
-        .shard
-        .as_deref()
-        .map(cuelab_tasks::runner::parse_shard)
-        .transpose()?;
+    let shard = args.shard.as_deref().map(parse_shard).transpose()?;
     let thresholds = Thresholds {
         clip_min: args.clip_min,
         dino_max: args.dino_max,
@@ -169,19 +143,6 @@ pub fn run(args: MineArgs) -> Result<ExitStatus> {
         cache: args.cache.clone(),
         finish: finish_opts(&args),
     };
-    run_mining(&settings, &mut |step| match step {
-        MiningStep::Searched(r) => println!(
-            "searched {} row blocks ({} already finished) in {:.2} s",
-            r.searched, r.skipped, r.secs
-        ),
-        MiningStep::Finished(f) => report(&args.out, f),
-        MiningStep::ShardPending(e) => {
-            println!("shard finished; outputs are written once every shard is done ({e})");
-            println!(
-                "join separate shard directories with: cuelab mine --merge DIR... -o {}",
-                args.out.display()
-            );
-        }
-    })?;
+    run_mining(&settings, &mut |step| print!("{}", step.report(&args.out)))?;
     Ok(ExitStatus::Success)
 }

@@ -2,9 +2,11 @@
 
 pub mod answering;
 pub mod ask;
+pub mod backend_flags;
 pub mod build_mcq;
 pub mod caption;
 pub mod caption_eval;
+pub mod caption_flags;
 pub mod clip_surprisal;
 pub mod cues;
 pub mod data;
@@ -13,6 +15,7 @@ pub mod detect;
 pub mod embed;
 pub mod export_sft;
 pub mod ground;
+pub mod ground_flags;
 pub mod lora_plan;
 pub mod merge;
 pub mod mine;

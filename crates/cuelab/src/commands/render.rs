@@ -1,11 +1,13 @@
-//! `cuelab render`: draw a cue recipe on an image for one region or a file of regions.
+//! `cuelab render`: draw a cue recipe on an image for one region or a file of regions (read by
+//! `cuelab_tasks::regions`).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
-use cuelab_cue::region_json::{BoxLayout, RegionEntry};
+use cuelab_cue::region_json::BoxLayout;
 use cuelab_cue::{load_rgb, save_atomic, BoxXyxy, Recipe, Region, Renderer, Target};
+use cuelab_tasks::regions::{parse_points, read_targets};
 use rayon::prelude::*;
 
 use crate::exit::ExitStatus;
@@ -89,7 +91,7 @@ pub fn run(args: RenderArgs) -> Result<ExitStatus> {
                 label: args.label.clone(),
             }]
         }
-        (None, Some(file)) => read_targets(file, args.box_format)?,
+        (None, Some(file)) => read_targets(file, args.box_format.layout())?,
         _ => bail!(
             "give one region with --box X0,Y0,X1,Y1 or a file of regions with --boxes FILE.json"
         ),
@@ -116,42 +118,4 @@ pub fn run(args: RenderArgs) -> Result<ExitStatus> {
         println!("{} images in {}", rendered.len(), args.output.display());
     }
     Ok(ExitStatus::Success)
-}
-
-fn parse_points(text: &str) -> Result<Vec<(f32, f32)>> {
-    text.split(';')
-        .filter(|s| !s.trim().is_empty())
-        .map(|pair| {
-            let xy: Vec<&str> = pair.split(',').map(str::trim).collect();
-            match xy.as_slice() {
-                [x, y] => Ok((
-                    x.parse().with_context(|| format!("bad point {pair:?}"))?,
-                    y.parse().with_context(|| format!("bad point {pair:?}"))?,
-                )),
-                _ => bail!("bad point {pair:?}: expected x,y"),
-            }
-        })
-        .collect()
-}
-
-fn read_targets(file: &Path, format: BoxFormat) -> Result<Vec<Target>> {
-    let text = std::fs::read_to_string(file)
-        .with_context(|| format!("cannot read regions file {}", file.display()))?;
-    let entries: Vec<RegionEntry> = serde_json::from_str(&text).with_context(|| {
-        format!(
-            "{}: expected a JSON list of boxes or region objects",
-            file.display()
-        )
-    })?;
-    if entries.is_empty() {
-        bail!("{}: the list of regions is empty", file.display());
-    }
-    entries
-        .into_iter()
-        .enumerate()
-        .map(|(index, e)| {
-            e.into_target(index, format.layout())
-                .with_context(|| format!("{}: region #{index}", file.display()))
-        })
-        .collect()
 }

@@ -1,9 +1,12 @@
 //! `cuelab slurm KIND [run flags] --array N [...] [--submit]`: a sharded run as an sbatch job
-//! array plus a merge job depending on it (`--dependency=afterok`); see docs/scaling.md.
+//! array plus a merge job depending on it (`--dependency=afterok`); see docs/scaling.md. The
+//! Slurm flags are picked out by `cuelab_tasks::slurm::flags`, the scripts written by
+//! `cuelab_tasks::slurm`.
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use cuelab_tasks::slurm::{split_out, Resources, SlurmJob};
+use cuelab_tasks::slurm::flags::{check_kind, pick};
+use cuelab_tasks::slurm::{split_out, SlurmJob};
 
 use crate::exit::ExitStatus;
 
@@ -27,86 +30,13 @@ pub struct SlurmArgs {
     pub args: Vec<String>,
 }
 
-/// The Slurm flags picked out of the arguments.
-#[derive(Debug, Default)]
-struct SlurmFlags {
-    array: Option<usize>,
-    throttle: Option<usize>,
-    resources: Resources,
-    exe: Option<String>,
-    sbatch: Option<String>,
-    submit: bool,
-}
-
-/// Split `args` into Slurm flags and the run's flags.
-fn pick(args: &[String]) -> Result<(SlurmFlags, Vec<String>)> {
-    let mut f = SlurmFlags::default();
-    let mut rest = Vec::new();
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let (name, inline) = match a.split_once('=') {
-            Some((n, v)) if n.starts_with("--") => (n, Some(v.to_string())),
-            _ => (a.as_str(), None),
-        };
-        let known = [
-            "--array",
-            "--throttle",
-            "--partition",
-            "--gpus-per-task",
-            "--cpus-per-task",
-            "--time",
-            "--mem",
-            "--account",
-            "--sbatch",
-            "--cuelab",
-            "--sbatch-command",
-        ];
-        if name == "--submit" {
-            f.submit = true;
-            continue;
-        }
-        if !known.contains(&name) {
-            rest.push(a.clone());
-            continue;
-        }
-        let v = match inline {
-            Some(v) => v,
-            None => it
-                .next()
-                .cloned()
-                .with_context(|| format!("{name} needs a value"))?,
-        };
-        let num = |v: &str| -> Result<u32> {
-            v.parse()
-                .with_context(|| format!("{name} {v}: expected a number"))
-        };
-        let r = &mut f.resources;
-        match name {
-            "--array" => f.array = Some(num(&v)? as usize),
-            "--throttle" => f.throttle = Some(num(&v)? as usize),
-            "--partition" => r.partition = Some(v),
-            "--gpus-per-task" => r.gpus_per_task = Some(num(&v)?),
-            "--cpus-per-task" => r.cpus_per_task = Some(num(&v)?),
-            "--time" => r.time = Some(v),
-            "--mem" => r.mem = Some(v),
-            "--account" => r.account = Some(v),
-            "--sbatch" => r.extra.push(v),
-            "--cuelab" => f.exe = Some(v),
-            _ => f.sbatch = Some(v),
-        }
-    }
-    Ok((f, rest))
-}
-
 /// Run `cuelab slurm`.
 pub fn run(args: SlurmArgs) -> Result<ExitStatus> {
     let (flags, run_args) = pick(&args.args)?;
     let Some(array) = flags.array.filter(|&n| n > 0) else {
         bail!("give the number of shards (array tasks) with --array N (N >= 1)");
     };
-    if matches!(args.kind.as_str(), "merge" | "slurm" | "demo" | "report") {
-        bail!("`{}` is not a sharded run kind", args.kind);
-    }
+    check_kind(&args.kind)?;
     let (out, run_args) = split_out(&run_args)?;
     let exe = match flags.exe {
         Some(e) => e.into(),
