@@ -9,8 +9,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use candle_core::Device;
 use cuelab_models::qwen3_vl::Qwen3Vl;
+use cuelab_models::LoadOptions;
 use cuelab_tasks::vqa::LocalVlmAnswerer;
 use cuelab_vlm::{Answer, Answerer, Question};
 
@@ -54,7 +54,7 @@ fn clip_as_one_video_matches_transformers_option_scores() {
         images: frames,
         choices: choices.clone(),
     };
-    let model = Qwen3Vl::load(&tiny(), &cuelab_models::LoadOptions::default()).unwrap();
+    let model = Qwen3Vl::load(&tiny(), &LoadOptions::default()).unwrap();
     let video = LocalVlmAnswerer::new(&model, 4).with_video(Some(case["fps"].as_f64().unwrap()));
     let got = answer(&video, question.clone());
     let scores = got.option_logprobs.unwrap();
