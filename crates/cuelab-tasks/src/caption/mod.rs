@@ -8,6 +8,7 @@
 //! * [`data`] — caption datasets (scenes, JSONL, COCO captions, Karpathy);
 //! * [`backend`] — in-process or remote captioners;
 //! * [`run`] — the resumable run;
+//! * [`study`] — the whole run as one call ([`run_caption`]: data, backend, sweep);
 //! * [`summary`] — scores, CIs, paired tests, per-cell COCO results files.
 
 pub mod backend;
@@ -15,6 +16,7 @@ pub mod config;
 pub mod data;
 pub mod run;
 pub mod settings;
+pub mod study;
 pub mod summary;
 
 pub use backend::{CaptionBackend, Captioner, LocalCaptioner, RemoteCaptioner};
@@ -22,6 +24,7 @@ pub use config::{AttentionSettings, CaptionConfig, Cell, GenSpec};
 pub use data::{load, CaptionData, CaptionItem, LoadedCaptions};
 pub use run::{run_captions, CaptionOutcome, CaptionRow, CAPTION};
 pub use settings::{data_or_scenes, CaptionBackendSettings, CaptionOverrides};
+pub use study::{run_caption, CaptionSettings, CaptionStudy};
 pub use summary::{caption_table, summarize_captions, CaptionSummary};
 
 use serde_json::Value;

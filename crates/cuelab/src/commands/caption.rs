@@ -1,13 +1,12 @@
 //! `cuelab caption`: the captioning study (seed 002) — prompts × generation configs × cues over
 //! a caption dataset, scored with CIDEr-D, BLEU, ROUGE-L and CLIPScore, with CIs and paired tests
-//! (flags declared in [`super::caption_flags`]; the study is `cuelab_tasks::caption`).
+//! (flags declared in [`super::caption_flags`]; the run is `cuelab_tasks::caption::run_caption`).
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 use cuelab_tasks::caption::{
-    caption_table, data_or_scenes, load, run_caption_study, CaptionBackend, CaptionBackendSettings,
-    CaptionConfig, CaptionData, CaptionOverrides,
+    caption_table, run_caption, CaptionBackendSettings, CaptionConfig, CaptionOverrides,
+    CaptionSettings,
 };
-use cuelab_tasks::runner::RunOptions;
 
 pub use super::caption_flags::CaptionArgs;
 use crate::exit::ExitStatus;
@@ -33,59 +32,33 @@ fn config(args: &CaptionArgs) -> Result<CaptionConfig> {
     .config()?)
 }
 
-/// The captioning backend the flags choose.
-fn backend(args: &CaptionArgs) -> Result<CaptionBackend> {
-    Ok(CaptionBackendSettings {
-        local: args.local.clone(),
-        adapter: args.adapter.clone(),
-        device: args.device.clone(),
-        endpoints: args.endpoints.clone(),
-        model: args.model.clone(),
-        backend_config: args.backend_config.clone(),
-        concurrency: args.concurrency,
-        no_cache: args.no_cache,
-    }
-    .backend(&args.out)?)
-}
-
 /// Run `cuelab caption`.
 pub fn run(args: CaptionArgs) -> Result<ExitStatus> {
-    let cfg = config(&args)?;
-    let path = data_or_scenes(args.data.as_deref(), &args.out)?;
-    let data = CaptionData {
-        path: path.clone(),
+    let settings = CaptionSettings {
+        config: config(&args)?,
+        data: args.data.clone(),
         media: args.media.clone(),
         split: args.split.clone(),
         skip_bad: args.skip_bad,
-    };
-    let loaded = load(&data).with_context(|| format!("reading {}", path.display()))?;
-    for s in &loaded.skipped {
-        eprintln!("skipped: {s}");
-    }
-    if loaded.items.is_empty() {
-        bail!("{}: no images with captions", path.display());
-    }
-    let opts = RunOptions {
+        backend: CaptionBackendSettings {
+            local: args.local.clone(),
+            adapter: args.adapter.clone(),
+            device: args.device.clone(),
+            endpoints: args.endpoints.clone(),
+            model: args.model.clone(),
+            backend_config: args.backend_config.clone(),
+            concurrency: args.concurrency,
+            no_cache: args.no_cache,
+        },
         out: args.out.clone(),
-        shard: args
-            .shard
-            .as_deref()
-            .map(cuelab_tasks::runner::parse_shard)
-            .transpose()?,
+        shard: args.shard.clone(),
         progress: true,
     };
-    let outcome = run_caption_study(
-        &cfg,
-        &loaded.items,
-        &backend(&args)?,
-        &loaded.description,
-        &opts,
-    )?;
-    print!("{}", caption_table(&outcome.summary));
+    let study = run_caption(&settings, &mut |s| eprintln!("skipped: {s}"))?;
+    print!("{}", caption_table(&study.outcome.summary));
     println!("run directory: {}", args.out.display());
-    let errors: usize = outcome.summary.cells.iter().map(|c| c.errors).sum();
     Ok(
-        if outcome.missing > 0 || errors > 0 || !loaded.skipped.is_empty() {
+        if study.outcome.missing > 0 || study.errors() > 0 || !study.skipped.is_empty() {
             ExitStatus::Partial
         } else {
             ExitStatus::Success
