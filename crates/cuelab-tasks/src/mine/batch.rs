@@ -359,10 +359,7 @@ mod tests {
         fn embed_dim(&self) -> usize {
             1
         }
-        fn encode_images(
-            &self,
-            _: &[image::RgbImage],
-        ) -> cuelab_models::Result<Vec<Vec<f32>>> {
+        fn encode_images(&self, _: &[image::RgbImage]) -> cuelab_models::Result<Vec<Vec<f32>>> {
             Ok(Vec::new())
         }
         fn vision_shape(&self) -> Option<VisionShape> {
@@ -387,13 +384,20 @@ mod tests {
         );
         assert_eq!((fixed.batch, fixed.from), (300, "explicit"));
         let unknown = Shaped(None, pre);
-        let c = choose_batch(BatchSize::Auto, &unknown, ModelDtype::F32, &Device::Cpu, &[]);
+        let c = choose_batch(
+            BatchSize::Auto,
+            &unknown,
+            ModelDtype::F32,
+            &Device::Cpu,
+            &[],
+        );
         assert_eq!((c.batch, c.from), (FALLBACK_BATCH, "fallback"));
     }
 
     #[test]
     fn meminfo_is_parsed_in_bytes() {
-        let text = "MemTotal:       16384000 kB\nMemFree:         1000 kB\nMemAvailable:    8000000 kB\n";
+        let text =
+            "MemTotal:       16384000 kB\nMemFree:         1000 kB\nMemAvailable:    8000000 kB\n";
         assert_eq!(parse_meminfo(text), Some(8_000_000 * 1024));
         assert_eq!(parse_meminfo("MemTotal: 5 kB\n"), None);
         let (bytes, source) = available_memory(&Device::Cpu);

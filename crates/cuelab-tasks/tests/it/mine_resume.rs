@@ -92,7 +92,9 @@ fn a_resume_decodes_nothing_and_an_edited_file_is_embedded_again() {
     assert_eq!(bits(&again), bits(&first));
 
     // an edited file (same name, same size in pixels) is decoded and embedded again
-    picture(64 + 13 * 5, 48 + 7 * 5, 99).save(&paths[5]).unwrap();
+    picture(64 + 13 * 5, 48 + 7 * 5, 99)
+        .save(&paths[5])
+        .unwrap();
     let (edited, counts) = embed(clip.as_ref(), &paths, &cache, 4);
     assert_eq!((counts.decoded, counts.by_file), (1, 9));
     assert_eq!(EmbeddingCache::open(&cache).unwrap().len().unwrap(), 11);
@@ -205,7 +207,12 @@ fn an_interrupted_run_ends_as_an_uninterrupted_one() {
         assert_eq!(log[side]["counts"]["decoded"], 4, "{log}");
         assert_eq!(log[side]["counts"]["by_file"], 6, "{log}");
     }
-    for f in ["mine.json", "pairs.jsonl", "pairs.parquet", "duplicates.jsonl"] {
+    for f in [
+        "mine.json",
+        "pairs.jsonl",
+        "pairs.parquet",
+        "duplicates.jsonl",
+    ] {
         assert_eq!(
             std::fs::read(whole.join(f)).unwrap(),
             std::fs::read(resumed.join(f)).unwrap(),
