@@ -326,21 +326,25 @@ pub fn embed_images(
             })
             .collect::<Result<Vec<_>>>()?;
         let mut rows: Vec<Option<Vec<f32>>> = Vec::with_capacity(chunk.len());
+        let mut known: Vec<Option<String>> = Vec::with_capacity(chunk.len());
         for (_, hash) in &files {
-            let row = match cache.file_content(hash)? {
-                Some(content) => cache.get(&EmbeddingCache::image_key(model, &content, ""))?,
+            let content = cache.file_content(hash)?;
+            let row = match &content {
+                Some(c) => cache.get(&EmbeddingCache::image_key(model, c, ""))?,
                 None => None,
             };
             rows.push(row);
+            known.push(content);
         }
         let todo: Vec<usize> = (0..chunk.len()).filter(|&k| rows[k].is_none()).collect();
         counts.by_file += chunk.len() - todo.len();
         if !todo.is_empty() {
+            // The pixel hash of bytes decoded before (by another model's pass) is not recomputed.
             let decoded = todo
                 .par_iter()
                 .map(|&k| {
                     let rgb = decode_rgb(&files[k].0, &chunk[k])?;
-                    let content = image_hash(&rgb);
+                    let content = known[k].clone().unwrap_or_else(|| image_hash(&rgb));
                     Ok((rgb, content))
                 })
                 .collect::<Result<Vec<_>>>()?;
