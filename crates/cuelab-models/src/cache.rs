@@ -4,6 +4,11 @@
 //! `image`/`text`, SHA-256 of the content (RGB8 pixels with their size, or UTF-8 text), cue spec).
 //! The database runs in WAL mode and every batch of inserts is one transaction, so a killed
 //! process leaves either the whole batch or none of it.
+//!
+//! A second table, `image_files`, maps an image file's identity (SHA-256 of its bytes, with the
+//! [decoder tag](DECODER_TAG)) to the content hash of its decoded pixels, so that a resumed run can
+//! find an image's embeddings from the file bytes without decoding it. A cache written before the
+//! table existed gets it (empty) on open and is filled as images are decoded.
 
 use std::path::{Path, PathBuf};
 
@@ -57,6 +62,15 @@ pub fn image_hash(img: &RgbImage) -> String {
     hex(&h.finalize())
 }
 
+/// SHA-256 of an image file's bytes (its identity in the `image_files` table).
+pub fn file_hash(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+/// Which decoder produced the pixels recorded for a file: the file-to-pixels table is keyed on
+/// it, so a change of decoder that can change pixels (bump it then) never reuses an old mapping.
+pub const DECODER_TAG: &str = "cuelab-cue decode_rgb, image 0.25, v1";
+
 /// SHA-256 of a text.
 pub fn text_hash(text: &str) -> String {
     hex(&Sha256::digest(text.as_bytes()))
@@ -99,6 +113,12 @@ impl EmbeddingCache {
                 dim INTEGER NOT NULL,
                 vec BLOB NOT NULL,
                 PRIMARY KEY (model, preprocess, kind, content, cue)
+            ) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS image_files (
+                file TEXT NOT NULL,
+                decoder TEXT NOT NULL,
+                content TEXT NOT NULL,
+                PRIMARY KEY (file, decoder)
             ) WITHOUT ROWID;",
         )
         .map_err(err)?;
@@ -175,6 +195,52 @@ impl EmbeddingCache {
         tx.commit().map_err(err)
     }
 
+    /// The content hash ([`image_hash`]) of the decoded pixels of the file whose bytes hash to
+    /// `file` ([`file_hash`]), when an image with these bytes was decoded before by the current
+    /// [decoder](DECODER_TAG).
+    pub fn file_content(&self, file: &str) -> Result<Option<String>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT content FROM image_files WHERE file=?1 AND decoder=?2")
+            .map_err(self.err())?;
+        stmt.query_row(params![file, DECODER_TAG], |r| r.get(0))
+            .optional()
+            .map_err(self.err())
+    }
+
+    /// Record `(file hash, content hash)` pairs of decoded images in one transaction.
+    pub fn put_file_contents(&mut self, items: &[(String, String)]) -> Result<()> {
+        let path = self.path.clone();
+        let err = |source| Error::Cache {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(err)?;
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO image_files (file, decoder, content) VALUES (?1, ?2, ?3)",
+                )
+                .map_err(err)?;
+            for (file, content) in items {
+                stmt.execute(params![file, DECODER_TAG, content])
+                    .map_err(err)?;
+            }
+        }
+        tx.commit().map_err(err)
+    }
+
+    /// The key of an image embedding of `model` for the content hash `content`.
+    pub fn image_key(model: &dyn ImageEmbedder, content: &str, cue: &str) -> CacheKey {
+        CacheKey {
+            model: model.id().to_string(),
+            preprocess: model.preprocess().key(),
+            kind: Kind::Image,
+            content: content.to_string(),
+            cue: cue.to_string(),
+        }
+    }
+
     /// Delete every entry of one model id; returns how many were removed.
     pub fn clear_model(&self, model: &str) -> Result<usize> {
         self.conn
@@ -205,19 +271,38 @@ impl EmbeddingCache {
         images: &[RgbImage],
         cue: &str,
     ) -> Result<Vec<Vec<f32>>> {
-        let keys: Vec<CacheKey> = images
+        let contents: Vec<String> = images.iter().map(image_hash).collect();
+        self.encode_hashed_images(model, images, &contents, cue, None)
+    }
+
+    /// As [`encode_images`](Self::encode_images) with the images' content hashes already
+    /// computed (`contents[k]` must be [`image_hash`] of `images[k]`) and, when `batch` is set, at
+    /// most that many images per forward pass.
+    pub fn encode_hashed_images(
+        &mut self,
+        model: &dyn ImageEmbedder,
+        images: &[RgbImage],
+        contents: &[String],
+        cue: &str,
+        batch: Option<usize>,
+    ) -> Result<Vec<Vec<f32>>> {
+        if contents.len() != images.len() {
+            return Err(Error::Invalid(format!(
+                "{} content hashes for {} images",
+                contents.len(),
+                images.len()
+            )));
+        }
+        let keys: Vec<CacheKey> = contents
             .iter()
-            .map(|im| CacheKey {
-                model: model.id().to_string(),
-                preprocess: model.preprocess().key(),
-                kind: Kind::Image,
-                content: image_hash(im),
-                cue: cue.to_string(),
-            })
+            .map(|c| Self::image_key(model, c, cue))
             .collect();
         self.through(&keys, |missing| {
             let todo: Vec<RgbImage> = missing.iter().map(|&i| images[i].clone()).collect();
-            model.encode_images(&todo)
+            match batch {
+                Some(b) => model.encode_images_batched(&todo, b),
+                None => model.encode_images(&todo),
+            }
         })
     }
 
@@ -358,5 +443,42 @@ mod tests {
         assert_eq!(c.get(&key("a", "y")).expect("get"), None);
         assert_eq!(c.clear_model("a").expect("clear"), 1);
         assert_eq!(c.len().expect("len"), 1);
+    }
+
+    #[test]
+    fn an_old_cache_without_the_file_table_opens_and_gets_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("old.sqlite");
+        {
+            // the schema before `image_files` existed, with one embedding
+            let conn = Connection::open(&p).expect("open");
+            conn.execute_batch(
+                "CREATE TABLE embeddings (
+                    model TEXT NOT NULL, preprocess TEXT NOT NULL, kind TEXT NOT NULL,
+                    content TEXT NOT NULL, cue TEXT NOT NULL, dim INTEGER NOT NULL,
+                    vec BLOB NOT NULL, PRIMARY KEY (model, preprocess, kind, content, cue)
+                ) WITHOUT ROWID;
+                INSERT INTO embeddings VALUES ('m', 'openai:224', 'image', 'px', '', 1,
+                    X'0000803F');",
+            )
+            .expect("old schema");
+        }
+        let mut c = EmbeddingCache::open(&p).expect("open old");
+        let key = CacheKey {
+            model: "m".into(),
+            preprocess: "openai:224".into(),
+            kind: Kind::Image,
+            content: "px".into(),
+            cue: String::new(),
+        };
+        assert_eq!(c.get(&key).expect("get"), Some(vec![1.0]));
+        let file = file_hash(b"jpeg bytes");
+        assert_eq!(c.file_content(&file).expect("lookup"), None);
+        c.put_file_contents(&[(file.clone(), "px".into())])
+            .expect("put");
+        drop(c);
+        let c = EmbeddingCache::open(&p).expect("reopen");
+        assert_eq!(c.file_content(&file).expect("lookup"), Some("px".into()));
+        assert_eq!(c.file_content(&file_hash(b"other")).expect("lookup"), None);
     }
 }

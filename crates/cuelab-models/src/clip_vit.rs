@@ -442,10 +442,26 @@ impl ImageEmbedder for ClipVit {
     }
 
     fn encode_images(&self, images: &[RgbImage]) -> Result<Vec<Vec<f32>>> {
+        self.encode_images_batched(images, IMAGE_BATCH)
+    }
+
+    fn encode_images_batched(&self, images: &[RgbImage], batch: usize) -> Result<Vec<Vec<f32>>> {
         self.preprocess
-            .encode_batched(images, IMAGE_BATCH, |pixels, n| {
-                self.encode_pixels(pixels, n)
-            })
+            .encode_batched(images, batch, |pixels, n| self.encode_pixels(pixels, n))
+    }
+
+    fn vision_shape(&self) -> Option<crate::VisionShape> {
+        let c = &self.config;
+        let size = (self.preprocess.crop_height, self.preprocess.crop_width);
+        Some(crate::shape::vit(
+            size,
+            c.patch_size,
+            1,
+            c.vision_hidden,
+            c.vision_intermediate,
+            c.vision_heads,
+            c.vision_layers,
+        ))
     }
 }
 

@@ -519,9 +519,28 @@ impl ImageEmbedder for Dinov2 {
     }
 
     fn encode_images(&self, images: &[RgbImage]) -> Result<Vec<Vec<f32>>> {
+        self.encode_images_batched(images, IMAGE_BATCH)
+    }
+
+    fn encode_images_batched(&self, images: &[RgbImage], batch: usize) -> Result<Vec<Vec<f32>>> {
         self.preprocess
-            .encode_batched(images, IMAGE_BATCH, |pixels, n| {
-                self.encode_pixels(pixels, n)
-            })
+            .encode_batched(images, batch, |pixels, n| self.encode_pixels(pixels, n))
+    }
+
+    fn vision_shape(&self) -> Option<crate::VisionShape> {
+        let c = &self.config;
+        let size = (self.preprocess.crop_height, self.preprocess.crop_width);
+        // SwiGLU keeps four tensors of ~2/3 the MLP width (gate, its SiLU, up, their product)
+        // where a GELU MLP keeps two: twice the width covers them.
+        let mlp = c.hidden * c.mlp_ratio * if c.swiglu { 2 } else { 1 };
+        Some(crate::shape::vit(
+            size,
+            c.patch_size,
+            1 + c.registers,
+            c.hidden,
+            mlp,
+            c.heads,
+            c.layers,
+        ))
     }
 }

@@ -32,6 +32,7 @@ pub mod open_clip;
 pub mod preprocess;
 pub mod qwen3_vl;
 pub mod resolve;
+pub mod shape;
 pub mod siglip;
 pub mod siglip_tokenizer;
 pub mod spiece;
@@ -46,6 +47,7 @@ pub use dtype::ModelDtype;
 pub use error::{Error, Result};
 pub use load::{load_embedder, load_scorer, LoadOptions, ModelFamily};
 pub use preprocess::{load_image, Pipeline, Preprocess};
+pub use shape::{ConvStep, VisionShape};
 
 use image::RgbImage;
 
@@ -59,6 +61,20 @@ pub trait ImageEmbedder {
     fn embed_dim(&self) -> usize;
     /// Raw (not normalised) embeddings, one per image, in order. Batches internally.
     fn encode_images(&self, images: &[RgbImage]) -> Result<Vec<Vec<f32>>>;
+    /// As [`encode_images`](Self::encode_images), with at most `batch` images per forward pass
+    /// (the default splits `images` into chunks of `batch` and lets each model batch a chunk as
+    /// it does; the models of this crate run each chunk as one forward pass).
+    fn encode_images_batched(&self, images: &[RgbImage], batch: usize) -> Result<Vec<Vec<f32>>> {
+        let mut out = Vec::with_capacity(images.len());
+        for chunk in images.chunks(batch.max(1)) {
+            out.extend(self.encode_images(chunk)?);
+        }
+        Ok(out)
+    }
+    /// The image tower's activation sizes per image, for memory estimates (`None`: unknown).
+    fn vision_shape(&self) -> Option<VisionShape> {
+        None
+    }
 }
 
 /// A model that embeds images and texts into one space (CLIP-like).

@@ -178,6 +178,8 @@ pub struct SiglipVision {
     head_fc2: Linear,
     act: Act,
     preprocess: Preprocess,
+    /// Activation sizes per image (patch tokens, width, MLP width, heads, layers).
+    shape: crate::VisionShape,
     device: Device,
     dtype: DType,
 }
@@ -282,6 +284,15 @@ impl SiglipVision {
             head_fc1,
             head_fc2,
             act,
+            shape: crate::shape::vit(
+                (preprocess.crop_height, preprocess.crop_width),
+                p,
+                0,
+                d,
+                ff,
+                heads,
+                layers,
+            ),
             preprocess,
             device: device.clone(),
             dtype: dtype.candle(),
@@ -356,10 +367,16 @@ impl ImageEmbedder for SiglipVision {
     }
 
     fn encode_images(&self, images: &[RgbImage]) -> Result<Vec<Vec<f32>>> {
+        self.encode_images_batched(images, IMAGE_BATCH)
+    }
+
+    fn encode_images_batched(&self, images: &[RgbImage], batch: usize) -> Result<Vec<Vec<f32>>> {
         self.preprocess
-            .encode_batched(images, IMAGE_BATCH, |pixels, n| {
-                self.encode_pixels(pixels, n)
-            })
+            .encode_batched(images, batch, |pixels, n| self.encode_pixels(pixels, n))
+    }
+
+    fn vision_shape(&self) -> Option<crate::VisionShape> {
+        Some(self.shape.clone())
     }
 }
 
@@ -701,6 +718,14 @@ impl ImageEmbedder for Siglip {
 
     fn encode_images(&self, images: &[RgbImage]) -> Result<Vec<Vec<f32>>> {
         self.vision.encode_images(images)
+    }
+
+    fn encode_images_batched(&self, images: &[RgbImage], batch: usize) -> Result<Vec<Vec<f32>>> {
+        self.vision.encode_images_batched(images, batch)
+    }
+
+    fn vision_shape(&self) -> Option<crate::VisionShape> {
+        self.vision.vision_shape()
     }
 }
 

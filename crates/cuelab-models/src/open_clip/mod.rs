@@ -233,10 +233,28 @@ impl ImageEmbedder for OpenClip {
     }
 
     fn encode_images(&self, images: &[RgbImage]) -> Result<Vec<Vec<f32>>> {
+        self.encode_images_batched(images, IMAGE_BATCH)
+    }
+
+    fn encode_images_batched(&self, images: &[RgbImage], batch: usize) -> Result<Vec<Vec<f32>>> {
         self.preprocess
-            .encode_batched(images, IMAGE_BATCH, |pixels, n| {
-                self.encode_pixels(pixels, n)
-            })
+            .encode_batched(images, batch, |pixels, n| self.encode_pixels(pixels, n))
+    }
+
+    fn vision_shape(&self) -> Option<crate::VisionShape> {
+        let size = (self.preprocess.crop_height, self.preprocess.crop_width);
+        Some(match &self.config.vit {
+            Some(v) => crate::shape::vit(
+                size,
+                v.patch_size,
+                1,
+                v.width,
+                (v.width as f64 * v.mlp_ratio).round() as usize,
+                v.width / v.head_width.max(1),
+                v.layers,
+            ),
+            None => crate::VisionShape::Conv(resnet::conv_steps(&self.config, size)),
+        })
     }
 }
 

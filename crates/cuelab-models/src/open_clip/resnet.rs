@@ -90,6 +90,39 @@ impl ResnetTower {
     }
 }
 
+/// The convolutions of the tower for an `(height, width)` input, in forward order (stem, then
+/// each bottleneck's `1x1`, `3x3`, `1x1` and shortcut), for memory estimates.
+pub(super) fn conv_steps(c: &OpenClipConfig, (height, width): (u32, u32)) -> Vec<crate::ConvStep> {
+    let step = |input, output, kernel| crate::ConvStep {
+        input,
+        output,
+        kernel,
+    };
+    let w = c.width;
+    let (h2, w2) = (height as usize / 2, width as usize / 2);
+    let mut steps = vec![
+        step((3, height as usize, width as usize), (w / 2, h2, w2), 3),
+        step((w / 2, h2, w2), (w / 2, h2, w2), 3),
+        step((w / 2, h2, w2), (w, h2, w2), 3),
+    ];
+    let (mut hh, mut ww, mut inplanes) = (h2 / 2, w2 / 2, w);
+    for (s, &blocks) in c.layers.iter().enumerate() {
+        let planes = w << s;
+        for b in 0..blocks {
+            let stride = if s > 0 && b == 0 { 2 } else { 1 };
+            let (oh, ow) = (hh / stride, ww / stride);
+            steps.push(step((inplanes, hh, ww), (planes, hh, ww), 1));
+            steps.push(step((planes, hh, ww), (planes, hh, ww), 3));
+            steps.push(step((planes, oh, ow), (planes * 4, oh, ow), 1));
+            if b == 0 {
+                steps.push(step((inplanes, oh, ow), (planes * 4, oh, ow), 1));
+            }
+            (hh, ww, inplanes) = (oh, ow, planes * 4);
+        }
+    }
+    steps
+}
+
 /// A convolution followed by inference-mode BatchNorm (as a per-channel scale and shift), all in
 /// the loader's convolution dtype (f32 for bf16 on the CPU, see `Loader::conv_dtype`); the
 /// BatchNorm statistics are folded into the scale and shift in f32.

@@ -5,11 +5,14 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use cuelab_models::cache::EmbeddingCache;
-use cuelab_models::{load_image, npy, ImageEmbedder};
+use cuelab_cue::decode_rgb;
+use cuelab_models::cache::{file_hash, image_hash, EmbeddingCache};
+use cuelab_models::{npy, ImageEmbedder};
 use indicatif::{ProgressBar, ProgressStyle};
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::record::Field;
+use rayon::prelude::*;
+use serde::Serialize;
 
 use crate::error::{Result, TaskError};
 
@@ -273,8 +276,22 @@ pub fn list_images(source: &Path) -> Result<Vec<PathBuf>> {
         .collect())
 }
 
-/// Embed `images` with `model` in batches of `batch`, through `cache` (already embedded images
-/// are read from it, new ones stored after each batch, so a killed run loses at most one batch).
+/// What [`embed_images`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct EmbedCounts {
+    /// Images embedded (rows).
+    pub images: usize,
+    /// Images decoded (their file bytes were not known to the cache with an embedding).
+    pub decoded: usize,
+    /// Images whose embedding came from the cache through their file bytes, without decoding.
+    pub by_file: usize,
+}
+
+/// Embed `images` with `model`, `batch` images at a time (one forward pass each), through
+/// `cache`: each file's bytes are read and hashed ([`file_hash`]); when the cache knows the
+/// decoded pixels of those bytes and holds their embedding, the row is read without decoding;
+/// the others are decoded from the same bytes, encoded (or found by their pixels), and stored
+/// with their file-to-pixels mapping after each batch, so a killed run loses at most one batch.
 /// An unreadable image stops the run with its path.
 pub fn embed_images(
     model: &dyn ImageEmbedder,
@@ -282,7 +299,7 @@ pub fn embed_images(
     cache: &mut EmbeddingCache,
     batch: usize,
     progress: bool,
-) -> Result<Embeddings> {
+) -> Result<(Embeddings, EmbedCounts)> {
     let bar = if progress {
         ProgressBar::new(images.len() as u64)
     } else {
@@ -294,20 +311,64 @@ pub fn embed_images(
         bar.set_style(style);
     }
     bar.set_message(model.id().to_string());
+    let mut counts = EmbedCounts {
+        images: images.len(),
+        ..EmbedCounts::default()
+    };
     let mut data = Vec::with_capacity(images.len() * model.embed_dim());
     for chunk in images.chunks(batch.max(1)) {
-        let decoded = chunk
-            .iter()
-            .map(|p| load_image(p))
-            .collect::<std::result::Result<Vec<_>, _>>()?;
-        for row in cache.encode_images(model, &decoded, "")? {
-            data.extend(row);
+        let files = chunk
+            .par_iter()
+            .map(|p| {
+                let bytes = std::fs::read(p).map_err(|e| TaskError::io(p, e))?;
+                let hash = file_hash(&bytes);
+                Ok((bytes, hash))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut rows: Vec<Option<Vec<f32>>> = Vec::with_capacity(chunk.len());
+        let mut known: Vec<Option<String>> = Vec::with_capacity(chunk.len());
+        for (_, hash) in &files {
+            let content = cache.file_content(hash)?;
+            let row = match &content {
+                Some(c) => cache.get(&EmbeddingCache::image_key(model, c, ""))?,
+                None => None,
+            };
+            rows.push(row);
+            known.push(content);
+        }
+        let todo: Vec<usize> = (0..chunk.len()).filter(|&k| rows[k].is_none()).collect();
+        counts.by_file += chunk.len() - todo.len();
+        if !todo.is_empty() {
+            // The pixel hash of bytes decoded before (by another model's pass) is not recomputed.
+            let decoded = todo
+                .par_iter()
+                .map(|&k| {
+                    let rgb = decode_rgb(&files[k].0, &chunk[k])?;
+                    let content = known[k].clone().unwrap_or_else(|| image_hash(&rgb));
+                    Ok((rgb, content))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            counts.decoded += decoded.len();
+            let (pixels, contents): (Vec<_>, Vec<_>) = decoded.into_iter().unzip();
+            let fresh = cache.encode_hashed_images(model, &pixels, &contents, "", Some(batch))?;
+            let mapping: Vec<(String, String)> = todo
+                .iter()
+                .zip(&contents)
+                .map(|(&k, c)| (files[k].1.clone(), c.clone()))
+                .collect();
+            cache.put_file_contents(&mapping)?;
+            for (&k, row) in todo.iter().zip(fresh) {
+                rows[k] = Some(row);
+            }
+        }
+        for row in rows {
+            data.extend(row.ok_or_else(|| TaskError::Compute("an embedding is missing".into()))?);
         }
         bar.inc(chunk.len() as u64);
     }
     bar.finish_and_clear();
     let labels = images.iter().map(|p| p.display().to_string()).collect();
-    Embeddings::new(labels, model.embed_dim(), data)
+    Ok((Embeddings::new(labels, model.embed_dim(), data)?, counts))
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //!
 //! - [`embeddings`]: where the embeddings come from (precomputed `.npy` / Parquet, or the
 //!   encoders of `cuelab-models` through the SQLite embedding cache).
+//! - [`batch`]: the encoder batch, explicit or chosen from memory (the cost model).
 //! - [`exact`]: blocked matrix products over L2-normalised CLIP embeddings, never an n x n
 //!   matrix; DINOv2 cosines only for the CLIP candidates.
 //! - [`approx`]: the same candidates from an HNSW index (approximate, for corpora past a few
@@ -16,6 +17,7 @@
 //! when `dino < dino_max` (exclusive) and a near-duplicate when `dino >= dedup` (inclusive).
 
 pub mod approx;
+pub mod batch;
 pub mod embeddings;
 pub mod exact;
 pub mod output;

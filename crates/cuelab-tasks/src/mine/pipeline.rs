@@ -7,7 +7,10 @@ use cuelab_models::cache::EmbeddingCache;
 use cuelab_models::{load_embedder, LoadOptions};
 use serde::Serialize;
 
-use super::embeddings::{embed_images, is_precomputed, list_images, read_precomputed, Embeddings};
+use super::batch::{choose_batch, BatchChoice, BatchSize};
+use super::embeddings::{
+    embed_images, is_precomputed, list_images, read_precomputed, EmbedCounts, Embeddings,
+};
 use super::exact::SearchStats;
 use super::output::{contact_sheet, distinct_pairs, mmvp_skeleton, write_jsonl, write_parquet};
 use super::run::{select, write_atomic, Collected};
@@ -19,23 +22,36 @@ use crate::error::{Result, TaskError};
 pub struct EmbedOptions {
     /// Device, dtype and preprocessing of the models.
     pub load: LoadOptions,
-    /// Images per batch.
-    pub batch: usize,
+    /// Images per forward pass, or `auto` (from memory: [`super::batch`]).
+    pub batch: BatchSize,
     /// The SQLite embedding cache.
     pub cache: PathBuf,
     /// Show a progress bar.
     pub progress: bool,
 }
 
+/// How one side was encoded (written to `embedding.json`; not part of the run's identity, since
+/// embeddings are cached per image and do not depend on the batch).
+#[derive(Debug, Clone, Serialize)]
+pub struct SideLog {
+    /// The model's id.
+    pub model: String,
+    /// The batch and why.
+    pub batch: BatchChoice,
+    /// Images decoded, and served from the cache by their file bytes.
+    pub counts: EmbedCounts,
+}
+
 /// One side's embeddings: `reference` is a precomputed `.npy` (labels from `images`, a list
-/// file) or `.parquet`, or a model (CLIP or DINOv2) that encodes the images of `images`.
+/// file) or `.parquet`, or a model (CLIP or DINOv2) that encodes the images of `images` (then
+/// the log of the encoding comes with them).
 pub fn load_side(
     reference: &str,
     images: Option<&Path>,
     opts: &EmbedOptions,
-) -> Result<Embeddings> {
+) -> Result<(Embeddings, Option<SideLog>)> {
     if is_precomputed(reference) {
-        return read_precomputed(Path::new(reference), images);
+        return Ok((read_precomputed(Path::new(reference), images)?, None));
     }
     let source = images.ok_or_else(|| {
         TaskError::Config(format!(
@@ -51,14 +67,35 @@ pub fn load_side(
     }
     let model = load_embedder(reference, &opts.load)?;
     let mut cache = EmbeddingCache::open(&opts.cache)?;
-    tracing::info!(model = %model.id(), images = paths.len(), "embedding");
-    embed_images(
+    let batch = choose_batch(
+        opts.batch,
+        model.as_ref(),
+        opts.load.dtype,
+        &opts.load.device,
+        &paths,
+    );
+    tracing::info!(
+        model = %model.id(),
+        images = paths.len(),
+        batch = batch.batch,
+        from = batch.from,
+        bytes_per_image = ?batch.bytes_per_image,
+        available = ?batch.available_bytes,
+        "embedding"
+    );
+    let (embeddings, counts) = embed_images(
         model.as_ref(),
         &paths,
         &mut cache,
-        opts.batch,
+        batch.batch,
         opts.progress,
-    )
+    )?;
+    let log = SideLog {
+        model: model.id().to_string(),
+        batch,
+        counts,
+    };
+    Ok((embeddings, Some(log)))
 }
 
 /// What [`finish`] writes besides the pair files.

@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 
 use cuelab_models::{LoadOptions, ModelDtype, Pipeline};
 
+use super::batch::BatchSize;
 use super::pipeline::{finish, load_side, EmbedOptions, FinishOptions, Finished};
-use super::run::{collect, prepare, search, MineConfig, SearchReport};
+use super::run::{collect, prepare, search, write_atomic, MineConfig, SearchReport};
 use crate::error::{Result, TaskError};
 
 /// What to mine and where; models are loaded as `preprocess`, `device` and `dtype` say.
@@ -31,8 +32,8 @@ pub struct MiningSettings {
     pub device: String,
     /// Model dtype: `f32`, `bf16` or `f16`.
     pub dtype: String,
-    /// Images per batch (at least 1).
-    pub batch: usize,
+    /// Images per encoder forward pass, or `auto` (chosen from memory).
+    pub batch: BatchSize,
     /// The embedding cache (`None`: `out/embeddings.sqlite`).
     pub cache: Option<PathBuf>,
     /// What is written besides the pair files.
@@ -62,7 +63,7 @@ pub fn run_mining(settings: &MiningSettings, step: &mut dyn FnMut(MiningStep<'_>
             device: cuelab_models::device(&s.device)?,
             dtype: s.dtype.parse::<ModelDtype>()?,
         },
-        batch: s.batch.max(1),
+        batch: s.batch,
         cache: s
             .cache
             .clone()
@@ -70,13 +71,20 @@ pub fn run_mining(settings: &MiningSettings, step: &mut dyn FnMut(MiningStep<'_>
         progress: true,
     };
     let images = s.images.as_deref();
-    let mut clip =
+    let (mut clip, clip_log) =
         load_side(&s.clip, images, &embed).map_err(|e| TaskError::context("CLIP embeddings", e))?;
-    let mut dino = load_side(&s.dino, images, &embed)
+    let (mut dino, dino_log) = load_side(&s.dino, images, &embed)
         .map_err(|e| TaskError::context("DINOv2 embeddings", e))?;
     clip.normalize()?;
     dino.normalize()?;
     let manifest = prepare(&s.out, &clip, &dino, &s.config)?;
+    if clip_log.is_some() || dino_log.is_some() {
+        // How this call encoded (batch sizes, decodes): a log, not part of the identity.
+        let log = serde_json::json!({ "clip": clip_log, "dino": dino_log });
+        let text =
+            serde_json::to_string_pretty(&log).map_err(|e| TaskError::Config(e.to_string()))?;
+        write_atomic(&s.out.join("embedding.json"), text.as_bytes())?;
+    }
     let r = search(&s.out, &clip, &dino, &manifest, s.shard, true)?;
     step(MiningStep::Searched(&r));
     match collect(std::slice::from_ref(&s.out)) {

@@ -8,6 +8,7 @@ mod front_settings;
 mod local_video;
 mod lora_plan;
 mod mine;
+mod mine_resume;
 mod parity;
 mod probe;
 mod surprisal;

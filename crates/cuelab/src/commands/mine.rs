@@ -67,9 +67,10 @@ pub struct MineArgs {
     /// SQLite embedding cache (default: OUT/embeddings.sqlite).
     #[arg(long, value_name = "FILE.sqlite")]
     pub cache: Option<PathBuf>,
-    /// Images per encoder batch.
-    #[arg(long, default_value_t = 32)]
-    pub batch: usize,
+    /// Images per encoder forward pass, or `auto`: the largest batch whose estimated memory
+    /// fits in a quarter of the available memory (docs/mine.md).
+    #[arg(long, default_value = "auto", value_name = "auto|N")]
+    pub batch: cuelab_tasks::mine::batch::BatchSize,
     /// Device: cpu, or cuda[:N] (build with the `cuda` feature).
     #[arg(long, default_value = "cpu")]
     pub device: String,

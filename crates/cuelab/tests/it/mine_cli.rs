@@ -123,12 +123,28 @@ fn mine_scenes_resume_shards_and_mmvp_layout() {
     let questions = std::fs::read_to_string(out.join("mmvp/Questions.csv")).unwrap();
     assert_eq!(questions.lines().count(), 1 + 8, "4 pairs, 2 rows each");
 
-    // rerun: every block is finished, nothing is searched again, the same pairs come out
+    // the batch was chosen from memory and every image decoded once per run
+    let log = |dir: &Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(dir.join("embedding.json")).unwrap()).unwrap()
+    };
+    let first = log(&out);
+    for side in ["clip", "dino"] {
+        assert_eq!(first[side]["batch"]["from"], "auto", "{first}");
+        assert_eq!(first[side]["counts"]["decoded"], 12, "{first}");
+    }
+
+    // rerun: every block is finished, nothing is searched again, the same pairs come out, and
+    // no image is decoded (the cache knows their file bytes)
     let stdout = ok(&run(&args));
     assert!(
         stdout.contains("searched 0 row blocks (3 already finished)"),
         "{stdout}"
     );
+    let again = log(&out);
+    for side in ["clip", "dino"] {
+        assert_eq!(again[side]["counts"]["decoded"], 0, "{again}");
+        assert_eq!(again[side]["counts"]["by_file"], 12, "{again}");
+    }
     assert_eq!(
         std::fs::read_to_string(out.join("pairs.jsonl")).unwrap(),
         pairs
@@ -184,10 +200,22 @@ fn mine_scenes_resume_shards_and_mmvp_layout() {
             "{flag}: the work directory changed"
         );
     }
-    // settings that do not change the pairs resume
+    // settings that do not change the pairs resume; an explicit batch wins and is recorded
     let mut same = args.clone();
     same.extend(["--batch".to_string(), "3".to_string()]);
     ok(&run(&same));
+    let explicit = log(&out);
+    assert_eq!(explicit["clip"]["batch"]["batch"], 3, "{explicit}");
+    assert_eq!(explicit["clip"]["batch"]["from"], "explicit", "{explicit}");
+    let mut zero = args.clone();
+    zero.extend(["--batch".to_string(), "0".to_string()]);
+    let o = run(&zero);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("--batch"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 
     // two shards in their own directories, then --merge: the same pairs
     let mut shard_dirs = Vec::new();
