@@ -92,17 +92,14 @@ impl EmbeddingCache {
                 source,
             })?;
         }
-        let err = |source| Error::Cache {
-            path: path.to_path_buf(),
-            source,
-        };
-        let conn = Connection::open(path).map_err(err)?;
+        let err = cache_error(path);
+        let conn = Connection::open(path).map_err(&err)?;
         conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(err)?;
+            .map_err(&err)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(err)?;
+            .map_err(&err)?;
         conn.busy_timeout(std::time::Duration::from_secs(30))
-            .map_err(err)?;
+            .map_err(&err)?;
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS embeddings (
                 model TEXT NOT NULL,
@@ -121,7 +118,7 @@ impl EmbeddingCache {
                 PRIMARY KEY (file, decoder)
             ) WITHOUT ROWID;",
         )
-        .map_err(err)?;
+        .map_err(&err)?;
         Ok(EmbeddingCache {
             conn,
             path: path.to_path_buf(),
@@ -129,10 +126,7 @@ impl EmbeddingCache {
     }
 
     fn err(&self) -> impl Fn(rusqlite::Error) -> Error + '_ {
-        |source| Error::Cache {
-            path: self.path.clone(),
-            source,
-        }
+        cache_error(&self.path)
     }
 
     /// Look one key up.
@@ -165,19 +159,15 @@ impl EmbeddingCache {
 
     /// Store many embeddings in one transaction.
     pub fn put_many(&mut self, items: &[(CacheKey, Vec<f32>)]) -> Result<()> {
-        let path = self.path.clone();
-        let err = |source| Error::Cache {
-            path: path.clone(),
-            source,
-        };
-        let tx = self.conn.transaction().map_err(err)?;
+        let err = cache_error(&self.path);
+        let tx = self.conn.transaction().map_err(&err)?;
         {
             let mut stmt = tx
                 .prepare_cached(
                     "INSERT OR REPLACE INTO embeddings (model, preprocess, kind, content, cue, dim, vec)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 )
-                .map_err(err)?;
+                .map_err(&err)?;
             for (k, v) in items {
                 let blob: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
                 stmt.execute(params![
@@ -189,10 +179,10 @@ impl EmbeddingCache {
                     v.len() as i64,
                     blob
                 ])
-                .map_err(err)?;
+                .map_err(&err)?;
             }
         }
-        tx.commit().map_err(err)
+        tx.commit().map_err(&err)
     }
 
     /// The content hash ([`image_hash`]) of the decoded pixels of the file whose bytes hash to
@@ -210,24 +200,20 @@ impl EmbeddingCache {
 
     /// Record `(file hash, content hash)` pairs of decoded images in one transaction.
     pub fn put_file_contents(&mut self, items: &[(String, String)]) -> Result<()> {
-        let path = self.path.clone();
-        let err = |source| Error::Cache {
-            path: path.clone(),
-            source,
-        };
-        let tx = self.conn.transaction().map_err(err)?;
+        let err = cache_error(&self.path);
+        let tx = self.conn.transaction().map_err(&err)?;
         {
             let mut stmt = tx
                 .prepare_cached(
                     "INSERT OR REPLACE INTO image_files (file, decoder, content) VALUES (?1, ?2, ?3)",
                 )
-                .map_err(err)?;
+                .map_err(&err)?;
             for (file, content) in items {
                 stmt.execute(params![file, DECODER_TAG, content])
-                    .map_err(err)?;
+                    .map_err(&err)?;
             }
         }
-        tx.commit().map_err(err)
+        tx.commit().map_err(&err)
     }
 
     /// The key of an image embedding of `model` for the content hash `content`.
@@ -369,6 +355,14 @@ impl EmbeddingCache {
                 v.ok_or_else(|| Error::Invalid("an embedding is missing after encoding".into()))
             })
             .collect()
+    }
+}
+
+/// The error of a SQLite call on the cache at `path`.
+fn cache_error(path: &Path) -> impl Fn(rusqlite::Error) -> Error + '_ {
+    move |source| Error::Cache {
+        path: path.to_path_buf(),
+        source,
     }
 }
 
