@@ -33,6 +33,7 @@ pub mod primitive;
 mod region;
 pub mod region_json;
 mod render;
+pub mod resize;
 pub mod schema;
 mod spec;
 pub mod text;
