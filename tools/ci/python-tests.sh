@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The Python package's tests (python/tests), run by .ci/run after the cargo tests:
+# The Python package's tests (python/tests), run by .ci/run after the test build, before the tests:
 #  1. a virtual environment with maturin, pytest, numpy, pyarrow, pandas and Pillow from PyPI
 #     (kept in the target dir, so a rerun only checks it);
-#  2. the `cuelab` binary the tests compare with: the one `cargo test --workspace` just built (a
+#  2. the `cuelab` binary the tests compare with: the one the test build just made (a
 #     `cargo build -p cuelab` would rebuild it without the tests' features), built only if missing;
 #  3. `pip install .` of the checkout (maturin's build backend, dev profile, the workspace's target
 #     dir: what `cargo test` compiled is reused; compiled again for the extension's feature set:
