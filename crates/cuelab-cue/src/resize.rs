@@ -147,7 +147,10 @@ fn bicubic_pillow(x: f64) -> f64 {
     }
 }
 
-fn bicubic_torch(x: f64) -> f64 {
+/// PyTorch's bicubic filter (a = -0.5) at distance `x`, in PyTorch's operation order (Pillow's
+/// differs in the last bits). Also used for float interpolations that follow PyTorch, such as
+/// DINOv2's position-embedding resize.
+pub fn bicubic_torch(x: f64) -> f64 {
     let a = -0.5;
     let x = x.abs();
     if x < 1.0 {

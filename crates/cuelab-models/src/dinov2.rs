@@ -199,17 +199,7 @@ fn bicubic_matrix(inp: usize, out: usize, antialias: bool) -> Vec<f64> {
     if antialias {
         let support = if scale >= 1.0 { 2.0 * scale } else { 2.0 };
         let invscale = if scale >= 1.0 { 1.0 / scale } else { 1.0 };
-        let filter = |x: f64| {
-            let a = -0.5;
-            let x = x.abs();
-            if x < 1.0 {
-                ((a + 2.0) * x - (a + 3.0)) * x * x + 1.0
-            } else if x < 2.0 {
-                ((a * x - 5.0 * a) * x + 8.0 * a) * x - 4.0 * a
-            } else {
-                0.0
-            }
-        };
+        let filter = cuelab_cue::resize::bicubic_torch;
         for i in 0..out {
             let center = scale * (i as f64 + 0.5);
             let xmin = ((center - support + 0.5) as i64).max(0) as usize;
