@@ -17,6 +17,22 @@
 //!
 //! The experiment code talks to models through two traits: [`ImageEmbedder`] (images → vectors)
 //! and [`ImageTextScorer`] (images and texts → vectors in one space, plus the logit scale).
+//!
+//! ```
+//! use cuelab_models::{load_scorer, ImageTextScorer, LoadOptions};
+//! // A model directory (config.json + model.safetensors + tokenizer.json) or a Hugging Face id
+//! // from the local hub cache, e.g. "openai/clip-vit-base-patch32"; here a tiny random-weight
+//! // CLIP ViT committed with the tests.
+//! let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/clip-vit-tiny");
+//! let clip = load_scorer(dir, &LoadOptions::default())?;
+//! let images = [image::RgbImage::from_pixel(64, 48, image::Rgb([200, 30, 30]))];
+//! let texts = ["a red square".to_string(), "a photo of a dog".to_string()];
+//! let cosines = clip.similarity(&images, &texts)?;
+//! let probabilities = clip.probabilities_from_cosines(&cosines);
+//! assert_eq!((cosines.len(), cosines[0].len()), (1, 2));
+//! assert!((probabilities[0].iter().sum::<f32>() - 1.0).abs() < 1e-5);
+//! # Ok::<(), cuelab_models::Error>(())
+//! ```
 
 pub mod bpe;
 pub mod cache;

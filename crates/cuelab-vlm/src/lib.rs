@@ -13,6 +13,33 @@
 //! (see [`AnswerMode`]); free-text answers are read by [`extract`]. With the `mock` feature,
 //! [`mock`] serves a deterministic, fault-injecting OpenAI-compatible server on loopback for
 //! tests.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use cuelab_vlm::{AnswerMode, Answerer, Question, RemoteAnswerer, RemoteConfig};
+//! // an OpenAI-compatible server on loopback (the `mock` feature; a vLLM URL in real use)
+//! let server = cuelab_vlm::mock::MockServer::start()?;
+//! let answerer = RemoteAnswerer::new(RemoteConfig {
+//!     endpoints: vec![server.url()],
+//!     model: "mock/vlm".into(),
+//!     mode: AnswerMode::Structured,
+//!     ..RemoteConfig::default()
+//! })?;
+//! let image = Arc::new(image::RgbImage::from_pixel(32, 24, image::Rgb([200, 30, 30])));
+//! let question = Question {
+//!     id: "q0".into(),
+//!     system: None,
+//!     text: "What colour is the picture?".into(),
+//!     images: vec![image],
+//!     choices: vec!["red".into(), "green".into(), "blue".into()],
+//! };
+//! let mut answers = Vec::new();
+//! answerer.answer_all(&[question], &mut |index, answer| answers.push((index, answer)))?;
+//! let (index, answer) = answers.pop().expect("one answer");
+//! assert_eq!(index, 0);
+//! assert!(answer?.choice.is_some_and(|c| c < 3));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 pub mod answer;
 pub mod backend;
