@@ -119,39 +119,12 @@ impl Candidate {
     }
 }
 
-/// Parse a shard `I/N` (0-based, `I < N`).
-pub fn parse_shard(text: &str) -> Result<(usize, usize)> {
-    let bad = || TaskError::Config(format!("--shard {text}: expected I/N with 0 <= I < N"));
-    let (i, n) = text.split_once('/').ok_or_else(bad)?;
-    let i: usize = i.trim().parse().map_err(|_| bad())?;
-    let n: usize = n.trim().parse().map_err(|_| bad())?;
-    if n == 0 || i >= n {
-        return Err(bad());
-    }
-    Ok((i, n))
-}
-
-/// The shard of a job array from the environment (`SLURM_ARRAY_TASK_ID` /
-/// `SLURM_ARRAY_TASK_COUNT`, else `CUELAB_SHARD` as `I/N`); `None` when none is set.
-pub fn shard_from_env() -> Result<Option<(usize, usize)>> {
-    if let (Ok(i), Ok(n)) = (
-        std::env::var("SLURM_ARRAY_TASK_ID"),
-        std::env::var("SLURM_ARRAY_TASK_COUNT"),
-    ) {
-        return parse_shard(&format!("{i}/{n}")).map(Some);
-    }
-    match std::env::var("CUELAB_SHARD") {
-        Ok(s) => parse_shard(&s).map(Some),
-        Err(_) => Ok(None),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn edges_and_shards() {
+    fn threshold_edges() {
         let t = Thresholds {
             clip_min: 0.9,
             dino_max: 0.5,
@@ -167,8 +140,5 @@ mod tests {
         assert_eq!(t.classify(0.7499), None);
         assert!(Thresholds { dedup: 0.5, ..t }.validate().is_err());
         assert!(Thresholds { clip_min: 1.5, ..t }.validate().is_err());
-        assert_eq!(parse_shard("1/4").ok(), Some((1, 4)));
-        assert!(parse_shard("4/4").is_err());
-        assert!(parse_shard("x").is_err());
     }
 }
