@@ -174,12 +174,6 @@ impl Preprocess {
     }
 }
 
-/// Resize to exactly `out_w x out_h` with torchvision's uint8 antialiased bicubic (what the
-/// transformers torchvision image-processor backend does), bit-exact.
-pub(crate) fn resize_torch_bicubic(img: &RgbImage, out_w: usize, out_h: usize) -> RgbImage {
-    resize_bicubic(img, out_w, out_h, Bicubic::TorchUint8)
-}
-
 /// Load an image file as RGB8, applying its EXIF orientation; any mode (grey, alpha, 16-bit) is
 /// converted to 8-bit RGB (alpha dropped). This is `cuelab_cue::load_rgb`: JPEG files give
 /// exactly the pixels Pillow gives (libjpeg-turbo's decoder), so preprocessing starts from the

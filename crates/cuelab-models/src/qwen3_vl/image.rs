@@ -10,7 +10,8 @@ use image::RgbImage;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::preprocess::resize_torch_bicubic;
+// transformers' torchvision backend: PyTorch's uint8 antialiased bicubic, bit-exact
+use cuelab_cue::resize::{resize_bicubic, Bicubic};
 
 /// The image processor's parameters.
 #[derive(Debug, Clone, PartialEq)]
@@ -151,7 +152,7 @@ impl ImageProcessor {
         let resized = if (tw, th) == (w, h) {
             img.clone()
         } else {
-            resize_torch_bicubic(img, tw, th)
+            resize_bicubic(img, tw, th, Bicubic::TorchUint8)
         };
         Ok(self.patchify(&resized))
     }

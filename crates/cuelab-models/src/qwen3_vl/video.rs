@@ -15,7 +15,8 @@ use super::image::{
     key_error, read_json, read_shared_keys, round_half_even, usize_key, ImageProcessor,
 };
 use crate::error::{Error, Result};
-use crate::preprocess::resize_torch_bicubic;
+// transformers' torchvision backend: PyTorch's uint8 antialiased bicubic, bit-exact
+use cuelab_cue::resize::{resize_bicubic, Bicubic};
 
 /// The video processor's parameters (`video_processor` in `processor_config.json`, or
 /// `video_preprocessor_config.json`).
@@ -336,7 +337,7 @@ impl VideoProcessor {
                 if (tw, th) == (w, h) {
                     f.clone()
                 } else {
-                    resize_torch_bicubic(f, tw, th)
+                    resize_bicubic(f, tw, th, Bicubic::TorchUint8)
                 }
             })
             .collect();
